@@ -1,0 +1,1 @@
+"""Provider extensions and the machine controller manager; may import `gardener.apis` only."""

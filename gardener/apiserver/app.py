@@ -1,0 +1,282 @@
+"""Assembles the API server: storage, registry, controllers, authn/authz and the HTTP routes."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from gardener.apiserver import errors, httputil, openapi, rbac
+from gardener.apiserver.authn import Authenticator, Unauthenticated
+from gardener.apiserver.controllers.crds import CRDController
+from gardener.apiserver.controllers.gc import GarbageCollector
+from gardener.apiserver.controllers.namespaces import NamespaceController
+from gardener.apiserver.controllers.rbacindex import RBACIndex
+from gardener.apiserver.discovery import VERSION_INFO, Discovery
+from gardener.apiserver.errors import StatusError
+from gardener.apiserver.handlers import ResourceHandler
+from gardener.apiserver.pki import KeyPair, ServerPKI, issue_client_cert, load_or_create_server_pki, ssl_server_context
+from gardener.apiserver.rbac import RequestAttributes, UserInfo
+from gardener.apiserver.requestinfo import RequestInfo, parse_request_info
+from gardener.apiserver.resources import Registry
+from gardener.apiserver.rest import Context, ObjectStore
+from gardener.apiserver.storage.interface import Backend
+from gardener.apiserver.tokens import ServiceAccountTokenSigner, StaticTokenUser
+
+log = logging.getLogger("gardener.apiserver")
+
+PUBLIC_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/version", "/version/"})
+SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+NOT_FOUND = StatusError(404, "NotFound", "the server could not find the requested resource", {})
+
+
+@dataclass
+class ServerConfig:
+    data_dir: Path
+    bind_address: str = "127.0.0.1"
+    port: int = 0
+    hosts: tuple[str, ...] = ()
+    static_tokens: dict[str, StaticTokenUser] = field(default_factory=dict)
+    #: written once the server is ready; None to skip
+    admin_kubeconfig: Path | None = None
+
+
+class _Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "apiserver_request_total", "Requests by verb, resource and code", ["verb", "resource", "code"], registry=self.registry
+        )
+        self.latency = Histogram(
+            "apiserver_request_duration_seconds",
+            "Request latency by verb (watches excluded)",
+            ["verb"],
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+            registry=self.registry,
+        )
+        self.watchers = Gauge("apiserver_registered_watchers", "Open watches", registry=self.registry)
+
+
+class APIServer:
+    def __init__(self, *, config: ServerConfig, backend: Backend) -> None:
+        self.config = config
+        self.backend = backend
+        self.registry = Registry()
+        self.store = ObjectStore(backend=backend, registry=self.registry)
+        self.discovery = Discovery(self.registry)
+        self.pki: ServerPKI = load_or_create_server_pki(config.data_dir, hosts=[config.bind_address, *config.hosts])
+        self.signer = ServiceAccountTokenSigner(private_key_pem=self.pki.service_account_key_pem)
+        self.authenticator = Authenticator(
+            signer=self.signer, static_tokens=config.static_tokens, backend=backend, registry=self.registry
+        )
+        self.rbac = RBACIndex(backend)
+        self.handler = ResourceHandler(store=self.store, registry=self.registry, signer=self.signer)
+        self.controllers: list[Any] = [
+            CRDController(store=self.store, registry=self.registry),
+            NamespaceController(store=self.store, registry=self.registry),
+            GarbageCollector(store=self.store, registry=self.registry),
+        ]
+        self.metrics = _Metrics()
+        self._openapi_cache: dict[str, Any] = {}
+        self._openapi_generation = -1
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    # ---- lifecycle ----
+
+    async def start(self) -> int:
+        await self.backend.start()
+        await self.rbac.start()
+        await self._bootstrap()
+        for controller in self.controllers:
+            await controller.start()
+        app = web.Application(middlewares=[self._middleware], client_max_size=8 * 1024 * 1024)
+        app.router.add_route("*", "/{tail:.*}", self._dispatch)
+        self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
+        await self._runner.setup()
+        site = web.TCPSite(
+            self._runner, self.config.bind_address, self.config.port, ssl_context=ssl_server_context(self.pki), backlog=1024
+        )
+        await site.start()
+        server = site._server
+        assert server is not None
+        self.port = int(server.sockets[0].getsockname()[1])  # type: ignore[attr-defined]
+        if self.config.admin_kubeconfig is not None:
+            self.write_kubeconfig(self.config.admin_kubeconfig, user="system:admin", groups=("system:masters",))
+        log.info("Serving", extra={"address": self.url})
+        return self.port
+
+    @property
+    def url(self) -> str:
+        host = self.config.bind_address
+        host = f"[{host}]" if ":" in host else host
+        return f"https://{host}:{self.port}"
+
+    def write_kubeconfig(self, path: Path, *, user: str, groups: tuple[str, ...]) -> None:
+        from gardener.apiserver.kubeconfig import build_kubeconfig, write_kubeconfig
+
+        cert: KeyPair = issue_client_cert(self.pki.ca, user=user, groups=groups)
+        config = build_kubeconfig(
+            server=self.url,
+            ca_pem=self.pki.ca.cert_pem,
+            user=user,
+            client_cert_pem=cert.cert_pem,
+            client_key_pem=cert.key_pem,
+            context="default",
+        )
+        write_kubeconfig(path, config)
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        for controller in self.controllers:
+            await controller.stop()
+        await self.rbac.stop()
+        await self.backend.close()
+
+    async def _bootstrap(self) -> None:
+        ns_info = self.registry.get("", "v1", "namespaces")
+        assert ns_info is not None
+        for name in SYSTEM_NAMESPACES:
+            await self._ensure(ns_info, "", {"metadata": {"name": name}})
+        for obj in rbac.bootstrap_policy():
+            group, _, version = obj["apiVersion"].rpartition("/")
+            plural = {"ClusterRole": "clusterroles", "ClusterRoleBinding": "clusterrolebindings"}.get(obj["kind"])
+            info = self.registry.get(group, version, plural or "")
+            if info is not None:
+                await self._ensure(info, "", obj)
+
+    async def _ensure(self, info: Any, namespace: str, obj: dict[str, Any]) -> None:
+        if await self.backend.get(info.key(namespace, obj["metadata"]["name"])) is None:
+            try:
+                await self.store.create(info, namespace, obj, ctx=Context())
+            except StatusError as exc:
+                if exc.code != 409:
+                    raise
+
+    # ---- HTTP ----
+
+    @web.middleware
+    async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        started = time.perf_counter()
+        verb = "unknown"
+        resource = ""
+        code = 500
+        try:
+            if request.path in PUBLIC_PATHS or request.path.startswith(("/healthz/", "/livez/", "/readyz/")):
+                response: web.StreamResponse = await handler(request)
+                code = response.status
+                return response
+            user = await self.authenticator.authenticate(request)
+            if user is None:
+                raise errors.unauthorized()
+            ri = parse_request_info(method=request.method, path=request.path, query=request.query)
+            verb, resource = ri.verb, ri.resource
+            attrs = RequestAttributes(
+                user=user,
+                verb=ri.verb,
+                is_resource_request=ri.is_resource_request,
+                path=ri.path,
+                api_group=ri.api_group,
+                api_version=ri.api_version,
+                resource=ri.resource,
+                subresource=ri.subresource,
+                namespace=ri.namespace,
+                name=ri.name,
+            )
+            decision = rbac.authorize(attrs, self.rbac)
+            if not decision.allowed:
+                raise errors.forbidden(
+                    rbac.forbidden_message(attrs),
+                    details={"name": ri.name, "group": ri.api_group, "kind": ri.resource} if ri.is_resource_request else {},
+                )
+            request["user"] = user
+            request["ri"] = ri
+            if verb == "watch":
+                self.metrics.watchers.inc()
+            try:
+                response = await handler(request)
+            finally:
+                if verb == "watch":
+                    self.metrics.watchers.dec()
+            code = response.status
+            return response
+        except Unauthenticated:
+            code = 401
+            return httputil.status_response(errors.unauthorized())
+        except StatusError as exc:
+            code = exc.code
+            return httputil.status_response(exc)
+        except (ConnectionResetError, asyncio.CancelledError):
+            code = 499
+            raise
+        except Exception:
+            log.exception("Request failed", extra={"method": request.method, "path": request.path})
+            code = 500
+            return httputil.status_response(errors.internal("an internal error occurred; see the server log"))
+        finally:
+            self.metrics.requests.labels(verb, resource, str(code)).inc()
+            if verb != "watch":
+                self.metrics.latency.labels(verb).observe(time.perf_counter() - started)
+
+    async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        path = request.path.rstrip("/") or "/"
+        if path in ("/healthz", "/livez", "/readyz") or path.startswith(("/healthz/", "/livez/", "/readyz/")):
+            return web.Response(text="ok", content_type="text/plain")
+        if path == "/version":
+            return httputil.json_response(VERSION_INFO)
+        ri: RequestInfo = request["ri"]
+        if not ri.is_resource_request:
+            return await self._non_resource(request, path)
+        user: UserInfo = request["user"]
+        return await self.handler.handle(request, ri, user)
+
+    async def _non_resource(self, request: web.Request, path: str) -> web.StreamResponse:
+        if request.method != "GET":
+            raise errors.method_not_allowed(f"{request.method} is not supported on {path}")
+        if path == "/metrics":
+            return web.Response(body=generate_latest(self.metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+        if path == "/api":
+            return httputil.json_response(self.discovery.core_versions())
+        if path == "/api/v1":
+            return httputil.json_response(self.discovery.resource_list("", "v1"))
+        if path == "/apis":
+            return httputil.json_response(self.discovery.group_list())
+        if path.startswith("/apis/"):
+            parts = path.split("/")[2:]
+            doc = self.discovery.group(parts[0]) if len(parts) == 1 else self.discovery.resource_list(parts[0], parts[1])
+            if doc is None:
+                raise NOT_FOUND
+            return httputil.json_response(doc)
+        if path == "/openapi/v3" or path.startswith("/openapi/v3/"):
+            return self._openapi(path[len("/openapi/v3") :].strip("/"))
+        raise NOT_FOUND
+
+    def _openapi(self, gv_path: str) -> web.Response:
+        if self._openapi_generation != self.registry.generation:
+            self._openapi_cache.clear()
+            self._openapi_generation = self.registry.generation
+        key = gv_path or "/"
+        if key not in self._openapi_cache:
+            if not gv_path:
+                doc: Any = openapi.v3_index(self.registry)
+            else:
+                parts = gv_path.split("/")
+                if parts[0] == "api" and len(parts) == 2:
+                    doc = openapi.v3_group_version(self.registry, "", parts[1])
+                elif parts[0] == "apis" and len(parts) == 3:
+                    doc = openapi.v3_group_version(self.registry, parts[1], parts[2])
+                else:
+                    doc = None
+            if doc is None:
+                raise NOT_FOUND
+            self._openapi_cache[key] = doc
+        return httputil.json_response(self._openapi_cache[key])

@@ -1,0 +1,74 @@
+"""`gardener-apiserver`: parse flags, build the server, run until SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from gardener.apiserver.app import APIServer, ServerConfig
+from gardener.apiserver.logs import setup_logging
+from gardener.apiserver.storage.sqlite import SQLiteBackend
+from gardener.apiserver.tokens import load_token_file
+
+log = logging.getLogger("gardener.apiserver")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="gardener-apiserver", description="Kubernetes-compatible API server")
+    p.add_argument("--data-dir", required=True, type=Path, help="where storage, certificates and kubeconfigs live")
+    p.add_argument("--bind-address", default="127.0.0.1")
+    p.add_argument("--secure-port", type=int, default=6443, help="0 picks a free port")
+    p.add_argument("--storage", choices=["sqlite"], default="sqlite")
+    p.add_argument("--sqlite-synchronous", choices=["FULL", "NORMAL"], default="FULL", help="FULL survives power loss too")
+    p.add_argument("--token-auth-file", type=Path, help="CSV: token,user,uid,\"group1,group2\"")
+    p.add_argument("--tls-san", action="append", default=[], help="extra host name or IP for the serving certificate")
+    p.add_argument("--log-format", choices=["text", "json"], default="text")
+    p.add_argument("-v", "--verbose", action="store_true")
+    return p.parse_args(argv)
+
+
+async def run(args: argparse.Namespace) -> int:
+    data_dir: Path = args.data_dir
+    data_dir.mkdir(parents=True, exist_ok=True)
+    tokens = load_token_file(args.token_auth_file) if args.token_auth_file else {}
+    backend = SQLiteBackend(data_dir / "state.db", synchronous=args.sqlite_synchronous)
+    server = APIServer(
+        config=ServerConfig(
+            data_dir=data_dir,
+            bind_address=args.bind_address,
+            port=args.secure_port,
+            hosts=tuple(args.tls_san),
+            static_tokens=tokens,
+            admin_kubeconfig=data_dir / "admin.kubeconfig",
+        ),
+        backend=backend,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await server.start()
+    print(f"gardener-apiserver serving on {server.url}", flush=True)
+    await stop.wait()
+    log.info("Shutting down")
+    await server.stop()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    setup_logging(json_format=args.log_format == "json", verbose=args.verbose)
+    try:
+        code = asyncio.run(run(args))
+    except (ValueError, OSError) as exc:
+        print(f"gardener-apiserver: {exc}", file=sys.stderr)
+        code = 1
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()

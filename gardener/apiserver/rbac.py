@@ -1,0 +1,625 @@
+"""RBAC authorization as kube-apiserver does it: decide a request from (Cluster)Roles and their bindings.
+
+Pure logic: the server hands in the request attributes and a synchronous, cache-backed view of the RBAC
+objects. Also builds the forbidden message clients see and the bootstrap policy a fresh server creates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from gardener.apiserver import errors
+from gardener.apiserver.selectors import label_selector_from_object
+
+SYSTEM_MASTERS = "system:masters"
+ALL_AUTHENTICATED = "system:authenticated"
+ALL_UNAUTHENTICATED = "system:unauthenticated"
+ANONYMOUS_USER = "system:anonymous"
+MONITORING_GROUP = "system:monitoring"
+SERVICE_ACCOUNT_PREFIX = "system:serviceaccount:"
+SERVICE_ACCOUNTS_GROUP = "system:serviceaccounts"
+
+RBAC_GROUP = "rbac.authorization.k8s.io"
+RBAC_API_VERSION = "rbac.authorization.k8s.io/v1"
+AUTOUPDATE_ANNOTATION = "rbac.authorization.kubernetes.io/autoupdate"
+BOOTSTRAP_LABEL = "kubernetes.io/bootstrapping"
+AGGREGATE_TO_ADMIN = "rbac.authorization.k8s.io/aggregate-to-admin"
+AGGREGATE_TO_EDIT = "rbac.authorization.k8s.io/aggregate-to-edit"
+AGGREGATE_TO_VIEW = "rbac.authorization.k8s.io/aggregate-to-view"
+
+
+@dataclass(frozen=True)
+class UserInfo:
+    name: str
+    groups: tuple[str, ...] = ()
+    uid: str = ""
+
+
+def service_account_user(namespace: str, name: str, *, uid: str = "") -> UserInfo:
+    """The identity kube's authenticators give a service account token."""
+    return UserInfo(
+        name=f"{SERVICE_ACCOUNT_PREFIX}{namespace}:{name}",
+        groups=(SERVICE_ACCOUNTS_GROUP, f"{SERVICE_ACCOUNTS_GROUP}:{namespace}", ALL_AUTHENTICATED),
+        uid=uid,
+    )
+
+
+@dataclass(frozen=True)
+class RequestAttributes:
+    user: UserInfo
+    verb: str
+    is_resource_request: bool
+    path: str = ""
+    api_group: str = ""
+    api_version: str = ""
+    resource: str = ""
+    subresource: str = ""
+    namespace: str = ""
+    name: str = ""
+
+
+class RBACSource(Protocol):
+    """Synchronous lookups the server serves from its in-memory cache."""
+
+    def cluster_role(self, name: str) -> Mapping[str, Any] | None: ...
+
+    def role(self, namespace: str, name: str) -> Mapping[str, Any] | None: ...
+
+    def cluster_role_bindings(self) -> Iterable[Mapping[str, Any]]: ...
+
+    def role_bindings(self, namespace: str) -> Iterable[Mapping[str, Any]]: ...
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    reason: str
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Rule matching (k8s.io/component-helpers/auth/rbac/validation and kubernetes/pkg/apis/rbac/v1 helpers)
+
+
+def _strings(obj: Mapping[str, Any], key: str) -> Sequence[str]:
+    value = obj.get(key)
+    return value if isinstance(value, list) else ()
+
+
+def _verb_matches(rule: Mapping[str, Any], verb: str) -> bool:
+    verbs = _strings(rule, "verbs")
+    return "*" in verbs or verb in verbs
+
+
+def _group_matches(rule: Mapping[str, Any], group: str) -> bool:
+    groups = _strings(rule, "apiGroups")
+    return "*" in groups or group in groups
+
+
+def _resource_matches(rule: Mapping[str, Any], combined: str, subresource: str) -> bool:
+    for res in _strings(rule, "resources"):
+        if res == "*" or res == combined:
+            return True
+        if subresource and len(res) == len(subresource) + 2 and res.startswith("*/") and res.endswith(subresource):
+            return True
+    return False
+
+
+def _name_matches(rule: Mapping[str, Any], name: str) -> bool:
+    names = _strings(rule, "resourceNames")
+    return not names or name in names
+
+
+def _url_matches(rule: Mapping[str, Any], path: str) -> bool:
+    for url in _strings(rule, "nonResourceURLs"):
+        if url == "*" or url == path:
+            return True
+        if url.endswith("*") and path.startswith(url.rstrip("*")):
+            return True
+    return False
+
+
+def rule_allows(attrs: RequestAttributes, rule: Mapping[str, Any]) -> bool:
+    """Whether one PolicyRule covers the request."""
+    if not _verb_matches(rule, attrs.verb):
+        return False
+    if not attrs.is_resource_request:
+        return _url_matches(rule, attrs.path)
+    combined = f"{attrs.resource}/{attrs.subresource}" if attrs.subresource else attrs.resource
+    return (
+        _group_matches(rule, attrs.api_group)
+        and _resource_matches(rule, combined, attrs.subresource)
+        and _name_matches(rule, attrs.name)
+    )
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Subjects and role references
+
+
+def _applies_to(user: UserInfo, subject: Mapping[str, Any], namespace: str) -> bool:
+    kind = subject.get("kind")
+    name = subject.get("name")
+    if kind == "User":
+        return bool(user.name == name)
+    if kind == "Group":
+        return name in user.groups
+    if kind == "ServiceAccount":
+        sa_namespace = subject.get("namespace") or namespace
+        if not sa_namespace or not isinstance(name, str):
+            return False
+        return user.name == f"{SERVICE_ACCOUNT_PREFIX}{sa_namespace}:{name}"
+    return False
+
+
+def _matching_subject(user: UserInfo, binding: Mapping[str, Any], namespace: str) -> Mapping[str, Any] | None:
+    subjects = binding.get("subjects")
+    if not isinstance(subjects, list):
+        return None
+    for subject in subjects:
+        if isinstance(subject, Mapping) and _applies_to(user, subject, namespace):
+            return subject
+    return None
+
+
+def _role_rules(
+    role_ref: Any, binding_namespace: str, source: RBACSource
+) -> tuple[Sequence[Mapping[str, Any]], str | None]:
+    """The rules a roleRef points at, or an error message like kube's rule resolver."""
+    ref: Mapping[str, Any] = role_ref if isinstance(role_ref, Mapping) else {}
+    kind = ref.get("kind", "")
+    name = str(ref.get("name", ""))
+    role: Mapping[str, Any] | None
+    if kind == "Role":
+        role = source.role(binding_namespace, name)
+        if role is None:
+            return (), f'role.rbac.authorization.k8s.io "{name}" not found'
+    elif kind == "ClusterRole":
+        role = source.cluster_role(name)
+        if role is None:
+            return (), f'clusterrole.rbac.authorization.k8s.io "{name}" not found'
+    else:
+        return (), f'unsupported role reference kind: "{kind}"'
+    rules = role.get("rules")
+    return (rules if isinstance(rules, list) else ()), None
+
+
+def _describe_subject(subject: Mapping[str, Any], binding_namespace: str) -> str:
+    kind = subject.get("kind", "")
+    name = subject.get("name", "")
+    if kind == "ServiceAccount":
+        return f'{kind} "{name}/{subject.get("namespace") or binding_namespace}"'
+    return f'{kind} "{name}"'
+
+
+def _describe(binding: Mapping[str, Any], subject: Mapping[str, Any], *, namespaced: bool) -> str:
+    meta = binding.get("metadata") or {}
+    ref = binding.get("roleRef") or {}
+    role = f'{ref.get("kind", "")} "{ref.get("name", "")}"'
+    if namespaced:
+        ns = meta.get("namespace", "")
+        return f'RoleBinding "{meta.get("name", "")}/{ns}" of {role} to {_describe_subject(subject, ns)}'
+    return f'ClusterRoleBinding "{meta.get("name", "")}" of {role} to {_describe_subject(subject, "")}'
+
+
+def authorize(attrs: RequestAttributes, source: RBACSource) -> Decision:
+    """Allow when system:masters or any rule reachable through a binding for the user covers the request."""
+    user = attrs.user
+    if SYSTEM_MASTERS in user.groups:
+        return Decision(True, f'allowed by membership in group "{SYSTEM_MASTERS}"')
+    failures: list[str] = []
+    for binding in source.cluster_role_bindings():
+        subject = _matching_subject(user, binding, "")
+        if subject is None:
+            continue
+        rules, err = _role_rules(binding.get("roleRef"), "", source)
+        if err is not None:
+            failures.append(err)
+            continue
+        for rule in rules:
+            if isinstance(rule, Mapping) and rule_allows(attrs, rule):
+                return Decision(True, "RBAC: allowed by " + _describe(binding, subject, namespaced=False))
+    if attrs.namespace:
+        for binding in source.role_bindings(attrs.namespace):
+            subject = _matching_subject(user, binding, attrs.namespace)
+            if subject is None:
+                continue
+            rules, err = _role_rules(binding.get("roleRef"), attrs.namespace, source)
+            if err is not None:
+                failures.append(err)
+                continue
+            for rule in rules:
+                if isinstance(rule, Mapping) and rule_allows(attrs, rule):
+                    return Decision(True, "RBAC: allowed by " + _describe(binding, subject, namespaced=True))
+    if not failures:
+        return Decision(False, "")
+    unique = list(dict.fromkeys(failures))
+    summary = unique[0] if len(unique) == 1 else "[" + ", ".join(unique) + "]"
+    return Decision(False, f"RBAC: {summary}")
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# The 403 clients see (k8s.io/apiserver responsewriters.Forbidden + apierrors.NewForbidden)
+
+
+def _go_quote(s: str) -> str:
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def forbidden_message(attrs: RequestAttributes, *, reason: str = "") -> str:
+    """The Status message kube-apiserver sends when authorization denies a request."""
+    user = _go_quote(attrs.user.name)
+    if not attrs.is_resource_request:
+        detail = f"User {user} cannot {attrs.verb} path {_go_quote(attrs.path)}"
+    else:
+        resource = f"{attrs.resource}/{attrs.subresource}" if attrs.subresource else attrs.resource
+        where = f"in the namespace {_go_quote(attrs.namespace)}" if attrs.namespace else "at the cluster scope"
+        detail = (
+            f"User {user} cannot {attrs.verb} resource {_go_quote(resource)} "
+            f"in API group {_go_quote(attrs.api_group)} {where}"
+        )
+    if reason:
+        detail = f"{detail}: {reason}"
+    if not attrs.api_group and not attrs.resource:
+        return f"forbidden: {detail}"
+    qualified = f"{attrs.resource}.{attrs.api_group}" if attrs.api_group else attrs.resource
+    if attrs.name:
+        return f"{qualified} {_go_quote(attrs.name)} is forbidden: {detail}"
+    return f"{qualified} is forbidden: {detail}"
+
+
+def forbidden_error(attrs: RequestAttributes, *, reason: str = "") -> errors.StatusError:
+    """The full 403 Status as kube-apiserver sends it; empty detail fields are left out, as kube's JSON omits them."""
+    fields = {"name": attrs.name, "group": attrs.api_group, "kind": attrs.resource}
+    details: dict[str, Any] = {k: v for k, v in fields.items() if v}
+    return errors.forbidden(forbidden_message(attrs, reason=reason), details=details)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# ClusterRole aggregation (the clusterrole-aggregation controller's merge)
+
+
+def aggregated_rules(
+    role: Mapping[str, Any], cluster_roles: Iterable[Mapping[str, Any]]
+) -> list[dict[str, Any]] | None:
+    """The rules an aggregating ClusterRole should hold, or None if it has no aggregationRule.
+
+    Like kube's controller: for each selector in order, the selected roles sorted by name (the role itself
+    excluded) contribute their rules, exact duplicates dropped.
+    """
+    agg = role.get("aggregationRule")
+    if not isinstance(agg, Mapping):
+        return None
+    selectors = agg.get("clusterRoleSelectors")
+    if not isinstance(selectors, list):
+        return None
+    own_name = (role.get("metadata") or {}).get("name")
+    candidates = sorted(
+        (r for r in cluster_roles if (r.get("metadata") or {}).get("name") != own_name),
+        key=lambda r: str((r.get("metadata") or {}).get("name", "")),
+    )
+    merged: list[dict[str, Any]] = []
+    for raw in selectors:
+        selector = label_selector_from_object(raw if isinstance(raw, Mapping) else None)
+        for candidate in candidates:
+            if not selector.matches((candidate.get("metadata") or {}).get("labels")):
+                continue
+            for rule in _strings(candidate, "rules"):
+                if isinstance(rule, Mapping) and rule not in merged:
+                    merged.append(dict(rule))
+    return merged
+
+
+def resolve_aggregation(cluster_roles: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Copies of the roles with every aggregating role's `rules` filled in, iterated until stable."""
+    roles = [dict(r) for r in cluster_roles]
+    for _ in range(len(roles) + 1):
+        changed = False
+        for i, role in enumerate(roles):
+            rules = aggregated_rules(role, roles)
+            if rules is not None and rules != role.get("rules"):
+                roles[i] = {**role, "rules": rules}
+                changed = True
+        if not changed:
+            break
+    return roles
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Bootstrap policy (kubernetes/plugin/pkg/auth/authorizer/rbac/bootstrappolicy)
+
+_READ = ("get", "list", "watch")
+_WRITE = ("create", "update", "patch", "delete", "deletecollection")
+_READ_WRITE = _READ + _WRITE
+
+
+def _rule(verbs: Iterable[str], *, groups: Iterable[str] = (), resources: Iterable[str] = ()) -> dict[str, Any]:
+    return {"apiGroups": sorted(groups), "resources": sorted(resources), "verbs": sorted(verbs)}
+
+
+def _url_rule(verbs: Iterable[str], urls: Iterable[str]) -> dict[str, Any]:
+    return {"nonResourceURLs": sorted(urls), "verbs": sorted(verbs)}
+
+
+def _meta(name: str, labels: Mapping[str, str] | None = None) -> dict[str, Any]:
+    return {
+        "name": name,
+        "labels": {BOOTSTRAP_LABEL: "rbac-defaults", **(labels or {})},
+        "annotations": {AUTOUPDATE_ANNOTATION: "true"},
+    }
+
+
+def _cluster_role(
+    name: str,
+    rules: list[dict[str, Any]],
+    *,
+    labels: Mapping[str, str] | None = None,
+    aggregate_from: str | None = None,
+) -> dict[str, Any]:
+    role: dict[str, Any] = {
+        "apiVersion": RBAC_API_VERSION,
+        "kind": "ClusterRole",
+        "metadata": _meta(name, labels),
+        "rules": rules,
+    }
+    if aggregate_from:
+        role["aggregationRule"] = {"clusterRoleSelectors": [{"matchLabels": {aggregate_from: "true"}}]}
+    return role
+
+
+def _cluster_role_binding(name: str, groups: Iterable[str]) -> dict[str, Any]:
+    return {
+        "apiVersion": RBAC_API_VERSION,
+        "kind": "ClusterRoleBinding",
+        "metadata": _meta(name),
+        "roleRef": {"apiGroup": RBAC_GROUP, "kind": "ClusterRole", "name": name},
+        "subjects": [{"apiGroup": RBAC_GROUP, "kind": "Group", "name": g} for g in groups],
+    }
+
+
+def _bootstrap_cluster_roles() -> list[dict[str, Any]]:
+    core, apps, batch, ext = "", "apps", "batch", "extensions"
+    return [
+        _cluster_role(
+            "cluster-admin",
+            [_rule(["*"], groups=["*"], resources=["*"]), _url_rule(["*"], ["*"])],
+        ),
+        _cluster_role(
+            "system:discovery",
+            [
+                _url_rule(
+                    ["get"],
+                    [
+                        "/livez",
+                        "/readyz",
+                        "/healthz",
+                        "/version",
+                        "/version/",
+                        "/openapi",
+                        "/openapi/*",
+                        "/api",
+                        "/api/*",
+                        "/apis",
+                        "/apis/*",
+                    ],
+                )
+            ],
+        ),
+        _cluster_role(
+            "system:monitoring",
+            [
+                _url_rule(
+                    ["get"],
+                    [
+                        "/metrics",
+                        "/metrics/slis",
+                        "/livez",
+                        "/readyz",
+                        "/healthz",
+                        "/livez/*",
+                        "/readyz/*",
+                        "/healthz/*",
+                    ],
+                )
+            ],
+        ),
+        _cluster_role(
+            "system:basic-user",
+            [
+                _rule(
+                    ["create"],
+                    groups=["authorization.k8s.io"],
+                    resources=["selfsubjectaccessreviews", "selfsubjectrulesreviews"],
+                ),
+                _rule(["create"], groups=["authentication.k8s.io"], resources=["selfsubjectreviews"]),
+            ],
+        ),
+        _cluster_role(
+            "system:public-info-viewer",
+            [_url_rule(["get"], ["/livez", "/readyz", "/healthz", "/version", "/version/"])],
+        ),
+        _cluster_role("admin", [], aggregate_from=AGGREGATE_TO_ADMIN),
+        _cluster_role("edit", [], labels={AGGREGATE_TO_ADMIN: "true"}, aggregate_from=AGGREGATE_TO_EDIT),
+        _cluster_role("view", [], labels={AGGREGATE_TO_EDIT: "true"}, aggregate_from=AGGREGATE_TO_VIEW),
+        _cluster_role(
+            "system:aggregate-to-admin",
+            [
+                _rule(["create"], groups=["authorization.k8s.io"], resources=["localsubjectaccessreviews"]),
+                _rule(_READ_WRITE, groups=[RBAC_GROUP], resources=["roles", "rolebindings"]),
+            ],
+            labels={AGGREGATE_TO_ADMIN: "true"},
+        ),
+        _cluster_role(
+            "system:aggregate-to-edit",
+            [
+                _rule(
+                    _READ,
+                    groups=[core],
+                    resources=[
+                        "pods/attach",
+                        "pods/proxy",
+                        "pods/exec",
+                        "pods/portforward",
+                        "secrets",
+                        "services/proxy",
+                    ],
+                ),
+                _rule(["impersonate"], groups=[core], resources=["serviceaccounts"]),
+                _rule(
+                    _WRITE,
+                    groups=[core],
+                    resources=["pods", "pods/attach", "pods/proxy", "pods/exec", "pods/portforward"],
+                ),
+                _rule(["create"], groups=[core], resources=["pods/eviction"]),
+                _rule(
+                    _WRITE,
+                    groups=[core],
+                    resources=[
+                        "replicationcontrollers",
+                        "replicationcontrollers/scale",
+                        "serviceaccounts",
+                        "services",
+                        "services/proxy",
+                        "persistentvolumeclaims",
+                        "configmaps",
+                        "secrets",
+                    ],
+                ),
+                _rule(["create"], groups=[core], resources=["serviceaccounts/token"]),
+                _rule(
+                    _WRITE,
+                    groups=[apps],
+                    resources=[
+                        "statefulsets",
+                        "statefulsets/scale",
+                        "daemonsets",
+                        "deployments",
+                        "deployments/scale",
+                        "deployments/rollback",
+                        "replicasets",
+                        "replicasets/scale",
+                    ],
+                ),
+                _rule(_WRITE, groups=["autoscaling"], resources=["horizontalpodautoscalers"]),
+                _rule(_WRITE, groups=[batch], resources=["jobs", "cronjobs"]),
+                _rule(
+                    _WRITE,
+                    groups=[ext],
+                    resources=[
+                        "daemonsets",
+                        "deployments",
+                        "deployments/scale",
+                        "deployments/rollback",
+                        "ingresses",
+                        "replicasets",
+                        "replicasets/scale",
+                        "replicationcontrollers/scale",
+                        "networkpolicies",
+                    ],
+                ),
+                _rule(_WRITE, groups=["policy"], resources=["poddisruptionbudgets"]),
+                _rule(_WRITE, groups=["networking.k8s.io"], resources=["networkpolicies", "ingresses"]),
+            ],
+            labels={AGGREGATE_TO_EDIT: "true"},
+        ),
+        _cluster_role(
+            "system:aggregate-to-view",
+            [
+                _rule(
+                    _READ,
+                    groups=[core],
+                    resources=[
+                        "pods",
+                        "replicationcontrollers",
+                        "replicationcontrollers/scale",
+                        "serviceaccounts",
+                        "services",
+                        "services/status",
+                        "endpoints",
+                        "persistentvolumeclaims",
+                        "persistentvolumeclaims/status",
+                        "configmaps",
+                    ],
+                ),
+                _rule(
+                    _READ,
+                    groups=[core],
+                    resources=[
+                        "limitranges",
+                        "resourcequotas",
+                        "bindings",
+                        "events",
+                        "pods/status",
+                        "resourcequotas/status",
+                        "namespaces/status",
+                        "replicationcontrollers/status",
+                        "pods/log",
+                    ],
+                ),
+                # read access to namespaces at namespace scope means reading *this* namespace
+                _rule(_READ, groups=[core], resources=["namespaces"]),
+                _rule(_READ, groups=["discovery.k8s.io"], resources=["endpointslices"]),
+                _rule(
+                    _READ,
+                    groups=[apps],
+                    resources=[
+                        "controllerrevisions",
+                        "statefulsets",
+                        "statefulsets/status",
+                        "statefulsets/scale",
+                        "daemonsets",
+                        "daemonsets/status",
+                        "deployments",
+                        "deployments/status",
+                        "deployments/scale",
+                        "replicasets",
+                        "replicasets/status",
+                        "replicasets/scale",
+                    ],
+                ),
+                _rule(
+                    _READ,
+                    groups=["autoscaling"],
+                    resources=["horizontalpodautoscalers", "horizontalpodautoscalers/status"],
+                ),
+                _rule(_READ, groups=[batch], resources=["jobs", "cronjobs", "cronjobs/status", "jobs/status"]),
+                _rule(
+                    _READ,
+                    groups=[ext],
+                    resources=[
+                        "daemonsets",
+                        "daemonsets/status",
+                        "deployments",
+                        "deployments/scale",
+                        "deployments/status",
+                        "ingresses",
+                        "ingresses/status",
+                        "replicasets",
+                        "replicasets/scale",
+                        "replicasets/status",
+                        "replicationcontrollers/scale",
+                        "networkpolicies",
+                    ],
+                ),
+                _rule(_READ, groups=["policy"], resources=["poddisruptionbudgets", "poddisruptionbudgets/status"]),
+                _rule(
+                    _READ, groups=["networking.k8s.io"], resources=["networkpolicies", "ingresses", "ingresses/status"]
+                ),
+            ],
+            labels={AGGREGATE_TO_VIEW: "true"},
+        ),
+    ]
+
+
+def bootstrap_policy() -> list[dict[str, Any]]:
+    """The ClusterRoles (aggregated rules already filled in) and ClusterRoleBindings a fresh server creates."""
+    roles = resolve_aggregation(_bootstrap_cluster_roles())
+    bindings = [
+        _cluster_role_binding("cluster-admin", [SYSTEM_MASTERS]),
+        _cluster_role_binding("system:monitoring", [MONITORING_GROUP]),
+        _cluster_role_binding("system:discovery", [ALL_AUTHENTICATED]),
+        _cluster_role_binding("system:basic-user", [ALL_AUTHENTICATED]),
+        _cluster_role_binding("system:public-info-viewer", [ALL_AUTHENTICATED, ALL_UNAUTHENTICATED]),
+    ]
+    return roles + bindings

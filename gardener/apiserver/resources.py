@@ -1,0 +1,268 @@
+"""What the server serves: one `ResourceInfo` per group/version/resource, built-in or from a CRD.
+
+Discovery, routing, storage keys, Table columns and OpenAPI are all derived from this table, so
+a resource exists in every one of them or in none.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+ALL_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
+
+
+@dataclass(frozen=True)
+class PrinterColumn:
+    name: str
+    type: str
+    json_path: str
+    description: str = ""
+    priority: int = 0
+    format: str = ""
+
+
+@dataclass(frozen=True)
+class ScaleSpec:
+    spec_replicas_path: str
+    status_replicas_path: str
+    label_selector_path: str | None = None
+
+
+@dataclass(frozen=True)
+class ResourceInfo:
+    group: str
+    version: str
+    kind: str
+    plural: str
+    singular: str
+    namespaced: bool
+    short_names: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    verbs: tuple[str, ...] = ALL_VERBS
+    has_status: bool = True
+    scale: ScaleSpec | None = None
+    #: the version objects are kept in; for built-ins the served version
+    storage_version: str = ""
+    #: CRD openAPIV3Schema of this version (None for built-ins: no schema enforcement)
+    schema: dict[str, Any] | None = None
+    printer_columns: tuple[PrinterColumn, ...] = ()
+    crd_name: str = ""
+    #: fields outside spec that count as "spec" for generation (e.g. ConfigMap data never bumps it)
+    generation_ignores_status: bool = True
+    extra_subresources: tuple[str, ...] = ()
+    field_labels: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def group_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def api_version(self) -> str:
+        return self.group_version
+
+    @property
+    def list_kind(self) -> str:
+        return f"{self.kind}List"
+
+    @property
+    def is_custom(self) -> bool:
+        return bool(self.crd_name)
+
+    @property
+    def group_resource(self) -> str:
+        return f"{self.plural}.{self.group}" if self.group else self.plural
+
+    def storage_prefix(self) -> str:
+        """Objects of all versions of one group/resource share one key space, like kube's /registry."""
+        return f"/registry/{self.group or 'core'}/{self.plural}/"
+
+    def key(self, namespace: str, name: str) -> str:
+        return f"{self.storage_prefix()}{namespace}/{name}" if self.namespaced else f"{self.storage_prefix()}{name}"
+
+    def list_prefix(self, namespace: str) -> str:
+        if self.namespaced and namespace:
+            return f"{self.storage_prefix()}{namespace}/"
+        return self.storage_prefix()
+
+
+def _b(
+    group: str,
+    version: str,
+    kind: str,
+    plural: str,
+    *,
+    namespaced: bool = True,
+    short: tuple[str, ...] = (),
+    status: bool = True,
+    scale: bool = False,
+    categories: tuple[str, ...] = (),
+    extra: tuple[str, ...] = (),
+) -> ResourceInfo:
+    return ResourceInfo(
+        group=group,
+        version=version,
+        kind=kind,
+        plural=plural,
+        singular=kind.lower(),
+        namespaced=namespaced,
+        short_names=short,
+        categories=categories,
+        has_status=status,
+        scale=ScaleSpec(".spec.replicas", ".status.replicas", ".status.selector") if scale else None,
+        storage_version=version,
+        extra_subresources=extra,
+    )
+
+
+BUILTIN: tuple[ResourceInfo, ...] = (
+    _b("", "v1", "Namespace", "namespaces", namespaced=False, short=("ns",), extra=("finalize",)),
+    _b("", "v1", "ConfigMap", "configmaps", short=("cm",), status=False),
+    _b("", "v1", "Secret", "secrets", status=False),
+    _b("", "v1", "Service", "services", short=("svc",), categories=("all",)),
+    _b("", "v1", "Endpoints", "endpoints", short=("ep",), status=False),
+    _b("", "v1", "ServiceAccount", "serviceaccounts", short=("sa",), status=False, extra=("token",)),
+    _b("", "v1", "Event", "events", short=("ev",), status=False),
+    _b("", "v1", "Node", "nodes", namespaced=False, short=("no",)),
+    _b("", "v1", "Pod", "pods", short=("po",), categories=("all",)),
+    _b("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", short=("pvc",)),
+    _b("apps", "v1", "Deployment", "deployments", short=("deploy",), scale=True, categories=("all",)),
+    _b("apps", "v1", "StatefulSet", "statefulsets", short=("sts",), scale=True, categories=("all",)),
+    _b("apps", "v1", "DaemonSet", "daemonsets", short=("ds",), categories=("all",)),
+    _b("apps", "v1", "ReplicaSet", "replicasets", short=("rs",), scale=True, categories=("all",)),
+    _b("batch", "v1", "Job", "jobs", categories=("all",)),
+    _b("coordination.k8s.io", "v1", "Lease", "leases", status=False),
+    _b("events.k8s.io", "v1", "Event", "events", short=("ev",), status=False),
+    _b("rbac.authorization.k8s.io", "v1", "Role", "roles", status=False),
+    _b("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", namespaced=False, status=False),
+    _b("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings", status=False),
+    _b("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings", namespaced=False, status=False),
+    _b(
+        "certificates.k8s.io",
+        "v1",
+        "CertificateSigningRequest",
+        "certificatesigningrequests",
+        namespaced=False,
+        short=("csr",),
+        extra=("approval",),
+    ),
+    _b(
+        "apiextensions.k8s.io",
+        "v1",
+        "CustomResourceDefinition",
+        "customresourcedefinitions",
+        namespaced=False,
+        short=("crd", "crds"),
+    ),
+)
+
+
+@dataclass(frozen=True)
+class GroupVersion:
+    group: str
+    version: str
+
+
+class Registry:
+    """Thread-safe table of served resources; CRDs add and remove entries at run time."""
+
+    def __init__(self, builtins: Iterable[ResourceInfo] = BUILTIN) -> None:
+        self._lock = threading.Lock()
+        self._by_gvr: dict[tuple[str, str, str], ResourceInfo] = {}
+        self._crd_entries: dict[str, tuple[ResourceInfo, ...]] = {}
+        #: group -> preferred version order (first is preferred)
+        self._group_versions: dict[str, list[str]] = {}
+        self._generation = 0
+        for info in builtins:
+            self._add(info)
+
+    @property
+    def generation(self) -> int:
+        """Bumped on every change so caches of discovery documents know when to rebuild."""
+        return self._generation
+
+    def _add(self, info: ResourceInfo) -> None:
+        self._by_gvr[(info.group, info.version, info.plural)] = info
+        versions = self._group_versions.setdefault(info.group, [])
+        if info.version not in versions:
+            versions.append(info.version)
+            versions.sort(key=version_priority_key)
+
+    def _rebuild_versions(self) -> None:
+        self._group_versions = {}
+        for group, version, _ in self._by_gvr:
+            versions = self._group_versions.setdefault(group, [])
+            if version not in versions:
+                versions.append(version)
+        for versions in self._group_versions.values():
+            versions.sort(key=version_priority_key)
+
+    def set_crd(self, crd_name: str, infos: Iterable[ResourceInfo]) -> None:
+        with self._lock:
+            for old in self._crd_entries.pop(crd_name, ()):
+                self._by_gvr.pop((old.group, old.version, old.plural), None)
+            entries = tuple(infos)
+            self._crd_entries[crd_name] = entries
+            for info in entries:
+                self._add(info)
+            self._rebuild_versions()
+            self._generation += 1
+
+    def remove_crd(self, crd_name: str) -> None:
+        self.set_crd(crd_name, ())
+        with self._lock:
+            self._crd_entries.pop(crd_name, None)
+
+    def get(self, group: str, version: str, plural: str) -> ResourceInfo | None:
+        return self._by_gvr.get((group, version, plural))
+
+    def all(self) -> list[ResourceInfo]:
+        return list(self._by_gvr.values())
+
+    def groups(self) -> dict[str, list[str]]:
+        return {g: list(v) for g, v in self._group_versions.items()}
+
+    def resources_in(self, group: str, version: str) -> list[ResourceInfo]:
+        return [i for (g, v, _), i in list(self._by_gvr.items()) if g == group and v == version]
+
+    def by_kind(self, group: str, kind: str) -> ResourceInfo | None:
+        for (g, _, _), info in list(self._by_gvr.items()):
+            if g == group and info.kind == kind and info.version == self.preferred_version(g):
+                return info
+        for (g, _, _), info in list(self._by_gvr.items()):
+            if g == group and info.kind == kind:
+                return info
+        return None
+
+    def for_key(self, key: str) -> tuple[ResourceInfo, str, str] | None:
+        """(info in its storage version, namespace, name) of a storage key, or None if no longer served."""
+        parts = key.split("/")
+        if len(parts) < 5:
+            return None
+        group = "" if parts[2] == "core" else parts[2]
+        candidates = [i for (g, _, p), i in list(self._by_gvr.items()) if g == group and p == parts[3]]
+        if not candidates:
+            return None
+        info = next((i for i in candidates if i.version == i.storage_version), candidates[0])
+        if info.namespaced:
+            return (info, parts[4], parts[5]) if len(parts) >= 6 else None
+        return info, "", parts[4]
+
+    def preferred_version(self, group: str) -> str:
+        versions = self._group_versions.get(group) or [""]
+        return versions[0]
+
+
+def version_priority_key(version: str) -> tuple[int, int, int]:
+    """Kubernetes version priority: GA > beta > alpha, higher major first, then higher minor."""
+    import re
+
+    m = re.fullmatch(r"v(\d+)(?:(alpha|beta)(\d+))?", version)
+    if not m:
+        return (3, 0, 0)
+    major = int(m.group(1))
+    stage = {"": 0, "beta": 1, "alpha": 2}[m.group(2) or ""]
+    minor = int(m.group(3) or 0)
+    return (stage, -major, -minor)

@@ -1,0 +1,588 @@
+"""Object semantics on top of a storage backend: what create, update, patch and delete mean.
+
+This is kube-apiserver's generic registry in one place: metadata stamping, generation, the
+status/main split, finalizers and graceful deletion, no-op detection, CRD schema defaulting,
+pruning and validation, and admission. HTTP handlers and in-process controllers both call it.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from gardener.apiserver import errors, meta, patch, schema
+from gardener.apiserver.errors import FieldCause, StatusError
+from gardener.apiserver.rbac import UserInfo
+from gardener.apiserver.resources import Registry, ResourceInfo
+from gardener.apiserver.selectors import FieldSelector, LabelSelector
+from gardener.apiserver.storage.interface import (
+    Backend,
+    KeyExists,
+    KeyNotFound,
+    RevisionMismatch,
+    Stored,
+)
+from gardener.apiserver.strategies import strategy_for
+
+log = logging.getLogger("gardener.apiserver.rest")
+
+SYSTEM_USER = UserInfo(name="system:apiserver", groups=("system:masters",))
+_UPDATE_RETRIES = 16
+
+
+@dataclass
+class Context:
+    """Per-request options and what the request learned along the way (warnings)."""
+
+    user: UserInfo = SYSTEM_USER
+    dry_run: bool = False
+    field_validation: str = "Warn"
+    field_manager: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class AdmissionRequest:
+    operation: str  # CREATE, UPDATE, DELETE
+    info: ResourceInfo
+    namespace: str
+    name: str
+    subresource: str
+    obj: dict[str, Any] | None
+    old: dict[str, Any] | None
+    user: UserInfo
+    dry_run: bool
+
+
+#: An admission step mutates `obj` in place and/or raises StatusError to reject.
+AdmissionHook = Callable[[AdmissionRequest], Awaitable[None]]
+
+
+class ObjectStore:
+    def __init__(self, *, backend: Backend, registry: Registry) -> None:
+        self.backend = backend
+        self.registry = registry
+        self.mutating: list[AdmissionHook] = []
+        self.validating: list[AdmissionHook] = []
+
+    # ---- conversions ----
+
+    @staticmethod
+    def decode(stored: Stored) -> dict[str, Any]:
+        obj: dict[str, Any] = orjson.loads(stored.value)
+        return obj
+
+    def present(self, info: ResourceInfo, obj: dict[str, Any]) -> dict[str, Any]:
+        """Serve an object in the version asked for (conversion strategy None rewrites apiVersion)."""
+        obj["apiVersion"] = info.api_version
+        obj.setdefault("kind", info.kind)
+        if info.schema is not None:
+            schema.apply_defaults(obj, info.schema)
+        return obj
+
+    def _storage_info(self, info: ResourceInfo) -> ResourceInfo:
+        if info.version == info.storage_version:
+            return info
+        return self.registry.get(info.group, info.storage_version, info.plural) or info
+
+    # ---- reads ----
+
+    async def get_stored(self, info: ResourceInfo, namespace: str, name: str) -> Stored:
+        stored = await self.backend.get(info.key(namespace, name))
+        if stored is None:
+            raise errors.not_found(resource=info.plural, group=info.group, name=name)
+        return stored
+
+    async def get(self, info: ResourceInfo, namespace: str, name: str) -> dict[str, Any]:
+        return self.present(info, self.decode(await self.get_stored(info, namespace, name)))
+
+    async def list_objects(
+        self,
+        info: ResourceInfo,
+        namespace: str,
+        *,
+        labels: LabelSelector | None = None,
+        fields: FieldSelector | None = None,
+        limit: int = 0,
+        after_key: str = "",
+    ) -> tuple[int, list[dict[str, Any]], str]:
+        prefix = info.list_prefix(namespace)
+        name = fields.value_for("metadata.name") if fields is not None else None
+        if name is not None and (namespace or not info.namespaced):
+            stored = await self.backend.get(info.key(namespace, name))
+            revision = self.backend.current_revision()
+            items = [stored] if stored is not None else []
+            next_key = ""
+        else:
+            filtering = (labels is not None and not labels.empty) or fields is not None
+            result = await self.backend.list_range(prefix, after_key=after_key, limit=0 if filtering else limit)
+            revision, items = result.revision, result.items
+            next_key = "" if filtering else result.next_key
+        out: list[dict[str, Any]] = []
+        last_key = ""
+        for stored in items:
+            obj = self.decode(stored)
+            if labels is not None and not labels.matches((obj.get("metadata") or {}).get("labels")):
+                continue
+            if fields is not None and not fields.matches(obj):
+                continue
+            if limit and len(out) == limit:
+                next_key = last_key
+                break
+            out.append(self.present(info, obj))
+            last_key = stored.key
+        return revision, out, next_key
+
+    # ---- create ----
+
+    async def create(
+        self, info: ResourceInfo, namespace: str, obj: Any, *, ctx: Context, subresource: str = ""
+    ) -> dict[str, Any]:
+        obj = self._check_body(info, obj, namespace=namespace)
+        m = obj["metadata"]
+        if not m.get("name") and m.get("generateName"):
+            m["name"] = meta.generate_name(str(m["generateName"]))
+        for volatile in ("uid", "resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"):
+            m.pop(volatile, None)
+        m["uid"] = meta.new_uid()
+        m["creationTimestamp"] = meta.now_rfc3339()
+        m["generation"] = 1
+        if info.namespaced:
+            m["namespace"] = namespace
+            await self._check_namespace_open(namespace)
+        else:
+            m.pop("namespace", None)
+        if info.has_status and not (info.group == "" and info.kind == "Namespace"):
+            obj.pop("status", None)
+        storage_info = self._storage_info(info)
+        obj["apiVersion"] = storage_info.api_version
+        await self._prepare(info, obj, None, ctx=ctx, operation="CREATE", subresource=subresource)
+        if ctx.dry_run:
+            return self.present(info, obj)
+        try:
+            stored = await self.backend.create(info.key(namespace, m["name"]), obj)
+        except KeyExists:
+            raise errors.already_exists(resource=info.plural, group=info.group, name=m["name"]) from None
+        return self.present(info, self.decode(stored))
+
+    def _check_body(self, info: ResourceInfo, obj: Any, *, namespace: str, name: str | None = None) -> dict[str, Any]:
+        if not isinstance(obj, dict):
+            raise errors.bad_request("the body of the request must be a JSON object")
+        kind = obj.get("kind")
+        if kind and kind != info.kind:
+            raise errors.bad_request(f"the kind of the provided object ({kind}) does not match the expected kind {info.kind}")
+        api_version = obj.get("apiVersion")
+        if api_version and api_version != info.api_version:
+            raise errors.bad_request(
+                f"the API version in the data ({api_version}) does not match the expected API version ({info.api_version})"
+            )
+        obj["kind"] = info.kind
+        obj["apiVersion"] = info.api_version
+        m = obj.get("metadata")
+        if m is None:
+            m = obj["metadata"] = {}
+        if not isinstance(m, dict):
+            raise errors.invalid(
+                kind=info.kind, group=info.group, name="", causes=[FieldCause("FieldValueInvalid", "must be an object", "metadata")]
+            )
+        if info.namespaced and m.get("namespace") and namespace and m["namespace"] != namespace:
+            raise errors.bad_request("the namespace of the provided object does not match the namespace sent on the request")
+        if name is not None and m.get("name") and m["name"] != name:
+            raise errors.bad_request("the name of the object does not match the name on the URL")
+        return obj
+
+    async def _check_namespace_open(self, namespace: str) -> None:
+        ns_info = self.registry.get("", "v1", "namespaces")
+        assert ns_info is not None
+        stored = await self.backend.get(ns_info.key("", namespace))
+        if stored is None:
+            raise errors.not_found(resource="namespaces", group="", name=namespace)
+        ns = self.decode(stored)
+        if ns["metadata"].get("deletionTimestamp"):
+            raise StatusError(
+                403,
+                "Forbidden",
+                f"unable to create new content in namespace {namespace} because it is being terminated",
+                {"name": namespace, "kind": "namespaces"},
+                causes=(
+                    FieldCause(
+                        "NamespaceTerminating",
+                        f"namespace {namespace} is being terminated",
+                        "metadata.namespace",
+                    ),
+                ),
+            )
+
+    async def _prepare(
+        self,
+        info: ResourceInfo,
+        obj: dict[str, Any],
+        old: dict[str, Any] | None,
+        *,
+        ctx: Context,
+        operation: str,
+        subresource: str,
+    ) -> None:
+        """Defaulting, pruning, validation and admission for a create or update, in kube's order."""
+        causes: list[FieldCause] = []
+        strategy = strategy_for(info.group, info.kind)
+        if info.schema is not None:
+            removed = schema.prune(obj, info.schema)
+            if removed:
+                self._unknown_fields(info, removed, ctx=ctx)
+            schema.apply_defaults(obj, info.schema)
+        if strategy.prepare is not None:
+            causes += strategy.prepare(obj, old)
+        await self._admit(self.mutating, info, obj, old, ctx=ctx, operation=operation, subresource=subresource)
+        causes += meta.validate_object_meta(obj["metadata"], name_rule=strategy.name_rule)
+        if info.schema is not None:
+            causes += schema.validate(obj, info.schema)
+        if old is not None:
+            causes += self._immutability(obj, old)
+        if causes:
+            raise errors.invalid(kind=info.kind, group=info.group, name=str(obj["metadata"].get("name") or ""), causes=causes)
+        await self._admit(self.validating, info, obj, old, ctx=ctx, operation=operation, subresource=subresource)
+
+    def _unknown_fields(self, info: ResourceInfo, removed: list[str], *, ctx: Context) -> None:
+        if ctx.field_validation == "Strict":
+            raise errors.bad_request(
+                "strict decoding error: " + ", ".join(f'unknown field "{path}"' for path in removed)
+            )
+        if ctx.field_validation == "Warn":
+            ctx.warnings += [f'unknown field "{path}"' for path in removed]
+
+    @staticmethod
+    def _immutability(obj: dict[str, Any], old: dict[str, Any]) -> list[FieldCause]:
+        causes = []
+        new_meta, old_meta = obj["metadata"], old["metadata"]
+        for key in meta.IMMUTABLE_META:
+            if new_meta.get(key) != old_meta.get(key):
+                causes.append(FieldCause("FieldValueInvalid", "Invalid value: field is immutable", f"metadata.{key}"))
+        if old_meta.get("deletionTimestamp"):
+            added = set(new_meta.get("finalizers") or []) - set(old_meta.get("finalizers") or [])
+            if added:
+                causes.append(
+                    FieldCause(
+                        "FieldValueForbidden",
+                        "Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers "
+                        + ", ".join(sorted(added)),
+                        "metadata.finalizers",
+                    )
+                )
+        return causes
+
+    async def _admit(
+        self,
+        hooks: list[AdmissionHook],
+        info: ResourceInfo,
+        obj: dict[str, Any] | None,
+        old: dict[str, Any] | None,
+        *,
+        ctx: Context,
+        operation: str,
+        subresource: str,
+    ) -> None:
+        if not hooks:
+            return
+        source = obj if obj is not None else old
+        m = (source or {}).get("metadata") or {}
+        request = AdmissionRequest(
+            operation=operation,
+            info=info,
+            namespace=str(m.get("namespace") or ""),
+            name=str(m.get("name") or ""),
+            subresource=subresource,
+            obj=obj,
+            old=old,
+            user=ctx.user,
+            dry_run=ctx.dry_run,
+        )
+        for hook in hooks:
+            await hook(request)
+
+    # ---- update / patch ----
+
+    async def update(
+        self, info: ResourceInfo, namespace: str, name: str, obj: Any, *, ctx: Context, subresource: str = ""
+    ) -> dict[str, Any]:
+        body = self._check_body(info, obj, namespace=namespace, name=name)
+        wanted_rv = _parse_rv(body["metadata"].get("resourceVersion"))
+
+        def mutate(current: dict[str, Any]) -> dict[str, Any]:
+            if wanted_rv and _parse_rv(current["metadata"].get("resourceVersion")) != wanted_rv:
+                raise errors.conflict(resource=info.plural, group=info.group, name=name)
+            return copy.deepcopy(body)
+
+        return await self.guaranteed_update(info, namespace, name, mutate, ctx=ctx, subresource=subresource)
+
+    async def patch(
+        self,
+        info: ResourceInfo,
+        namespace: str,
+        name: str,
+        *,
+        patch_type: str,
+        body: Any,
+        ctx: Context,
+        subresource: str = "",
+    ) -> dict[str, Any]:
+        def mutate(current: dict[str, Any]) -> dict[str, Any]:
+            try:
+                if patch_type == "json":
+                    result = patch.apply_json_patch(current, body)
+                elif patch_type == "merge":
+                    result = patch.apply_merge_patch(current, body)
+                elif patch_type == "strategic":
+                    if not patch.strategic_merge_supported(info.kind) or info.is_custom:
+                        raise errors.unsupported_media_type(
+                            "application/strategic-merge-patch+json",
+                            ["application/json-patch+json", "application/merge-patch+json", "application/apply-patch+yaml"],
+                        )
+                    if not isinstance(body, dict):
+                        raise errors.bad_request("a strategic merge patch must be a JSON object")
+                    result = patch.apply_strategic_merge_patch(current, body, kind=info.kind)
+                else:
+                    raise errors.unsupported_media_type(patch_type, ["application/json-patch+json"])
+            except patch.PatchTestFailed as exc:
+                raise StatusError(422, "Invalid", f"the server rejected our request due to an error in our request: {exc}") from None
+            except patch.PatchError as exc:
+                code = getattr(exc, "code", 422)
+                raise StatusError(code, "BadRequest" if code == 400 else "Invalid", str(exc)) from None
+            if not isinstance(result, dict):
+                raise errors.bad_request("the patch produced something other than an object")
+            new_rv = (result.get("metadata") or {}).get("resourceVersion")
+            if new_rv and new_rv != current["metadata"].get("resourceVersion"):
+                raise errors.conflict(resource=info.plural, group=info.group, name=name)
+            return self._check_body(info, result, namespace=namespace, name=name)
+
+        return await self.guaranteed_update(info, namespace, name, mutate, ctx=ctx, subresource=subresource)
+
+    async def guaranteed_update(
+        self,
+        info: ResourceInfo,
+        namespace: str,
+        name: str,
+        mutate: Callable[[dict[str, Any]], dict[str, Any]],
+        *,
+        ctx: Context,
+        subresource: str = "",
+    ) -> dict[str, Any]:
+        """Read, change, compare-and-swap; retry on a concurrent write (like etcd's GuaranteedUpdate)."""
+        for _ in range(_UPDATE_RETRIES):
+            stored = await self.get_stored(info, namespace, name)
+            current = self.present(info, self.decode(stored))
+            new = mutate(copy.deepcopy(current))
+            result = await self._write_update(info, namespace, name, stored, current, new, ctx=ctx, subresource=subresource)
+            if result is not None:
+                return result
+        raise errors.conflict(resource=info.plural, group=info.group, name=name, why="too many concurrent writes")
+
+    async def _write_update(
+        self,
+        info: ResourceInfo,
+        namespace: str,
+        name: str,
+        stored: Stored,
+        old: dict[str, Any],
+        new: dict[str, Any],
+        *,
+        ctx: Context,
+        subresource: str,
+    ) -> dict[str, Any] | None:
+        new = self._merge_for_subresource(info, old, new, subresource=subresource)
+        nm, om = new["metadata"], old["metadata"]
+        # Fields only the server writes: a client can neither change nor drop them (kube's BeforeUpdate).
+        nm.setdefault("uid", om.get("uid"))
+        for key in ("creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation"):
+            if key in om:
+                nm[key] = om[key]
+            else:
+                nm.pop(key, None)
+        if info.namespaced:
+            nm.setdefault("namespace", namespace)
+        nm["name"] = nm.get("name") or name
+        await self._prepare(info, new, old, ctx=ctx, operation="UPDATE", subresource=subresource)
+        if meta.spec_part(new, has_status=info.has_status) != meta.spec_part(old, has_status=info.has_status):
+            nm["generation"] = int(om.get("generation") or 0) + 1
+        nm["resourceVersion"] = om.get("resourceVersion")
+        if meta.without_volatile(new) == meta.without_volatile(old):
+            return old
+        if ctx.dry_run:
+            return new
+        new["apiVersion"] = self._storage_info(info).api_version
+        key = info.key(namespace, name)
+        try:
+            if nm.get("deletionTimestamp") and not nm.get("finalizers") and not _spec_finalizers(info, new):
+                last = await self.backend.delete(key, expected_rv=stored.rv, last=new)
+                return self.present(info, self.decode(last))
+            written = await self.backend.update(key, new, expected_rv=stored.rv)
+        except RevisionMismatch:
+            return None
+        except KeyNotFound:
+            raise errors.not_found(resource=info.plural, group=info.group, name=name) from None
+        return self.present(info, self.decode(written))
+
+    @staticmethod
+    def _merge_for_subresource(
+        info: ResourceInfo, old: dict[str, Any], new: dict[str, Any], *, subresource: str
+    ) -> dict[str, Any]:
+        if subresource == "status":
+            merged = copy.deepcopy(old)
+            if "status" in new:
+                merged["status"] = new["status"]
+            else:
+                merged.pop("status", None)
+            return merged
+        if subresource == "finalize":
+            merged = copy.deepcopy(old)
+            merged.setdefault("spec", {})["finalizers"] = (new.get("spec") or {}).get("finalizers") or []
+            return merged
+        if info.has_status and not (info.group == "" and info.kind == "Namespace" and subresource == ""):
+            if "status" in old:
+                new["status"] = old["status"]
+            else:
+                new.pop("status", None)
+        elif info.group == "" and info.kind == "Namespace":
+            new["status"] = old.get("status", {})
+            new.setdefault("spec", {})["finalizers"] = (old.get("spec") or {}).get("finalizers", [])
+        return new
+
+    # ---- delete ----
+
+    async def delete(
+        self,
+        info: ResourceInfo,
+        namespace: str,
+        name: str,
+        *,
+        ctx: Context,
+        options: dict[str, Any] | None = None,
+    ) -> tuple[dict[str, Any], bool]:
+        """Returns (object, gone): gone is False while finalizers keep the object."""
+        options = options or {}
+        policy = options.get("propagationPolicy")
+        if options.get("orphanDependents") is True:
+            policy = "Orphan"
+        elif options.get("orphanDependents") is False and policy is None:
+            policy = "Background"
+        if policy not in (None, "Orphan", "Background", "Foreground"):
+            raise errors.invalid(
+                kind="DeleteOptions",
+                group="",
+                name="",
+                causes=[
+                    FieldCause(
+                        "FieldValueNotSupported",
+                        f'Unsupported value: "{policy}": supported values: "Foreground", "Background", "Orphan"',
+                        "propagationPolicy",
+                    )
+                ],
+            )
+        preconditions = options.get("preconditions") or {}
+        for _ in range(_UPDATE_RETRIES):
+            stored = await self.get_stored(info, namespace, name)
+            obj = self.decode(stored)
+            m = obj["metadata"]
+            if preconditions.get("uid") and preconditions["uid"] != m.get("uid"):
+                raise errors.conflict(
+                    resource=info.plural,
+                    group=info.group,
+                    name=name,
+                    why=f"Precondition failed: UID in precondition: {preconditions['uid']}, UID in object meta: {m.get('uid')}",
+                )
+            if preconditions.get("resourceVersion") and preconditions["resourceVersion"] != m.get("resourceVersion"):
+                raise errors.conflict(
+                    resource=info.plural,
+                    group=info.group,
+                    name=name,
+                    why=(
+                        f"Precondition failed: ResourceVersion in precondition: {preconditions['resourceVersion']}, "
+                        f"ResourceVersion in object meta: {m.get('resourceVersion')}"
+                    ),
+                )
+            await self._admit(self.validating, info, None, obj, ctx=ctx, operation="DELETE", subresource="")
+            finalizers = list(m.get("finalizers") or [])
+            if policy == "Foreground" and "foregroundDeletion" not in finalizers:
+                finalizers.append("foregroundDeletion")
+                finalizers = [f for f in finalizers if f != "orphan"]
+            elif policy == "Orphan" and "orphan" not in finalizers:
+                finalizers.append("orphan")
+                finalizers = [f for f in finalizers if f != "foregroundDeletion"]
+            elif policy == "Background":
+                finalizers = [f for f in finalizers if f not in ("orphan", "foregroundDeletion")]
+            if info.group == "apiextensions.k8s.io" and not m.get("deletionTimestamp"):
+                # kube's CRD registry: the CRD stays until its custom resources are gone.
+                finalizers.append("customresourcecleanup.apiextensions.k8s.io")
+            key = info.key(namespace, name)
+            graceful = bool(finalizers) or _spec_finalizers(info, obj)
+            if graceful:
+                changed = copy.deepcopy(obj)
+                cm = changed["metadata"]
+                if not cm.get("deletionTimestamp"):
+                    cm["deletionTimestamp"] = meta.now_rfc3339()
+                    cm["deletionGracePeriodSeconds"] = 0
+                cm["finalizers"] = finalizers
+                if info.group == "" and info.kind == "Namespace":
+                    changed.setdefault("status", {})["phase"] = "Terminating"
+                if ctx.dry_run or changed == obj:
+                    return self.present(info, changed), False
+                try:
+                    written = await self.backend.update(key, changed, expected_rv=stored.rv)
+                except RevisionMismatch:
+                    continue
+                except KeyNotFound:
+                    raise errors.not_found(resource=info.plural, group=info.group, name=name) from None
+                return self.present(info, self.decode(written)), False
+            if ctx.dry_run:
+                return self.present(info, obj), True
+            try:
+                last = await self.backend.delete(key, expected_rv=stored.rv, last=obj)
+            except RevisionMismatch:
+                continue
+            except KeyNotFound:
+                raise errors.not_found(resource=info.plural, group=info.group, name=name) from None
+            return self.present(info, self.decode(last)), True
+        raise errors.conflict(resource=info.plural, group=info.group, name=name, why="too many concurrent writes")
+
+    async def delete_collection(
+        self,
+        info: ResourceInfo,
+        namespace: str,
+        *,
+        ctx: Context,
+        labels: LabelSelector | None,
+        fields: FieldSelector | None,
+        options: dict[str, Any] | None = None,
+    ) -> list[dict[str, Any]]:
+        _, items, _ = await self.list_objects(info, namespace, labels=labels, fields=fields)
+        deleted = []
+        for obj in items:
+            m = obj["metadata"]
+            try:
+                result, _ = await self.delete(info, m.get("namespace", ""), m["name"], ctx=ctx, options=options)
+            except StatusError as exc:
+                if exc.code == 404:
+                    continue
+                raise
+            deleted.append(result)
+        return deleted
+
+
+def _spec_finalizers(info: ResourceInfo, obj: dict[str, Any]) -> bool:
+    """Namespaces carry their own finalizer list in spec; they stay until it is empty."""
+    return info.group == "" and info.kind == "Namespace" and bool((obj.get("spec") or {}).get("finalizers"))
+
+
+def _parse_rv(value: Any) -> int:
+    if value in (None, ""):
+        return 0
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise errors.bad_request(f'invalid resourceVersion "{value}"') from None
+

@@ -1,0 +1,152 @@
+"""Serving WATCH: a chunked stream of newline-delimited JSON events from the event window.
+
+Selector transitions become ADDED/DELETED as clients expect, idle streams get BOOKMARKs so
+clients (kopf drops streams silent for 70 s) keep a fresh resourceVersion, and a revision that
+is too old ends the stream with an in-stream ERROR carrying a 410 Status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from gardener.apiserver import errors
+from gardener.apiserver.rest import ObjectStore
+from gardener.apiserver.resources import ResourceInfo
+from gardener.apiserver.selectors import FieldSelector, LabelSelector
+from gardener.apiserver.storage.events import ADDED, DELETED, MODIFIED, Event, TooOld
+
+BOOKMARK_INTERVAL = 10.0
+MAX_TIMEOUT = 1800
+
+
+@dataclass(frozen=True)
+class WatchRequest:
+    info: ResourceInfo
+    namespace: str
+    resource_version: str
+    labels: LabelSelector | None
+    fields: FieldSelector | None
+    bookmarks: bool
+    timeout: float
+    send_initial_events: bool
+
+
+class _Filter:
+    def __init__(self, req: WatchRequest) -> None:
+        self._labels = req.labels
+        self._fields = req.fields
+
+    def matches(self, obj: dict[str, Any] | None) -> bool:
+        if obj is None:
+            return False
+        if self._labels is not None and not self._labels.matches((obj.get("metadata") or {}).get("labels")):
+            return False
+        return self._fields is None or self._fields.matches(obj)
+
+    @property
+    def trivial(self) -> bool:
+        return (self._labels is None or self._labels.empty) and self._fields is None
+
+
+async def serve_watch(request: web.Request, store: ObjectStore, req: WatchRequest) -> web.StreamResponse:
+    window = store.backend.events
+    prefix = req.info.list_prefix(req.namespace)
+    flt = _Filter(req)
+    initial: list[dict[str, Any]] = []
+    rv_text = req.resource_version
+    if rv_text in ("", "0") or req.send_initial_events:
+        revision, initial, _ = await store.list_objects(req.info, req.namespace, labels=req.labels, fields=req.fields)
+        start_rv = revision
+    else:
+        try:
+            start_rv = int(rv_text)
+        except ValueError:
+            raise errors.bad_request(f'invalid resourceVersion "{rv_text}"') from None
+    response = web.StreamResponse(status=200, headers={"Content-Type": "application/json", "Cache-Control": "no-cache"})
+    response.enable_chunked_encoding()
+    try:
+        sub = window.subscribe(prefix, after_rv=start_rv)
+    except TooOld as exc:
+        await response.prepare(request)
+        status = errors.gone(str(exc)).to_status()
+        await response.write(orjson.dumps({"type": "ERROR", "object": status}) + b"\n")
+        return response
+    await response.prepare(request)
+    try:
+        for obj in initial:
+            await response.write(_line(ADDED, obj))
+        if req.send_initial_events and req.bookmarks:
+            await response.write(_bookmark(req.info, start_rv, initial_end=True))
+        await _stream(response, store, req, sub, flt, start_rv)
+    except (ConnectionResetError, asyncio.CancelledError):
+        pass
+    finally:
+        sub.close()
+    with contextlib.suppress(ConnectionResetError, RuntimeError):
+        await response.write_eof()
+    return response
+
+
+async def _stream(
+    response: web.StreamResponse, store: ObjectStore, req: WatchRequest, sub: Any, flt: _Filter, start_rv: int
+) -> None:
+    deadline = time.monotonic() + req.timeout
+    last_sent = start_rv
+    next_bookmark = time.monotonic() + BOOKMARK_INTERVAL
+    while True:
+        now = time.monotonic()
+        if now >= deadline:
+            return
+        wait = min(deadline, next_bookmark) - now
+        try:
+            ev: Event | None = await asyncio.wait_for(sub.queue.get(), timeout=wait)
+        except TimeoutError:
+            if req.bookmarks and time.monotonic() >= next_bookmark:
+                # The queue is empty, so every event up to the published revision has been delivered.
+                last_sent = max(last_sent, store.backend.events.published_rv)
+                await response.write(_bookmark(req.info, last_sent))
+                next_bookmark = time.monotonic() + BOOKMARK_INTERVAL
+            continue
+        if ev is None:
+            return
+        line = _event_line(store, req.info, ev, flt)
+        if line is not None:
+            await response.write(line)
+        last_sent = ev.rv
+
+
+def _event_line(store: ObjectStore, info: ResourceInfo, ev: Event, flt: _Filter) -> bytes | None:
+    obj = store.present(info, orjson.loads(ev.value))
+    if flt.trivial:
+        return _line(ev.type, obj)
+    now_matches = flt.matches(obj)
+    if ev.type == DELETED:
+        return _line(DELETED, obj) if now_matches else None
+    prev = store.present(info, orjson.loads(ev.prev)) if ev.prev is not None else None
+    was_matching = flt.matches(prev)
+    if now_matches and was_matching:
+        return _line(MODIFIED, obj)
+    if now_matches:
+        return _line(ADDED, obj)
+    if was_matching:
+        return _line(DELETED, obj)
+    return None
+
+
+def _line(kind: str, obj: dict[str, Any]) -> bytes:
+    return orjson.dumps({"type": kind, "object": obj}) + b"\n"
+
+
+def _bookmark(info: ResourceInfo, rv: int, *, initial_end: bool = False) -> bytes:
+    m: dict[str, Any] = {"resourceVersion": str(rv)}
+    if initial_end:
+        m["annotations"] = {"k8s.io/initial-events-end": "true"}
+    obj = {"kind": info.kind, "apiVersion": info.api_version, "metadata": m}
+    return orjson.dumps({"type": "BOOKMARK", "object": obj}) + b"\n"

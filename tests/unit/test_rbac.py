@@ -1,0 +1,503 @@
+"""RBAC decisions, forbidden messages, aggregation and bootstrap policy, checked against kube's semantics."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import pytest
+
+from gardener.apiserver import errors
+from gardener.apiserver.rbac import (
+    Decision,
+    RBACSource,
+    RequestAttributes,
+    UserInfo,
+    aggregated_rules,
+    authorize,
+    bootstrap_policy,
+    forbidden_error,
+    forbidden_message,
+    resolve_aggregation,
+    rule_allows,
+    service_account_user,
+)
+
+
+class MemorySource:
+    """An RBACSource over plain lists of objects."""
+
+    def __init__(self, objects: Iterable[Mapping[str, Any]]) -> None:
+        self.objects = list(objects)
+
+    def _of(self, kind: str) -> list[Mapping[str, Any]]:
+        return [o for o in self.objects if o["kind"] == kind]
+
+    def cluster_role(self, name: str) -> Mapping[str, Any] | None:
+        return next((o for o in self._of("ClusterRole") if o["metadata"]["name"] == name), None)
+
+    def role(self, namespace: str, name: str) -> Mapping[str, Any] | None:
+        return next(
+            (
+                o
+                for o in self._of("Role")
+                if o["metadata"]["name"] == name and o["metadata"].get("namespace") == namespace
+            ),
+            None,
+        )
+
+    def cluster_role_bindings(self) -> Iterable[Mapping[str, Any]]:
+        return self._of("ClusterRoleBinding")
+
+    def role_bindings(self, namespace: str) -> Iterable[Mapping[str, Any]]:
+        return [o for o in self._of("RoleBinding") if o["metadata"].get("namespace") == namespace]
+
+
+def _role(kind: str, name: str, rules: list[dict[str, Any]], *, namespace: str = "", **extra: Any) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name}
+    if namespace:
+        meta["namespace"] = namespace
+    meta.update(extra.pop("metadata", {}))
+    return {"kind": kind, "metadata": meta, "rules": rules, **extra}
+
+
+def _binding(
+    kind: str, name: str, role_kind: str, role: str, subjects: list[dict[str, Any]], *, namespace: str = ""
+) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name}
+    if namespace:
+        meta["namespace"] = namespace
+    return {
+        "kind": kind,
+        "metadata": meta,
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": role_kind, "name": role},
+        "subjects": subjects,
+    }
+
+
+def _res(
+    user: UserInfo,
+    verb: str,
+    resource: str,
+    *,
+    group: str = "",
+    namespace: str = "",
+    name: str = "",
+    subresource: str = "",
+) -> RequestAttributes:
+    return RequestAttributes(
+        user=user,
+        verb=verb,
+        is_resource_request=True,
+        api_group=group,
+        api_version="v1",
+        resource=resource,
+        subresource=subresource,
+        namespace=namespace,
+        name=name,
+    )
+
+
+def _url(user: UserInfo, path: str, verb: str = "get") -> RequestAttributes:
+    return RequestAttributes(user=user, verb=verb, is_resource_request=False, path=path)
+
+
+ALICE = UserInfo("alice", ("devs", "system:authenticated"))
+BOB = UserInfo("bob", ("system:authenticated",))
+ROOT = UserInfo("root", ("system:masters",))
+ANON = UserInfo("system:anonymous", ("system:unauthenticated",))
+SA = service_account_user("ci", "deployer")
+
+OBJECTS: list[dict[str, Any]] = [
+    _role(
+        "ClusterRole",
+        "cm-reader",
+        [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list", "watch"]}],
+    ),
+    _role(
+        "ClusterRole",
+        "shoot-status",
+        [{"apiGroups": ["core.gardener.cloud"], "resources": ["shoots/status"], "verbs": ["patch"]}],
+    ),
+    _role("ClusterRole", "any-scale", [{"apiGroups": ["*"], "resources": ["*/scale"], "verbs": ["*"]}]),
+    _role(
+        "ClusterRole",
+        "one-secret",
+        [{"apiGroups": [""], "resources": ["secrets"], "resourceNames": ["token"], "verbs": ["get"]}],
+    ),
+    _role("ClusterRole", "healthz", [{"nonResourceURLs": ["/healthz", "/metrics/*"], "verbs": ["get"]}]),
+    _role("Role", "deployer", [{"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["*"]}], namespace="ci"),
+    _binding("ClusterRoleBinding", "devs-read-cm", "ClusterRole", "cm-reader", [{"kind": "Group", "name": "devs"}]),
+    _binding("ClusterRoleBinding", "bob-health", "ClusterRole", "healthz", [{"kind": "User", "name": "bob"}]),
+    _binding(
+        "ClusterRoleBinding",
+        "sa-scale",
+        "ClusterRole",
+        "any-scale",
+        [{"kind": "ServiceAccount", "name": "deployer", "namespace": "ci"}],
+    ),
+    _binding(
+        "RoleBinding", "bob-secret", "ClusterRole", "one-secret", [{"kind": "User", "name": "bob"}], namespace="team"
+    ),
+    _binding(
+        "RoleBinding", "bob-status", "ClusterRole", "shoot-status", [{"kind": "User", "name": "bob"}], namespace="team"
+    ),
+    _binding(
+        "RoleBinding", "sa-deploy", "Role", "deployer", [{"kind": "ServiceAccount", "name": "deployer"}], namespace="ci"
+    ),
+    _binding(
+        "RoleBinding",
+        "all-sa-cm",
+        "ClusterRole",
+        "cm-reader",
+        [{"kind": "Group", "name": "system:serviceaccounts:ci"}],
+        namespace="ci",
+    ),
+]
+SOURCE = MemorySource(OBJECTS)
+
+
+def test_memory_source_is_an_rbac_source() -> None:
+    source: RBACSource = SOURCE
+    assert source.cluster_role("cm-reader") is not None
+
+
+@pytest.mark.parametrize(
+    ("attrs", "allowed"),
+    [
+        # system:masters may do anything, even with no bindings at all
+        (_res(ROOT, "delete", "nodes", name="n1"), True),
+        (_url(ROOT, "/anything"), True),
+        # group subject through a ClusterRoleBinding: every namespace and cluster-wide
+        (_res(ALICE, "list", "configmaps", namespace="default"), True),
+        (_res(ALICE, "list", "configmaps"), True),
+        (_res(ALICE, "get", "configmaps", namespace="x", name="c"), True),
+        (_res(ALICE, "create", "configmaps", namespace="default"), False),
+        (_res(ALICE, "list", "configmaps", group="apps", namespace="default"), False),
+        (_res(ALICE, "get", "configmaps", namespace="default", name="c", subresource="status"), False),
+        (_res(BOB, "list", "configmaps", namespace="default"), False),
+        # RoleBinding to a ClusterRole applies only in the binding's namespace
+        (_res(BOB, "get", "secrets", namespace="team", name="token"), True),
+        (_res(BOB, "get", "secrets", namespace="other", name="token"), False),
+        (_res(BOB, "get", "secrets", name="token"), False),
+        # resourceNames restrict; list carries no name so it is not covered
+        (_res(BOB, "get", "secrets", namespace="team", name="other"), False),
+        (_res(BOB, "list", "secrets", namespace="team"), False),
+        # "res/sub" matches only that subresource
+        (
+            _res(BOB, "patch", "shoots", group="core.gardener.cloud", namespace="team", name="s", subresource="status"),
+            True,
+        ),
+        (_res(BOB, "patch", "shoots", group="core.gardener.cloud", namespace="team", name="s"), False),
+        # "*/scale" matches any resource's scale subresource, not the resource itself
+        (_res(SA, "update", "deployments", group="apps", namespace="x", name="d", subresource="scale"), True),
+        (_res(SA, "update", "shoots", group="core.gardener.cloud", namespace="x", name="s", subresource="scale"), True),
+        (
+            _res(SA, "update", "shoots", group="core.gardener.cloud", namespace="x", name="s", subresource="status"),
+            False,
+        ),
+        (_res(SA, "update", "shoots", group="core.gardener.cloud", namespace="x", name="s"), False),
+        # ServiceAccount subject without namespace defaults to the RoleBinding's namespace
+        (_res(SA, "create", "deployments", group="apps", namespace="ci"), True),
+        (_res(SA, "create", "deployments", group="apps", namespace="prod"), False),
+        # group system:serviceaccounts:<ns>
+        (_res(SA, "watch", "configmaps", namespace="ci"), True),
+        (_res(service_account_user("other", "x"), "watch", "configmaps", namespace="ci"), False),
+        # non-resource URLs, exact and prefix*
+        (_url(BOB, "/healthz"), True),
+        (_url(BOB, "/healthz/etcd"), False),
+        (_url(BOB, "/metrics/slis"), True),
+        (_url(BOB, "/metrics"), False),
+        (_url(BOB, "/healthz", "post"), False),
+        (_url(ALICE, "/healthz"), False),
+        (_url(ANON, "/healthz"), False),
+    ],
+)
+def test_authorize(attrs: RequestAttributes, allowed: bool) -> None:
+    assert authorize(attrs, SOURCE).allowed is allowed
+
+
+def test_authorize_reasons() -> None:
+    assert authorize(_res(ALICE, "list", "configmaps", namespace="d"), SOURCE) == Decision(
+        True, 'RBAC: allowed by ClusterRoleBinding "devs-read-cm" of ClusterRole "cm-reader" to Group "devs"'
+    )
+    assert authorize(_res(BOB, "get", "secrets", namespace="team", name="token"), SOURCE) == Decision(
+        True, 'RBAC: allowed by RoleBinding "bob-secret/team" of ClusterRole "one-secret" to User "bob"'
+    )
+    decision = authorize(_res(SA, "get", "deployments", group="apps", namespace="ci"), SOURCE)
+    assert decision.reason == (
+        'RBAC: allowed by RoleBinding "sa-deploy/ci" of Role "deployer" to ServiceAccount "deployer/ci"'
+    )
+    assert authorize(_res(BOB, "list", "pods", namespace="x"), SOURCE) == Decision(False, "")
+
+
+def test_authorize_missing_roles_are_reported() -> None:
+    source = MemorySource(
+        [
+            _binding("ClusterRoleBinding", "gone", "ClusterRole", "missing", [{"kind": "User", "name": "bob"}]),
+            _binding("RoleBinding", "gone", "Role", "missing", [{"kind": "User", "name": "bob"}], namespace="ns"),
+            _binding("RoleBinding", "odd", "Thing", "x", [{"kind": "User", "name": "bob"}], namespace="ns"),
+            _binding("ClusterRoleBinding", "other", "ClusterRole", "missing2", [{"kind": "User", "name": "eve"}]),
+        ]
+    )
+    assert authorize(_res(BOB, "get", "pods"), source) == Decision(
+        False, 'RBAC: clusterrole.rbac.authorization.k8s.io "missing" not found'
+    )
+    assert authorize(_res(BOB, "get", "pods", namespace="ns"), source) == Decision(
+        False,
+        'RBAC: [clusterrole.rbac.authorization.k8s.io "missing" not found, '
+        'role.rbac.authorization.k8s.io "missing" not found, unsupported role reference kind: "Thing"]',
+    )
+
+
+def test_authorize_tolerates_malformed_objects() -> None:
+    source = MemorySource(
+        [
+            {"kind": "ClusterRoleBinding", "metadata": {"name": "x"}, "roleRef": None, "subjects": None},
+            {"kind": "ClusterRoleBinding", "metadata": {"name": "y"}, "subjects": [None, {"kind": "User"}]},
+            _role("ClusterRole", "weird", [None, {"verbs": "get"}]),  # type: ignore[list-item]
+            _binding("ClusterRoleBinding", "z", "ClusterRole", "weird", [{"kind": "User", "name": "bob"}]),
+        ]
+    )
+    assert not authorize(_res(BOB, "get", "pods"), source).allowed
+
+
+@pytest.mark.parametrize(
+    ("rule", "attrs", "allowed"),
+    [
+        ({"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}, _res(BOB, "escalate", "roles", group="rbac"), True),
+        ({"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}, _res(BOB, "get", "pods"), True),
+        ({"apiGroups": [""], "resources": ["pods"]}, _res(BOB, "get", "pods"), False),
+        (
+            {"apiGroups": [""], "resources": ["pods/*"], "verbs": ["get"]},
+            _res(BOB, "get", "pods", subresource="log"),
+            False,
+        ),
+        ({"apiGroups": [""], "resources": ["*"], "verbs": ["get"]}, _res(BOB, "get", "pods", subresource="log"), True),
+        (
+            {"apiGroups": [""], "resources": ["*/log"], "verbs": ["get"]},
+            _res(BOB, "get", "pods", subresource="log"),
+            True,
+        ),
+        (
+            {"apiGroups": [""], "resources": ["*/lo"], "verbs": ["get"]},
+            _res(BOB, "get", "pods", subresource="log"),
+            False,
+        ),
+        ({"nonResourceURLs": ["*"], "verbs": ["get"]}, _url(BOB, "/x"), True),
+        ({"nonResourceURLs": ["/apis/*"], "verbs": ["get"]}, _url(BOB, "/apis/"), True),
+        ({"nonResourceURLs": ["/apis/*"], "verbs": ["get"]}, _url(BOB, "/apis"), False),
+        ({"nonResourceURLs": ["*"], "verbs": ["get"]}, _res(BOB, "get", "pods"), False),
+        ({"apiGroups": ["*"], "resources": ["*"], "verbs": ["get"]}, _url(BOB, "/x"), False),
+    ],
+)
+def test_rule_allows(rule: dict[str, Any], attrs: RequestAttributes, allowed: bool) -> None:
+    assert rule_allows(attrs, rule) is allowed
+
+
+@pytest.mark.parametrize(
+    ("attrs", "reason", "message"),
+    [
+        (
+            _res(BOB, "list", "configmaps", namespace="default"),
+            "",
+            'configmaps is forbidden: User "bob" cannot list resource "configmaps" in API group "" '
+            'in the namespace "default"',
+        ),
+        (
+            _res(BOB, "list", "namespaces"),
+            "",
+            'namespaces is forbidden: User "bob" cannot list resource "namespaces" in API group "" '
+            "at the cluster scope",
+        ),
+        (
+            _res(BOB, "get", "shoots", group="core.gardener.cloud", namespace="garden-dev", name="s1"),
+            "",
+            'shoots.core.gardener.cloud "s1" is forbidden: User "bob" cannot get resource "shoots" in API group '
+            '"core.gardener.cloud" in the namespace "garden-dev"',
+        ),
+        (
+            _res(BOB, "patch", "shoots", group="core.gardener.cloud", namespace="g", name="s1", subresource="status"),
+            "",
+            'shoots.core.gardener.cloud "s1" is forbidden: User "bob" cannot patch resource "shoots/status" in API '
+            'group "core.gardener.cloud" in the namespace "g"',
+        ),
+        (
+            _res(SA, "delete", "nodes", name="n1"),
+            'RBAC: clusterrole.rbac.authorization.k8s.io "x" not found',
+            'nodes "n1" is forbidden: User "system:serviceaccount:ci:deployer" cannot delete resource "nodes" in API '
+            'group "" at the cluster scope: RBAC: clusterrole.rbac.authorization.k8s.io "x" not found',
+        ),
+        (
+            _url(ANON, "/metrics"),
+            "",
+            'forbidden: User "system:anonymous" cannot get path "/metrics"',
+        ),
+    ],
+)
+def test_forbidden_message(attrs: RequestAttributes, reason: str, message: str) -> None:
+    assert forbidden_message(attrs, reason=reason) == message
+
+
+def test_forbidden_error() -> None:
+    attrs = _res(BOB, "get", "shoots", group="core.gardener.cloud", namespace="g", name="s1")
+    err = forbidden_error(attrs)
+    assert isinstance(err, errors.StatusError)
+    status = err.to_status()
+    assert status["code"] == 403
+    assert status["reason"] == "Forbidden"
+    assert status["details"] == {"group": "core.gardener.cloud", "kind": "shoots", "name": "s1"}
+    assert status["message"] == forbidden_message(attrs)
+    assert forbidden_error(_res(BOB, "list", "pods")).to_status()["details"] == {"kind": "pods"}
+    assert "details" not in forbidden_error(_url(ANON, "/x")).to_status()
+
+
+def test_service_account_user() -> None:
+    expected = UserInfo(
+        "system:serviceaccount:ci:deployer",
+        ("system:serviceaccounts", "system:serviceaccounts:ci", "system:authenticated"),
+    )
+    assert service_account_user("ci", "deployer") == expected
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Aggregation and bootstrap policy
+
+
+def _labelled(name: str, labels: dict[str, str], rules: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+    return {"kind": "ClusterRole", "metadata": {"name": name, "labels": labels}, "rules": rules, **extra}
+
+
+R1 = {"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}
+R2 = {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}
+
+
+def test_aggregated_rules() -> None:
+    agg = _labelled("agg", {}, [], aggregationRule={"clusterRoleSelectors": [{"matchLabels": {"to-agg": "true"}}]})
+    roles = [
+        agg,
+        _labelled("b", {"to-agg": "true"}, [R2, R1]),
+        _labelled("a", {"to-agg": "true"}, [R1]),
+        _labelled("c", {"to-agg": "false"}, [{"verbs": ["*"]}]),
+    ]
+    assert aggregated_rules(agg, roles) == [R1, R2]
+    assert aggregated_rules(roles[1], roles) is None
+
+
+def test_aggregated_rules_expressions_and_self_exclusion() -> None:
+    agg = _labelled(
+        "agg",
+        {"tier": "x"},
+        [R2],
+        aggregationRule={"clusterRoleSelectors": [{"matchExpressions": [{"key": "tier", "operator": "Exists"}]}]},
+    )
+    roles = [agg, _labelled("a", {"tier": "y"}, [R1])]
+    assert aggregated_rules(agg, roles) == [R1]
+
+
+def test_resolve_aggregation_is_transitive() -> None:
+    top = _labelled("top", {}, [], aggregationRule={"clusterRoleSelectors": [{"matchLabels": {"to-top": "true"}}]})
+    mid = _labelled(
+        "mid", {"to-top": "true"}, [], aggregationRule={"clusterRoleSelectors": [{"matchLabels": {"to-mid": "true"}}]}
+    )
+    leaf = _labelled("leaf", {"to-mid": "true"}, [R1])
+    resolved = {r["metadata"]["name"]: r for r in resolve_aggregation([top, mid, leaf])}
+    assert resolved["top"]["rules"] == [R1]
+    assert resolved["mid"]["rules"] == [R1]
+    assert top["rules"] == []  # inputs are not modified
+
+
+def _policy() -> dict[tuple[str, str], dict[str, Any]]:
+    return {(o["kind"], o["metadata"]["name"]): o for o in bootstrap_policy()}
+
+
+def test_bootstrap_policy_objects() -> None:
+    policy = _policy()
+    for name in (
+        "cluster-admin",
+        "admin",
+        "edit",
+        "view",
+        "system:discovery",
+        "system:basic-user",
+        "system:public-info-viewer",
+        "system:aggregate-to-admin",
+        "system:aggregate-to-edit",
+        "system:aggregate-to-view",
+    ):
+        role = policy["ClusterRole", name]
+        assert role["apiVersion"] == "rbac.authorization.k8s.io/v1"
+        assert role["metadata"]["labels"]["kubernetes.io/bootstrapping"] == "rbac-defaults"
+        assert role["metadata"]["annotations"]["rbac.authorization.kubernetes.io/autoupdate"] == "true"
+    for name in ("cluster-admin", "system:discovery", "system:basic-user", "system:public-info-viewer"):
+        binding = policy["ClusterRoleBinding", name]
+        assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name}
+        assert binding["metadata"]["annotations"]["rbac.authorization.kubernetes.io/autoupdate"] == "true"
+    assert policy["ClusterRoleBinding", "cluster-admin"]["subjects"] == [
+        {"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "system:masters"}
+    ]
+    groups = [s["name"] for s in policy["ClusterRoleBinding", "system:public-info-viewer"]["subjects"]]
+    assert groups == ["system:authenticated", "system:unauthenticated"]
+    assert [s["name"] for s in policy["ClusterRoleBinding", "system:discovery"]["subjects"]] == ["system:authenticated"]
+    assert policy["ClusterRole", "edit"]["metadata"]["labels"]["rbac.authorization.k8s.io/aggregate-to-admin"] == "true"
+    assert policy["ClusterRole", "view"]["metadata"]["labels"]["rbac.authorization.k8s.io/aggregate-to-edit"] == "true"
+    assert policy["ClusterRole", "admin"]["aggregationRule"] == {
+        "clusterRoleSelectors": [{"matchLabels": {"rbac.authorization.k8s.io/aggregate-to-admin": "true"}}]
+    }
+
+
+def test_bootstrap_aggregation_is_filled_in() -> None:
+    policy = _policy()
+    admin, edit, view = (policy["ClusterRole", n]["rules"] for n in ("admin", "edit", "view"))
+    assert view == policy["ClusterRole", "system:aggregate-to-view"]["rules"]
+    assert all(rule in edit for rule in view)
+    assert all(rule in admin for rule in edit)
+    assert all(rule in admin for rule in policy["ClusterRole", "system:aggregate-to-admin"]["rules"])
+
+
+def _bind(user: UserInfo, role: str, namespace: str) -> MemorySource:
+    objects: list[Mapping[str, Any]] = list(bootstrap_policy())
+    objects.append(
+        _binding("RoleBinding", "b", "ClusterRole", role, [{"kind": "User", "name": user.name}], namespace=namespace)
+    )
+    return MemorySource(objects)
+
+
+@pytest.mark.parametrize(
+    ("role", "attrs", "allowed"),
+    [
+        ("view", _res(BOB, "list", "configmaps", namespace="ns"), True),
+        ("view", _res(BOB, "get", "namespaces", namespace="ns", name="ns"), True),
+        ("view", _res(BOB, "get", "secrets", namespace="ns", name="s"), False),
+        ("view", _res(BOB, "create", "configmaps", namespace="ns"), False),
+        ("view", _res(BOB, "list", "configmaps", namespace="other"), False),
+        ("edit", _res(BOB, "get", "secrets", namespace="ns", name="s"), True),
+        ("edit", _res(BOB, "delete", "configmaps", namespace="ns", name="c"), True),
+        ("edit", _res(BOB, "create", "roles", group="rbac.authorization.k8s.io", namespace="ns"), False),
+        ("admin", _res(BOB, "create", "roles", group="rbac.authorization.k8s.io", namespace="ns"), True),
+        ("admin", _res(BOB, "deletecollection", "configmaps", namespace="ns"), True),
+        ("admin", _res(BOB, "create", "namespaces"), False),
+        ("cluster-admin", _res(BOB, "create", "shoots", group="core.gardener.cloud", namespace="ns"), True),
+    ],
+)
+def test_bootstrap_roles_grant_like_kube(role: str, attrs: RequestAttributes, allowed: bool) -> None:
+    assert authorize(attrs, _bind(BOB, role, "ns")).allowed is allowed
+
+
+@pytest.mark.parametrize(
+    ("user", "attrs", "allowed"),
+    [
+        (BOB, _url(BOB, "/apis/core.gardener.cloud/v1beta1"), True),
+        (BOB, _url(BOB, "/openapi/v3"), True),
+        (BOB, _url(BOB, "/version"), True),
+        (ANON, _url(ANON, "/version"), True),
+        (ANON, _url(ANON, "/healthz"), True),
+        (ANON, _url(ANON, "/apis"), False),
+        (BOB, _res(BOB, "create", "selfsubjectaccessreviews", group="authorization.k8s.io"), True),
+        (ANON, _res(ANON, "create", "selfsubjectaccessreviews", group="authorization.k8s.io"), False),
+        (BOB, _res(BOB, "list", "pods", namespace="x"), False),
+        (BOB, _url(BOB, "/metrics"), False),
+    ],
+)
+def test_bootstrap_default_bindings(user: UserInfo, attrs: RequestAttributes, allowed: bool) -> None:
+    assert authorize(attrs, MemorySource(bootstrap_policy())).allowed is allowed
