@@ -106,3 +106,10 @@ def kubectl(
     if check and result.returncode != 0:
         raise AssertionError(f"kubectl {' '.join(args)} failed ({result.returncode}): {result.stderr}{result.stdout}")
     return result
+
+
+def create_namespace(name: str, *, kubeconfig: Path) -> None:
+    """Create a namespace with `kubectl apply` (idempotent, and JSON on the wire)."""
+    kubectl(
+        "apply", "-f", "-", kubeconfig=kubeconfig, input=f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {name}\n"
+    )

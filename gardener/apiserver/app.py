@@ -10,8 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client import CONTENT_TYPE_LATEST
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from gardener.apiserver import errors, httputil, openapi, rbac
 from gardener.apiserver.authn import Authenticator, Unauthenticated
@@ -52,7 +51,10 @@ class _Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
-            "apiserver_request_total", "Requests by verb, resource and code", ["verb", "resource", "code"], registry=self.registry
+            "apiserver_request_total",
+            "Requests by verb, resource and code",
+            ["verb", "resource", "code"],
+            registry=self.registry,
         )
         self.latency = Histogram(
             "apiserver_request_duration_seconds",
@@ -102,7 +104,11 @@ class APIServer:
         self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
         await self._runner.setup()
         site = web.TCPSite(
-            self._runner, self.config.bind_address, self.config.port, ssl_context=ssl_server_context(self.pki), backlog=1024
+            self._runner,
+            self.config.bind_address,
+            self.config.port,
+            ssl_context=ssl_server_context(self.pki),
+            backlog=1024,
         )
         await site.start()
         server = site._server
@@ -196,7 +202,9 @@ class APIServer:
             if not decision.allowed:
                 raise errors.forbidden(
                     rbac.forbidden_message(attrs),
-                    details={"name": ri.name, "group": ri.api_group, "kind": ri.resource} if ri.is_resource_request else {},
+                    details={"name": ri.name, "group": ri.api_group, "kind": ri.resource}
+                    if ri.is_resource_request
+                    else {},
                 )
             request["user"] = user
             request["ri"] = ri
@@ -243,7 +251,9 @@ class APIServer:
         if request.method != "GET":
             raise errors.method_not_allowed(f"{request.method} is not supported on {path}")
         if path == "/metrics":
-            return web.Response(body=generate_latest(self.metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+            return web.Response(
+                body=generate_latest(self.metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
+            )
         if path == "/api":
             return httputil.json_response(self.discovery.core_versions())
         if path == "/api/v1":
@@ -252,7 +262,9 @@ class APIServer:
             return httputil.json_response(self.discovery.group_list())
         if path.startswith("/apis/"):
             parts = path.split("/")[2:]
-            doc = self.discovery.group(parts[0]) if len(parts) == 1 else self.discovery.resource_list(parts[0], parts[1])
+            doc = (
+                self.discovery.group(parts[0]) if len(parts) == 1 else self.discovery.resource_list(parts[0], parts[1])
+            )
             if doc is None:
                 raise NOT_FOUND
             return httputil.json_response(doc)

@@ -42,7 +42,9 @@ class Discovery:
         return {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []}
 
     def group_list(self) -> dict[str, Any]:
-        return dict(self._cached("/apis", lambda: {"kind": "APIGroupList", "apiVersion": "v1", "groups": self._groups()}))
+        return dict(
+            self._cached("/apis", lambda: {"kind": "APIGroupList", "apiVersion": "v1", "groups": self._groups()})
+        )
 
     def _groups(self) -> list[dict[str, Any]]:
         out = []
@@ -93,7 +95,9 @@ def _resource_list(gv: str, infos: list[ResourceInfo]) -> dict[str, Any]:
             scale["group"], scale["version"] = "autoscaling", "v1"
             resources.append(scale)
         for extra in info.extra_subresources:
-            verbs = ["create"] if extra == "token" else ["update"] if extra == "finalize" else ["get", "patch", "update"]
+            verbs = (
+                ["create"] if extra == "token" else ["update"] if extra == "finalize" else ["get", "patch", "update"]
+            )
             kind = "TokenRequest" if extra == "token" else info.kind
             sub = _sub(info, extra, kind, verbs)
             if extra == "token":
@@ -103,4 +107,10 @@ def _resource_list(gv: str, infos: list[ResourceInfo]) -> dict[str, Any]:
 
 
 def _sub(info: ResourceInfo, name: str, kind: str, verbs: list[str]) -> dict[str, Any]:
-    return {"name": f"{info.plural}/{name}", "singularName": "", "namespaced": info.namespaced, "kind": kind, "verbs": verbs}
+    return {
+        "name": f"{info.plural}/{name}",
+        "singularName": "",
+        "namespaced": info.namespaced,
+        "kind": kind,
+        "verbs": verbs,
+    }

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import copy
 import time
-from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -34,7 +33,11 @@ PATCH_TYPES = {
     "application/merge-patch+json": "merge",
     "application/strategic-merge-patch+json": "strategic",
 }
-SUPPORTED_PATCH = ["application/json-patch+json", "application/merge-patch+json", "application/strategic-merge-patch+json"]
+SUPPORTED_PATCH = [
+    "application/json-patch+json",
+    "application/merge-patch+json",
+    "application/strategic-merge-patch+json",
+]
 #: built-in kinds whose DELETE answers with the object rather than a success Status, as in kube
 _RETURNS_DELETED_OBJECT = {("", "Namespace"), ("", "Pod")}
 
@@ -69,8 +72,11 @@ class ResourceHandler:
             return await self._token(request, info, ns, ri.name)
         if verb == "get":
             obj = await self.store.get(info, ns, ri.name)
-            if _wants_table(request):
-                return httputil.json_response(tables.to_table(info, [obj], include_object=_include(request)))
+            table_version = _table_version(request)
+            if table_version:
+                return httputil.json_response(
+                    tables.to_table(info, [obj], include_object=_include(request), api_version=table_version)
+                )
             return httputil.json_response(obj)
         if verb == "list":
             return await self._list(request, info, ns)
@@ -92,7 +98,9 @@ class ResourceHandler:
             if patch_type is None:
                 raise errors.unsupported_media_type(media, SUPPORTED_PATCH)
             body = await httputil.read_body(request)
-            patched = await self.store.patch(info, ns, ri.name, patch_type=patch_type, body=body, ctx=ctx, subresource=sub)
+            patched = await self.store.patch(
+                info, ns, ri.name, patch_type=patch_type, body=body, ctx=ctx, subresource=sub
+            )
             return httputil.json_response(patched, warnings=ctx.warnings)
         if verb == "delete":
             options = await self._delete_options(request)
@@ -163,10 +171,16 @@ class ResourceHandler:
             info, ns, labels=labels, fields=fields, limit=max(limit, 0), after_key=after_key
         )
         cont = _encode_continue(revision, next_key) if next_key else ""
-        if _wants_table(request):
+        table_version = _table_version(request)
+        if table_version:
             return httputil.json_response(
                 tables.to_table(
-                    info, items, include_object=_include(request), resource_version=str(revision), continue_token=cont
+                    info,
+                    items,
+                    include_object=_include(request),
+                    resource_version=str(revision),
+                    continue_token=cont,
+                    api_version=table_version,
                 )
             )
         return httputil.json_response(_list_doc(info, items, str(revision), cont))
@@ -241,7 +255,9 @@ class ResourceHandler:
                     name=name,
                     causes=[
                         errors.FieldCause(
-                            "FieldValueInvalid", f"Invalid value: {replicas!r}: must be greater than or equal to 0", "spec.replicas"
+                            "FieldValueInvalid",
+                            f"Invalid value: {replicas!r}: must be greater than or equal to 0",
+                            "spec.replicas",
                         )
                     ],
                 )
@@ -265,27 +281,39 @@ class ResourceHandler:
                 name=name,
                 causes=[
                     errors.FieldCause(
-                        "FieldValueInvalid", "Invalid value: may not specify a duration less than 10 minutes", "spec.expirationSeconds"
+                        "FieldValueInvalid",
+                        "Invalid value: may not specify a duration less than 10 minutes",
+                        "spec.expirationSeconds",
                     )
                 ],
             )
         audiences = list(spec.get("audiences") or ["https://kubernetes.default.svc.cluster.local"])
         now = time.time()
         token = self.signer.issue(
-            namespace=ns, name=name, uid=sa["metadata"]["uid"], audiences=audiences, expiration_seconds=expiration, now=now
+            namespace=ns,
+            name=name,
+            uid=sa["metadata"]["uid"],
+            audiences=audiences,
+            expiration_seconds=expiration,
+            now=now,
         )
         expires = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now + expiration))
         out = copy.deepcopy(body)
         out.update({"kind": "TokenRequest", "apiVersion": "authentication.k8s.io/v1"})
         out.setdefault("metadata", {}).update({"name": name, "namespace": ns})
-        out["spec"] = {"audiences": audiences, "expirationSeconds": expiration, "boundObjectRef": spec.get("boundObjectRef")}
+        out["spec"] = {
+            "audiences": audiences,
+            "expirationSeconds": expiration,
+            "boundObjectRef": spec.get("boundObjectRef"),
+        }
         out["status"] = {"token": token, "expirationTimestamp": expires}
         return httputil.json_response(out, status=201)
 
 
-def _wants_table(request: web.Request) -> bool:
-    accept = request.headers.get("Accept", "")
-    return "as=Table" in accept
+def _table_version(request: web.Request) -> str | None:
+    """The Table apiVersion the client asked for, or None for plain objects."""
+    wanted, version = tables.parse_table_accept(request.headers.get("Accept", ""))
+    return version if wanted else None
 
 
 def _include(request: web.Request) -> str:
@@ -308,7 +336,9 @@ def _decode_continue(token: str, prefix: str) -> str:
         data = orjson.loads(base64.urlsafe_b64decode(token.encode()))
         key = str(data["start"])
     except (ValueError, KeyError, TypeError):
-        raise errors.bad_request("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)") from None
+        raise errors.bad_request(
+            "continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)"
+        ) from None
     if not key.startswith(prefix):
         raise errors.bad_request("continue key is not valid: it does not belong to this list")
     return key
@@ -346,5 +376,3 @@ def _to_scale(info: ResourceInfo, obj: dict[str, Any]) -> dict[str, Any]:
         "spec": {"replicas": _get_path(obj, info.scale.spec_replicas_path) or 0},
         "status": status,
     }
-
-

@@ -23,8 +23,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--bind-address", default="127.0.0.1")
     p.add_argument("--secure-port", type=int, default=6443, help="0 picks a free port")
     p.add_argument("--storage", choices=["sqlite"], default="sqlite")
-    p.add_argument("--sqlite-synchronous", choices=["FULL", "NORMAL"], default="FULL", help="FULL survives power loss too")
-    p.add_argument("--token-auth-file", type=Path, help="CSV: token,user,uid,\"group1,group2\"")
+    p.add_argument(
+        "--sqlite-synchronous", choices=["FULL", "NORMAL"], default="FULL", help="FULL survives power loss too"
+    )
+    p.add_argument("--token-auth-file", type=Path, help='CSV: token,user,uid,"group1,group2"')
     p.add_argument("--tls-san", action="append", default=[], help="extra host name or IP for the serving certificate")
     p.add_argument("--log-format", choices=["text", "json"], default="text")
     p.add_argument("-v", "--verbose", action="store_true")

@@ -49,7 +49,7 @@ def validate_name(name: str, *, field: str, rule: str) -> list[FieldCause]:
     """`rule` is "subdomain" (most kinds), "label" (namespaces, services) or "path" (RBAC objects)."""
     if rule == "path":
         if name in (".", "..") or "/" in name or "%" in name:
-            return [FieldCause("FieldValueInvalid", f'Invalid value: "{name}": may not contain \'/\' or \'%\'', field)]
+            return [FieldCause("FieldValueInvalid", f"Invalid value: \"{name}\": may not contain '/' or '%'", field)]
         return []
     ok = is_dns_label(name) if rule == "label" else is_dns_subdomain(name)
     if ok:
@@ -71,7 +71,9 @@ def validate_object_meta(meta: Any, *, name_rule: str) -> list[FieldCause]:
         return [FieldCause("FieldValueInvalid", "Invalid value: must be an object", "metadata")]
     name = meta.get("name")
     if not name:
-        causes.append(FieldCause("FieldValueRequired", "Required value: name or generateName is required", "metadata.name"))
+        causes.append(
+            FieldCause("FieldValueRequired", "Required value: name or generateName is required", "metadata.name")
+        )
     elif not isinstance(name, str):
         causes.append(FieldCause("FieldValueInvalid", "Invalid value: must be a string", "metadata.name"))
     else:
@@ -81,7 +83,9 @@ def validate_object_meta(meta: Any, *, name_rule: str) -> list[FieldCause]:
         if value is None:
             continue
         if not isinstance(value, dict):
-            causes.append(FieldCause("FieldValueInvalid", "Invalid value: must be a map of strings", f"metadata.{field}"))
+            causes.append(
+                FieldCause("FieldValueInvalid", "Invalid value: must be a map of strings", f"metadata.{field}")
+            )
             continue
         total = 0
         for k, v in value.items():
@@ -89,13 +93,15 @@ def validate_object_meta(meta: Any, *, name_rule: str) -> list[FieldCause]:
                 causes.append(
                     FieldCause(
                         "FieldValueInvalid",
-                        f'Invalid value: "{k}": name part must consist of alphanumeric characters, \'-\', \'_\' or '
+                        f"Invalid value: \"{k}\": name part must consist of alphanumeric characters, '-', '_' or "
                         "'.', and must start and end with an alphanumeric character",
                         f"metadata.{field}",
                     )
                 )
             if not isinstance(v, str):
-                causes.append(FieldCause("FieldValueInvalid", "Invalid value: must be a string", f"metadata.{field}.{k}"))
+                causes.append(
+                    FieldCause("FieldValueInvalid", "Invalid value: must be a string", f"metadata.{field}.{k}")
+                )
                 continue
             total += len(k) + len(v)
             if field == "labels" and (len(v) > 63 or not _LABEL_VALUE.match(v)):
@@ -104,11 +110,13 @@ def validate_object_meta(meta: Any, *, name_rule: str) -> list[FieldCause]:
                         "FieldValueInvalid",
                         f'Invalid value: "{v}": a valid label must be an empty string or consist of alphanumeric '
                         "characters, '-', '_' or '.', and must start and end with an alphanumeric character",
-                        f"metadata.labels",
+                        "metadata.labels",
                     )
                 )
         if field == "annotations" and total > 256 * 1024:
-            causes.append(FieldCause("FieldValueTooLong", "Too long: must have at most 262144 bytes", "metadata.annotations"))
+            causes.append(
+                FieldCause("FieldValueTooLong", "Too long: must have at most 262144 bytes", "metadata.annotations")
+            )
     finalizers = meta.get("finalizers")
     if finalizers is not None and (
         not isinstance(finalizers, list) or not all(isinstance(f, str) and f for f in finalizers)
@@ -151,4 +159,8 @@ def without_volatile(obj: dict[str, Any]) -> dict[str, Any]:
 
 def spec_part(obj: dict[str, Any], *, has_status: bool) -> dict[str, Any]:
     """Everything that counts towards `generation`: all but metadata and (with the subresource) status."""
-    return {k: v for k, v in obj.items() if k not in ("metadata", "apiVersion", "kind") and not (has_status and k == "status")}
+    return {
+        k: v
+        for k, v in obj.items()
+        if k not in ("metadata", "apiVersion", "kind") and not (has_status and k == "status")
+    }

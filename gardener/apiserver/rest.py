@@ -175,11 +175,14 @@ class ObjectStore:
             raise errors.bad_request("the body of the request must be a JSON object")
         kind = obj.get("kind")
         if kind and kind != info.kind:
-            raise errors.bad_request(f"the kind of the provided object ({kind}) does not match the expected kind {info.kind}")
+            raise errors.bad_request(
+                f"the kind of the provided object ({kind}) does not match the expected kind {info.kind}"
+            )
         api_version = obj.get("apiVersion")
         if api_version and api_version != info.api_version:
             raise errors.bad_request(
-                f"the API version in the data ({api_version}) does not match the expected API version ({info.api_version})"
+                f"the API version in the data ({api_version}) does not match the expected API version "
+                f"({info.api_version})"
             )
         obj["kind"] = info.kind
         obj["apiVersion"] = info.api_version
@@ -188,10 +191,15 @@ class ObjectStore:
             m = obj["metadata"] = {}
         if not isinstance(m, dict):
             raise errors.invalid(
-                kind=info.kind, group=info.group, name="", causes=[FieldCause("FieldValueInvalid", "must be an object", "metadata")]
+                kind=info.kind,
+                group=info.group,
+                name="",
+                causes=[FieldCause("FieldValueInvalid", "must be an object", "metadata")],
             )
         if info.namespaced and m.get("namespace") and namespace and m["namespace"] != namespace:
-            raise errors.bad_request("the namespace of the provided object does not match the namespace sent on the request")
+            raise errors.bad_request(
+                "the namespace of the provided object does not match the namespace sent on the request"
+            )
         if name is not None and m.get("name") and m["name"] != name:
             raise errors.bad_request("the name of the object does not match the name on the URL")
         return obj
@@ -245,7 +253,9 @@ class ObjectStore:
         if old is not None:
             causes += self._immutability(obj, old)
         if causes:
-            raise errors.invalid(kind=info.kind, group=info.group, name=str(obj["metadata"].get("name") or ""), causes=causes)
+            raise errors.invalid(
+                kind=info.kind, group=info.group, name=str(obj["metadata"].get("name") or ""), causes=causes
+            )
         await self._admit(self.validating, info, obj, old, ctx=ctx, operation=operation, subresource=subresource)
 
     def _unknown_fields(self, info: ResourceInfo, removed: list[str], *, ctx: Context) -> None:
@@ -269,8 +279,8 @@ class ObjectStore:
                 causes.append(
                     FieldCause(
                         "FieldValueForbidden",
-                        "Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers "
-                        + ", ".join(sorted(added)),
+                        "Forbidden: no new finalizers can be added if the object is being deleted, "
+                        "found new finalizers " + ", ".join(sorted(added)),
                         "metadata.finalizers",
                     )
                 )
@@ -341,7 +351,11 @@ class ObjectStore:
                     if not patch.strategic_merge_supported(info.kind) or info.is_custom:
                         raise errors.unsupported_media_type(
                             "application/strategic-merge-patch+json",
-                            ["application/json-patch+json", "application/merge-patch+json", "application/apply-patch+yaml"],
+                            [
+                                "application/json-patch+json",
+                                "application/merge-patch+json",
+                                "application/apply-patch+yaml",
+                            ],
                         )
                     if not isinstance(body, dict):
                         raise errors.bad_request("a strategic merge patch must be a JSON object")
@@ -349,7 +363,9 @@ class ObjectStore:
                 else:
                     raise errors.unsupported_media_type(patch_type, ["application/json-patch+json"])
             except patch.PatchTestFailed as exc:
-                raise StatusError(422, "Invalid", f"the server rejected our request due to an error in our request: {exc}") from None
+                raise StatusError(
+                    422, "Invalid", f"the server rejected our request due to an error in our request: {exc}"
+                ) from None
             except patch.PatchError as exc:
                 code = getattr(exc, "code", 422)
                 raise StatusError(code, "BadRequest" if code == 400 else "Invalid", str(exc)) from None
@@ -377,7 +393,9 @@ class ObjectStore:
             stored = await self.get_stored(info, namespace, name)
             current = self.present(info, self.decode(stored))
             new = mutate(copy.deepcopy(current))
-            result = await self._write_update(info, namespace, name, stored, current, new, ctx=ctx, subresource=subresource)
+            result = await self._write_update(
+                info, namespace, name, stored, current, new, ctx=ctx, subresource=subresource
+            )
             if result is not None:
                 return result
         raise errors.conflict(resource=info.plural, group=info.group, name=name, why="too many concurrent writes")
@@ -493,7 +511,10 @@ class ObjectStore:
                     resource=info.plural,
                     group=info.group,
                     name=name,
-                    why=f"Precondition failed: UID in precondition: {preconditions['uid']}, UID in object meta: {m.get('uid')}",
+                    why=(
+                        f"Precondition failed: UID in precondition: {preconditions['uid']}, "
+                        f"UID in object meta: {m.get('uid')}"
+                    ),
                 )
             if preconditions.get("resourceVersion") and preconditions["resourceVersion"] != m.get("resourceVersion"):
                 raise errors.conflict(
@@ -585,4 +606,3 @@ def _parse_rv(value: Any) -> int:
         return int(value)
     except (TypeError, ValueError):
         raise errors.bad_request(f'invalid resourceVersion "{value}"') from None
-

@@ -49,7 +49,9 @@ def _secret(obj: dict[str, Any], old: dict[str, Any] | None) -> list[FieldCause]
     if old is not None and old.get("type", "Opaque") != obj.get("type"):
         causes.append(FieldCause("FieldValueInvalid", "Invalid value: field is immutable", "type"))
     if old is not None and old.get("immutable") and (old.get("data") != obj.get("data")):
-        causes.append(FieldCause("FieldValueForbidden", "Forbidden: field is immutable when `immutable` is set", "data"))
+        causes.append(
+            FieldCause("FieldValueForbidden", "Forbidden: field is immutable when `immutable` is set", "data")
+        )
     return causes
 
 
@@ -60,7 +62,9 @@ def _configmap(obj: dict[str, Any], old: dict[str, Any] | None) -> list[FieldCau
         if value is not None and not isinstance(value, dict):
             causes.append(FieldCause("FieldValueInvalid", "Invalid value: must be a map", field))
     if old is not None and old.get("immutable") and old.get("data") != obj.get("data"):
-        causes.append(FieldCause("FieldValueForbidden", "Forbidden: field is immutable when `immutable` is set", "data"))
+        causes.append(
+            FieldCause("FieldValueForbidden", "Forbidden: field is immutable when `immutable` is set", "data")
+        )
     return causes
 
 
@@ -82,7 +86,9 @@ def _workload(obj: dict[str, Any], old: dict[str, Any] | None) -> list[FieldCaus
     causes: list[FieldCause] = []
     if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
         causes.append(
-            FieldCause("FieldValueInvalid", f"Invalid value: {replicas!r}: must be greater than or equal to 0", "spec.replicas")
+            FieldCause(
+                "FieldValueInvalid", f"Invalid value: {replicas!r}: must be greater than or equal to 0", "spec.replicas"
+            )
         )
     if "selector" not in spec:
         causes.append(FieldCause("FieldValueRequired", "Required value", "spec.selector"))
@@ -117,7 +123,9 @@ def _service(obj: dict[str, Any], old: dict[str, Any] | None) -> list[FieldCause
         try:
             ipaddress.ip_address(ip)
         except ValueError:
-            causes.append(FieldCause("FieldValueInvalid", f'Invalid value: "{ip}": must be a valid IP address', "spec.clusterIP"))
+            causes.append(
+                FieldCause("FieldValueInvalid", f'Invalid value: "{ip}": must be a valid IP address', "spec.clusterIP")
+            )
     return causes
 
 

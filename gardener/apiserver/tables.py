@@ -52,13 +52,15 @@ def to_table(
     continue_token: str = "",
     remaining_item_count: int | None = None,
     api_version: str = TABLE_V1,
+    headers: bool = True,
     now: datetime | None = None,
 ) -> dict[str, Any]:
     """Render `objects` (one GET result or a LIST page) of resource `info` as a Table.
 
     `include_object` is the request's includeObject: "Metadata" (default) puts a PartialObjectMetadata in
     each row, "Object" the whole object, "None" nothing. `api_version` is the Table version the client
-    asked for (see `parse_table_accept`); the PartialObjectMetadata rows follow it.
+    asked for (see `parse_table_accept`); the PartialObjectMetadata rows follow it. `headers=False`
+    leaves columnDefinitions empty, as kube does for the watch events after the first.
     """
     moment = now or datetime.now(UTC)
     columns, cells_of = _printer_for(info)
@@ -86,7 +88,7 @@ def to_table(
         "kind": "Table",
         "apiVersion": api_version,
         "metadata": metadata,
-        "columnDefinitions": [dict(c) for c in columns],
+        "columnDefinitions": [dict(c) for c in columns] if headers else [],
         "rows": rows,
     }
 
@@ -277,7 +279,7 @@ def _template_spec(obj: dict[str, Any]) -> Any:
 
 
 def _go_float(value: float) -> str:
-    """fmt.Sprint of a float64: shortest digits, exponent form below 1e-4 or from 1e21... as Go's %v does."""
+    """fmt.Sprint of a float64 (Go's %v): shortest digits, exponent form below 1e-4 and from 1e6 up."""
     if math.isnan(value):
         return "NaN"
     if math.isinf(value):
@@ -290,7 +292,7 @@ def _go_float(value: float) -> str:
     point = len(text) + exponent  # position of the decimal point within the digits
     exp10 = point - 1
     prefix = "-" if sign else ""
-    if exp10 < -4 or exp10 >= 21:
+    if exp10 < -4 or exp10 >= 6:  # strconv "shortest %g" switches to %e at precision 6
         mantissa = text[0] + ("." + text[1:] if len(text) > 1 else "")
         return f"{prefix}{mantissa}e{'-' if exp10 < 0 else '+'}{abs(exp10):02d}"
     if point <= 0:
@@ -420,7 +422,9 @@ def _custom_cell(type_: str, value: Any, now: datetime) -> Any:
         if value in ("", "null"):
             return "<unknown>"
         when = _parse_time(value)
-        if when is None or not re.fullmatch(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})", value):
+        if when is None or not re.fullmatch(
+            r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})", value
+        ):
             return "<invalid>"
         return human_duration(now - when)
     return None
@@ -431,7 +435,8 @@ def _custom_cell(type_: str, value: Any, now: datetime) -> Any:
 
 def _default_cells(obj: dict[str, Any], now: datetime) -> list[Any]:
     created = _parse_time(_get(obj, "metadata", "creationTimestamp"))
-    stamp = (created or datetime(1, 1, 1, tzinfo=UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    moment = (created or datetime(1, 1, 1, tzinfo=UTC)).astimezone(UTC).replace(microsecond=0, tzinfo=None)
+    stamp = moment.isoformat() + "Z"  # Go's time.RFC3339 of the UTC time
     return [_name(obj), stamp]
 
 
@@ -912,7 +917,14 @@ def _csr(obj: dict[str, Any], now: datetime) -> list[Any]:
         state += ",Issued"
     expiration = spec.get("expirationSeconds")
     requested = "<none>" if expiration is None else human_duration(timedelta(seconds=_int(expiration)))
-    return [_name(obj), _age(obj, now), str(spec.get("signerName") or "<none>"), str(spec.get("username") or ""), requested, state]
+    return [
+        _name(obj),
+        _age(obj, now),
+        str(spec.get("signerName") or "<none>"),
+        str(spec.get("username") or ""),
+        requested,
+        state,
+    ]
 
 
 def _workload_columns(*middle: dict[str, Any], selector: bool = True) -> tuple[dict[str, Any], ...]:
@@ -932,6 +944,19 @@ def _binding_columns(what: str) -> tuple[dict[str, Any], ...]:
         _col("ServiceAccounts", f"ServiceAccounts in the {what}", priority=1),
     )
 
+
+_EVENT_COLUMNS = (
+    _col("Last Seen", "The time at which the most recent occurrence of this event was recorded."),
+    _col("Type", "Type of this event (Normal, Warning), new types could be added in the future"),
+    _col("Reason", "This should be a short, machine understandable string that gives the reason."),
+    _col("Object", "The object that this event is about."),
+    _col("Subobject", "If referring to a piece of an object instead of an entire object.", priority=1),
+    _col("Source", "The component reporting this event.", priority=1),
+    _col("Message", "A human-readable description of the status of this operation."),
+    _col("First Seen", "The time at which the event was first recorded.", priority=1),
+    _col("Count", "The number of times this event has occurred.", priority=1),
+    _col("Name", _NAME_DESC, priority=1, fmt="name"),
+)
 
 _BUILTIN_PRINTERS: dict[tuple[str, str], _Printer] = {
     ("", "Namespace"): _Printer((_NAME, _col("Status", "The status of the namespace"), _AGE), _namespace),
@@ -956,28 +981,18 @@ _BUILTIN_PRINTERS: dict[tuple[str, str], _Printer] = {
             _col("External-IP", "externalIPs is a list of IP addresses for which nodes will also accept traffic."),
             _col("Port(s)", "The list of ports that are exposed by this service."),
             _AGE,
-            _col("Selector", "Route service traffic to pods with label keys and values matching this selector.", priority=1),
+            _col(
+                "Selector",
+                "Route service traffic to pods with label keys and values matching this selector.",
+                priority=1,
+            ),
         ),
         _service,
     ),
     ("", "Endpoints"): _Printer(
         (_NAME, _col("Endpoints", "The set of all endpoints is the union of all subsets."), _AGE), _endpoints
     ),
-    ("", "Event"): _Printer(
-        (
-            _col("Last Seen", "The time at which the most recent occurrence of this event was recorded."),
-            _col("Type", "Type of this event (Normal, Warning), new types could be added in the future"),
-            _col("Reason", "This should be a short, machine understandable string that gives the reason."),
-            _col("Object", "The object that this event is about."),
-            _col("Subobject", "If referring to a piece of an object instead of an entire object.", priority=1),
-            _col("Source", "The component reporting this event.", priority=1),
-            _col("Message", "A human-readable description of the status of this operation."),
-            _col("First Seen", "The time at which the event was first recorded.", priority=1),
-            _col("Count", "The number of times this event has occurred.", priority=1),
-            _col("Name", _NAME_DESC, priority=1, fmt="name"),
-        ),
-        lambda obj, now: _event_cells(obj, now, events_v1=False),
-    ),
+    ("", "Event"): _Printer(_EVENT_COLUMNS, lambda obj, now: _event_cells(obj, now, events_v1=False)),
     ("", "Node"): _Printer(
         (
             _NAME,
@@ -1007,7 +1022,9 @@ _BUILTIN_PRINTERS: dict[tuple[str, str], _Printer] = {
             _col("IP", "podIP address allocated to the pod.", priority=1),
             _col("Node", "NodeName indicates in which node this pod is scheduled.", priority=1),
             _col("Nominated Node", "nominatedNodeName is set only when this pod preempts other pods.", priority=1),
-            _col("Readiness Gates", "If specified, all readiness gates will be evaluated for pod readiness.", priority=1),
+            _col(
+                "Readiness Gates", "If specified, all readiness gates will be evaluated for pod readiness.", priority=1
+            ),
         ),
         _pod_cells,
     ),
@@ -1070,7 +1087,8 @@ _BUILTIN_PRINTERS: dict[tuple[str, str], _Printer] = {
     ("coordination.k8s.io", "Lease"): _Printer(
         (_NAME, _col("Holder", "holderIdentity contains the identity of the holder of a current lease."), _AGE), _lease
     ),
-    ("events.k8s.io", "Event"): _Printer((), lambda obj, now: _event_cells(obj, now, events_v1=True)),
+    # events.k8s.io/v1 Events print through the core/v1 printer in kube, with the same columns.
+    ("events.k8s.io", "Event"): _Printer(_EVENT_COLUMNS, lambda obj, now: _event_cells(obj, now, events_v1=True)),
     ("rbac.authorization.k8s.io", "RoleBinding"): _Printer(_binding_columns("roleBinding"), _binding),
     ("rbac.authorization.k8s.io", "ClusterRoleBinding"): _Printer(_binding_columns("clusterRoleBinding"), _binding),
     ("certificates.k8s.io", "CertificateSigningRequest"): _Printer(
@@ -1085,10 +1103,6 @@ _BUILTIN_PRINTERS: dict[tuple[str, str], _Printer] = {
         _csr,
     ),
 }
-# events.k8s.io/v1 Events print through the core/v1 printer in kube, with the same columns.
-_BUILTIN_PRINTERS[("events.k8s.io", "Event")] = _Printer(
-    _BUILTIN_PRINTERS[("", "Event")].columns, _BUILTIN_PRINTERS[("events.k8s.io", "Event")].cells
-)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -17,8 +17,8 @@ import orjson
 from aiohttp import web
 
 from gardener.apiserver import errors
-from gardener.apiserver.rest import ObjectStore
 from gardener.apiserver.resources import ResourceInfo
+from gardener.apiserver.rest import ObjectStore
 from gardener.apiserver.selectors import FieldSelector, LabelSelector
 from gardener.apiserver.storage.events import ADDED, DELETED, MODIFIED, Event, TooOld
 

@@ -63,7 +63,8 @@ def infos_from_crd(crd: dict[str, Any]) -> list[ResourceInfo]:
                 if isinstance(scale, dict)
                 else None,
                 storage_version=storage,
-                schema=((v.get("schema") or {}).get("openAPIV3Schema")) or {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+                schema=((v.get("schema") or {}).get("openAPIV3Schema"))
+                or {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
                 printer_columns=columns,
                 crd_name=crd["metadata"]["name"],
             )
@@ -75,7 +76,13 @@ def _condition(ctype: str, status: str, reason: str, message: str, old: list[dic
     for c in old:
         if c.get("type") == ctype and c.get("status") == status:
             return c
-    return {"type": ctype, "status": status, "lastTransitionTime": meta.now_rfc3339(), "reason": reason, "message": message}
+    return {
+        "type": ctype,
+        "status": status,
+        "lastTransitionTime": meta.now_rfc3339(),
+        "reason": reason,
+        "message": message,
+    }
 
 
 class CRDController:
@@ -129,7 +136,9 @@ class CRDController:
             return current
 
         try:
-            await self._store.guaranteed_update(self._crd_info, "", crd["metadata"]["name"], mutate, ctx=Context(), subresource="status")
+            await self._store.guaranteed_update(
+                self._crd_info, "", crd["metadata"]["name"], mutate, ctx=Context(), subresource="status"
+            )
         except StatusError as exc:
             if exc.code != 404:
                 log.warning("Could not establish CRD", extra={"crd": crd["metadata"]["name"], "error": exc.message})
@@ -153,7 +162,9 @@ class CRDController:
             await asyncio.sleep(0.2)
 
         def mutate(current: dict[str, Any]) -> dict[str, Any]:
-            current["metadata"]["finalizers"] = [f for f in current["metadata"].get("finalizers") or [] if f != CLEANUP_FINALIZER]
+            current["metadata"]["finalizers"] = [
+                f for f in current["metadata"].get("finalizers") or [] if f != CLEANUP_FINALIZER
+            ]
             return current
 
         try:

@@ -177,7 +177,9 @@ class GarbageCollector:
 
     async def _drop_finalizer(self, info: Any, namespace: str, name: str, finalizer: str) -> None:
         def drop(current: dict[str, Any]) -> dict[str, Any]:
-            current["metadata"]["finalizers"] = [f for f in current["metadata"].get("finalizers") or [] if f != finalizer]
+            current["metadata"]["finalizers"] = [
+                f for f in current["metadata"].get("finalizers") or [] if f != finalizer
+            ]
             return current
 
         try:

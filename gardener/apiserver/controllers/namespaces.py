@@ -60,7 +60,11 @@ class NamespaceController:
                         continue
                     try:
                         await self._store.delete(
-                            info, namespace, obj["metadata"]["name"], ctx=ctx, options={"propagationPolicy": "Background"}
+                            info,
+                            namespace,
+                            obj["metadata"]["name"],
+                            ctx=ctx,
+                            options={"propagationPolicy": "Background"},
                         )
                     except StatusError as exc:
                         if exc.code != 404:

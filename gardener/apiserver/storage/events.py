@@ -54,7 +54,12 @@ class EventWindow:
     """Bounded by age and by count; `oldest_rv` is the newest revision whose successors are all kept."""
 
     def __init__(
-        self, *, start_rv: int, max_age_seconds: float = 300.0, max_events: int = 50_000, clock: Callable[[], float] = time.monotonic
+        self,
+        *,
+        start_rv: int,
+        max_age_seconds: float = 300.0,
+        max_events: int = 50_000,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._events: collections.deque[Event] = collections.deque()
         self._subs: set[Subscription] = set()

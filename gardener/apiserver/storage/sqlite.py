@@ -10,6 +10,7 @@ the writer); watches come from the in-memory event window, never from polling.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import queue
 import sqlite3
@@ -186,10 +187,8 @@ class SQLiteBackend:
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             log.error("Commit failed", extra={"error": str(exc), "writes": len(batch)})
-            try:
+            with contextlib.suppress(sqlite3.Error):
                 conn.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass
             self._revision = start_rev
             for op in batch:
                 op.result = Unavailable(f"storage write failed: {exc}")
