@@ -14,6 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, G
 
 from gardener.apiserver import errors, httputil, openapi, rbac
 from gardener.apiserver.authn import Authenticator, Unauthenticated
+from gardener.apiserver.controllers.aggregation import ClusterRoleAggregator
 from gardener.apiserver.controllers.crds import CRDController
 from gardener.apiserver.controllers.gc import GarbageCollector
 from gardener.apiserver.controllers.namespaces import NamespaceController
@@ -84,6 +85,7 @@ class APIServer:
             CRDController(store=self.store, registry=self.registry),
             NamespaceController(store=self.store, registry=self.registry),
             GarbageCollector(store=self.store, registry=self.registry),
+            ClusterRoleAggregator(store=self.store, registry=self.registry),
         ]
         self.metrics = _Metrics()
         self._openapi_cache: dict[str, Any] = {}
