@@ -103,7 +103,7 @@ class APIServer:
             await controller.start()
         app = web.Application(middlewares=[self._middleware], client_max_size=8 * 1024 * 1024)
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
-        self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
+        self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=5.0)
         await self._runner.setup()
         site = web.TCPSite(
             self._runner,
@@ -142,6 +142,8 @@ class APIServer:
         write_kubeconfig(path, config)
 
     async def stop(self) -> None:
+        # End open watches first: their clients reconnect elsewhere (or after restart) with their RV.
+        self.backend.events.close_all()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
