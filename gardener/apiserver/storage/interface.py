@@ -51,6 +51,22 @@ class Unavailable(StorageError):
     retryable = True
 
 
+class ValueTransformer(Protocol):
+    """Turns object bytes into what the store holds and back (encryption at rest)."""
+
+    def to_storage(self, key: str, value: bytes) -> bytes: ...
+
+    def from_storage(self, key: str, value: bytes) -> bytes: ...
+
+
+class IdentityTransformer:
+    def to_storage(self, key: str, value: bytes) -> bytes:
+        return value
+
+    def from_storage(self, key: str, value: bytes) -> bytes:
+        return value
+
+
 class Backend(Protocol):
     events: EventWindow
 

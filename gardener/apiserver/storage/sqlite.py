@@ -23,6 +23,7 @@ import orjson
 
 from gardener.apiserver.storage.events import ADDED, DELETED, MODIFIED, Event, EventWindow
 from gardener.apiserver.storage.interface import (
+    IdentityTransformer,
     KeyExists,
     KeyNotFound,
     ListResult,
@@ -30,6 +31,7 @@ from gardener.apiserver.storage.interface import (
     StorageError,
     Stored,
     Unavailable,
+    ValueTransformer,
 )
 
 log = logging.getLogger("gardener.apiserver.storage.sqlite")
@@ -69,8 +71,9 @@ def connect(path: Path, *, synchronous: str) -> sqlite3.Connection:
 
 
 class SQLiteBackend:
-    def __init__(self, path: Path, *, synchronous: str = "FULL") -> None:
+    def __init__(self, path: Path, *, synchronous: str = "FULL", transformer: ValueTransformer | None = None) -> None:
         self._path = path
+        self._transformer: ValueTransformer = transformer or IdentityTransformer()
         self._synchronous = synchronous
         self._queue: queue.SimpleQueue[_Op | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
@@ -113,7 +116,7 @@ class SQLiteBackend:
 
     async def get(self, key: str) -> Stored | None:
         row = self._read().execute("SELECT rv, value FROM objects WHERE key=?", (key,)).fetchone()
-        return Stored(key, row[0], row[1]) if row else None
+        return Stored(key, row[0], self._transformer.from_storage(key, row[1])) if row else None
 
     async def list_range(self, prefix: str, *, after_key: str = "", limit: int = 0) -> ListResult:
         conn = self._read()
@@ -134,7 +137,8 @@ class SQLiteBackend:
         if limit > 0 and len(rows) > limit:
             rows = rows[:limit]
             next_key = rows[-1][0]
-        return ListResult(revision=revision, items=[Stored(k, rv, v) for k, rv, v in rows], next_key=next_key)
+        decode = self._transformer.from_storage
+        return ListResult(revision=revision, items=[Stored(k, rv, decode(k, v)) for k, rv, v in rows], next_key=next_key)
 
     # ---- writes (through the writer thread) ----
 
@@ -216,25 +220,29 @@ class SQLiteBackend:
                 raise KeyExists(op.key)
             assert op.obj is not None
             value = stamp(op.obj, rv)
-            conn.execute("INSERT INTO objects(key, rv, value) VALUES (?,?,?)", (op.key, rv, value))
+            stored = self._transformer.to_storage(op.key, value)
+            conn.execute("INSERT INTO objects(key, rv, value) VALUES (?,?,?)", (op.key, rv, stored))
             op.event = Event(ADDED, op.key, rv, value, None)
         elif op.kind == "update":
             if row is None:
                 raise KeyNotFound(op.key)
+            previous = self._transformer.from_storage(op.key, row[1])
             if op.expected_rv and row[0] != op.expected_rv:
-                raise RevisionMismatch(Stored(op.key, row[0], row[1]))
+                raise RevisionMismatch(Stored(op.key, row[0], previous))
             assert op.obj is not None
             value = stamp(op.obj, rv)
-            conn.execute("UPDATE objects SET rv=?, value=? WHERE key=?", (rv, value, op.key))
-            op.event = Event(MODIFIED, op.key, rv, value, row[1])
+            stored = self._transformer.to_storage(op.key, value)
+            conn.execute("UPDATE objects SET rv=?, value=? WHERE key=?", (rv, stored, op.key))
+            op.event = Event(MODIFIED, op.key, rv, value, previous)
         else:
             if row is None:
                 raise KeyNotFound(op.key)
+            previous = self._transformer.from_storage(op.key, row[1])
             if op.expected_rv and row[0] != op.expected_rv:
-                raise RevisionMismatch(Stored(op.key, row[0], row[1]))
+                raise RevisionMismatch(Stored(op.key, row[0], previous))
             conn.execute("DELETE FROM objects WHERE key=?", (op.key,))
-            last = op.obj if op.obj is not None else orjson.loads(row[1])
+            last = op.obj if op.obj is not None else orjson.loads(previous)
             value = stamp(last, rv)
-            op.event = Event(DELETED, op.key, rv, value, row[1])
+            op.event = Event(DELETED, op.key, rv, value, previous)
         self._revision = rv
         return Stored(op.key, rv, value)
