@@ -149,6 +149,22 @@ BUILTIN: tuple[ResourceInfo, ...] = (
         extra=("approval",),
     ),
     _b(
+        "admissionregistration.k8s.io",
+        "v1",
+        "ValidatingWebhookConfiguration",
+        "validatingwebhookconfigurations",
+        namespaced=False,
+        status=False,
+    ),
+    _b(
+        "admissionregistration.k8s.io",
+        "v1",
+        "MutatingWebhookConfiguration",
+        "mutatingwebhookconfigurations",
+        namespaced=False,
+        status=False,
+    ),
+    _b(
         "apiextensions.k8s.io",
         "v1",
         "CustomResourceDefinition",
