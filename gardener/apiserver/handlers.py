@@ -52,7 +52,8 @@ class ResourceHandler:
         info = self.registry.get(ri.api_group, ri.api_version, ri.resource)
         if info is None:
             raise StatusError(404, "NotFound", "the server could not find the requested resource", {})
-        if info.namespaced and ri.name and not ri.namespace and ri.resource != "namespaces":
+        named_verb = ri.verb not in ("list", "watch", "create", "deletecollection")
+        if info.namespaced and named_verb and ri.name and not ri.namespace and ri.resource != "namespaces":
             raise StatusError(404, "NotFound", "the server could not find the requested resource", {})
         return info
 
@@ -200,6 +201,8 @@ class ResourceHandler:
             bookmarks=httputil.query_bool(request, "allowWatchBookmarks"),
             timeout=float(min(max(timeout, 1), MAX_TIMEOUT)),
             send_initial_events=httputil.query_bool(request, "sendInitialEvents"),
+            table_version=_table_version(request),
+            include_object=_include(request),
         )
 
     @staticmethod

@@ -18,7 +18,7 @@ def json_response(obj: Any, *, status: int = 200, warnings: list[str] | None = N
     headers = {}
     if warnings:
         # kube sends one Warning header per warning: 299 - "<text>"
-        headers["Warning"] = ", ".join('299 - "' + w.replace('"', "'") + '"' for w in warnings)
+        headers["Warning"] = ", ".join('299 - "' + w.replace("\\", "\\\\").replace('"', '\\"') + '"' for w in warnings)
     return web.Response(body=orjson.dumps(obj), status=status, content_type=JSON, headers=headers)
 
 

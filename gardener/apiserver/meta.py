@@ -164,3 +164,35 @@ def spec_part(obj: dict[str, Any], *, has_status: bool) -> dict[str, Any]:
         for k, v in obj.items()
         if k not in ("metadata", "apiVersion", "kind") and not (has_status and k == "status")
     }
+
+
+OBJECT_META_FIELDS = frozenset(
+    {
+        "name",
+        "generateName",
+        "namespace",
+        "selfLink",
+        "uid",
+        "resourceVersion",
+        "generation",
+        "creationTimestamp",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "labels",
+        "annotations",
+        "ownerReferences",
+        "finalizers",
+        "managedFields",
+    }
+)
+
+
+def prune_unknown_metadata(obj: dict[str, Any]) -> list[str]:
+    """Drop fields ObjectMeta does not have, returning their paths (kube's decoder does the same)."""
+    m = obj.get("metadata")
+    if not isinstance(m, dict):
+        return []
+    unknown = sorted(k for k in m if k not in OBJECT_META_FIELDS)
+    for k in unknown:
+        del m[k]
+    return [f"metadata.{k}" for k in unknown]

@@ -1069,3 +1069,11 @@ _SUBTYPE_DOCS: dict[str, str] = {
     "StatefulSetStatus": ("StatefulSetStatus represents the current state of a StatefulSet."),
     "Subject": ("Subject contains a reference to the object or user identities a role binding applies to."),
 }
+
+
+def builtin_fields(group: str, kind: str) -> frozenset[str] | None:
+    """Top-level fields of a built-in kind (besides apiVersion/kind/metadata), or None if not described."""
+    entry = _BUILTIN_KINDS.get((group, kind))
+    if entry is None:
+        return None
+    return frozenset(name for name, _, _ in entry[1])

@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from gardener.apiserver import errors, meta, patch, schema
+from gardener.apiserver import errors, meta, openapi, patch, schema
 from gardener.apiserver.errors import FieldCause, StatusError
 from gardener.apiserver.rbac import UserInfo
 from gardener.apiserver.resources import Registry, ResourceInfo
@@ -239,10 +239,20 @@ class ObjectStore:
         """Defaulting, pruning, validation and admission for a create or update, in kube's order."""
         causes: list[FieldCause] = []
         strategy = strategy_for(info.group, info.kind)
+        removed = meta.prune_unknown_metadata(obj)
         if info.schema is not None:
-            removed = schema.prune(obj, info.schema)
-            if removed:
-                self._unknown_fields(info, removed, ctx=ctx)
+            removed += schema.prune(obj, info.schema)
+        else:
+            known = openapi.builtin_fields(info.group, info.kind)
+            if known is not None:
+                removed += sorted(
+                    k for k in list(obj) if k not in known and k not in ("apiVersion", "kind", "metadata")
+                )
+                for k in removed:
+                    obj.pop(k, None)
+        if removed:
+            self._unknown_fields(info, removed, ctx=ctx)
+        if info.schema is not None:
             schema.apply_defaults(obj, info.schema)
         if strategy.prepare is not None:
             causes += strategy.prepare(obj, old)

@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from gardener.apiserver import errors
+from gardener.apiserver import errors, tables
 from gardener.apiserver.resources import ResourceInfo
 from gardener.apiserver.rest import ObjectStore
 from gardener.apiserver.selectors import FieldSelector, LabelSelector
@@ -36,6 +36,30 @@ class WatchRequest:
     bookmarks: bool
     timeout: float
     send_initial_events: bool
+    #: Table apiVersion when the client asked for Table rows (kubectl get -w), else None
+    table_version: str | None = None
+    include_object: str = "Metadata"
+
+
+class _Encoder:
+    """Renders events as objects, or as one-row Tables (column headers only in the first)."""
+
+    def __init__(self, req: WatchRequest) -> None:
+        self._req = req
+        self._headers = True
+
+    def line(self, kind: str, obj: dict[str, Any]) -> bytes:
+        if self._req.table_version is None:
+            return _line(kind, obj)
+        table = tables.to_table(
+            self._req.info,
+            [obj],
+            include_object=self._req.include_object,
+            api_version=self._req.table_version,
+            headers=self._headers,
+        )
+        self._headers = False
+        return _line(kind, table)
 
 
 class _Filter:
@@ -79,12 +103,13 @@ async def serve_watch(request: web.Request, store: ObjectStore, req: WatchReques
         await response.write(orjson.dumps({"type": "ERROR", "object": status}) + b"\n")
         return response
     await response.prepare(request)
+    encoder = _Encoder(req)
     try:
         for obj in initial:
-            await response.write(_line(ADDED, obj))
+            await response.write(encoder.line(ADDED, obj))
         if req.send_initial_events and req.bookmarks:
             await response.write(_bookmark(req.info, start_rv, initial_end=True))
-        await _stream(response, store, req, sub, flt, start_rv)
+        await _stream(response, store, req, sub, flt, start_rv, encoder)
     except (ConnectionResetError, asyncio.CancelledError):
         pass
     finally:
@@ -95,7 +120,13 @@ async def serve_watch(request: web.Request, store: ObjectStore, req: WatchReques
 
 
 async def _stream(
-    response: web.StreamResponse, store: ObjectStore, req: WatchRequest, sub: Any, flt: _Filter, start_rv: int
+    response: web.StreamResponse,
+    store: ObjectStore,
+    req: WatchRequest,
+    sub: Any,
+    flt: _Filter,
+    start_rv: int,
+    encoder: _Encoder,
 ) -> None:
     deadline = time.monotonic() + req.timeout
     last_sent = start_rv
@@ -116,27 +147,27 @@ async def _stream(
             continue
         if ev is None:
             return
-        line = _event_line(store, req.info, ev, flt)
+        line = _event_line(store, req.info, ev, flt, encoder)
         if line is not None:
             await response.write(line)
         last_sent = ev.rv
 
 
-def _event_line(store: ObjectStore, info: ResourceInfo, ev: Event, flt: _Filter) -> bytes | None:
+def _event_line(store: ObjectStore, info: ResourceInfo, ev: Event, flt: _Filter, encoder: _Encoder) -> bytes | None:
     obj = store.present(info, orjson.loads(ev.value))
     if flt.trivial:
-        return _line(ev.type, obj)
+        return encoder.line(ev.type, obj)
     now_matches = flt.matches(obj)
     if ev.type == DELETED:
-        return _line(DELETED, obj) if now_matches else None
+        return encoder.line(DELETED, obj) if now_matches else None
     prev = store.present(info, orjson.loads(ev.prev)) if ev.prev is not None else None
     was_matching = flt.matches(prev)
     if now_matches and was_matching:
-        return _line(MODIFIED, obj)
+        return encoder.line(MODIFIED, obj)
     if now_matches:
-        return _line(ADDED, obj)
+        return encoder.line(ADDED, obj)
     if was_matching:
-        return _line(DELETED, obj)
+        return encoder.line(DELETED, obj)
     return None
 
 

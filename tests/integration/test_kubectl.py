@@ -263,6 +263,23 @@ def test_apply_custom_resource_twice(kube: Kube, ns: str, widgets: str) -> None:
     assert got["metadata"]["generation"] == 2
 
 
+def test_server_side_dry_run_and_diff(kube: Kube, ns: str) -> None:
+    dep = deployment("web", [{"name": "app", "image": "nginx:1.25"}])
+    out = kube.apply(dep, args=("-n", ns, "--dry-run=server")).stdout
+    assert out.strip() == "deployment.apps/web created (server dry run)"
+    assert kube("-n", ns, "get", "deployments", "-o", "name").stdout.strip() == ""
+    kube.apply(dep, args=("-n", ns))
+    assert kube("-n", ns, "diff", "-f", "-", input=manifests(dep), check=False).returncode == 0
+    dep["spec"]["template"]["spec"]["containers"][0]["image"] = "nginx:1.27"
+    diff = kube("-n", ns, "diff", "-f", "-", input=manifests(dep), check=False)
+    assert diff.returncode == 1, diff.stderr
+    assert re.search(r"^-\s+- image: nginx:1\.25$", diff.stdout, re.M), diff.stdout
+    assert re.search(r"^\+\s+- image: nginx:1\.27$", diff.stdout, re.M), diff.stdout
+    live = kube.get_json("-n", ns, "deployment", "web")
+    assert live["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.25"
+    assert live["metadata"]["generation"] == 1
+
+
 def test_get_output_yaml_json_wide(kube: Kube, ns: str, widgets: str) -> None:
     kube.apply(configmap("cm1", {"k": "v"}, {"app": "demo"}), widget("w1", size="medium", color="red"), args=("-n", ns))
     as_yaml = yaml.safe_load(kube("-n", ns, "get", "configmap", "cm1", "-o", "yaml").stdout)
@@ -653,12 +670,19 @@ def test_label_and_field_selectors(kube: Kube, ns: str) -> None:
     assert get("--field-selector", "metadata.name=db") == {"configmap/db"}
     assert get("--field-selector", "metadata.name!=db", "-l", "tier") == {"configmap/front", "configmap/back"}
     assert get("--field-selector", f"metadata.namespace={ns}", "-l", "env=prod") == {"configmap/front"}
-    everywhere = names(kube("get", "configmaps", "-A", "-o", "name", "--field-selector", "metadata.name=front").stdout)
-    assert "configmap/front" in everywhere
     bad = kube("-n", ns, "get", "configmaps", "--field-selector", "data.k=v", check=False)
     assert bad.returncode != 0 and "field label not supported: data.k" in bad.stderr
     bad = kube("-n", ns, "get", "configmaps", "-l", "tier in (front", check=False)
     assert bad.returncode != 0
+
+
+def test_field_selector_on_name_across_all_namespaces(kube: Kube, ns: str) -> None:
+    """`kubectl get -A --field-selector metadata.name=x` lists /api/v1/configmaps?fieldSelector=metadata.name=x."""
+    kube.apply(configmap("findme"), args=("-n", ns))
+    out = kube("get", "configmaps", "-A", "--field-selector", "metadata.name=findme", check=False)
+    assert out.returncode == 0, out.stderr
+    _, rows = table(out.stdout)
+    assert [r[:2] for r in rows] == [[ns, "findme"]]
 
 
 def test_get_chunk_size_paginates(kube: Kube, ns: str) -> None:
@@ -804,10 +828,15 @@ def test_unknown_fields_pruned_warned_or_rejected(kube: Kube, ns: str, widgets: 
     ignored = kube.apply(widget("w2", size="small", bogus=1), args=("-n", ns, "--validate=false"))
     assert "bogus" not in ignored.stderr
     assert "bogus" not in kube.get_json("-n", ns, "widget", "w2")["spec"]
-    # kubectl patch sends fieldValidation=Strict too
-    failed = kube("-n", ns, "patch", "widget", "w2", "--type=merge", "-p", '{"spec":{"bogus":2}}', check=False)
-    assert failed.returncode == 1 and 'unknown field "spec.bogus"' in failed.stderr
-    assert "bogus" not in kube.get_json("-n", ns, "widget", "w2")["spec"]
+
+
+def test_patch_with_unknown_field_warns_and_prunes(kube: Kube, ns: str, widgets: str) -> None:
+    """kubectl patch sends no fieldValidation, so the server default (Warn) applies: pruned, with a warning."""
+    kube.apply(widget("w", size="small"), args=("-n", ns))
+    patched = kube("-n", ns, "patch", "widget", "w", "--type=merge", "-p", '{"spec":{"bogus":2,"replicas":2}}')
+    assert patched.stdout.strip() == f"widget.{GROUP}/w patched"
+    assert patched.stderr.startswith("Warning:") and "spec.bogus" in patched.stderr
+    assert kube.get_json("-n", ns, "widget", "w")["spec"] == {"size": "small", "replicas": 2, "color": "blue"}
 
 
 def test_unknown_field_warning_text_matches_kube(kube: Kube, ns: str, widgets: str) -> None:

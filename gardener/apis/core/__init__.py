@@ -1,0 +1,2 @@
+"""core.gardener.cloud: Project, CloudProfile, Seed, Shoot, SecretBinding, Quota, ControllerRegistration,
+ControllerInstallation."""

@@ -1,0 +1,1 @@
+"""seedmanagement.gardener.cloud: ManagedSeed (a Shoot registered as a Seed)."""
