@@ -134,7 +134,7 @@ KINDS: tuple[Kind, ...] = (
         True,
         {
             "secretRef": core.SecretReference,
-            "quotas": list[core.ObjectReference],  # type: ignore[dict-item]
+            "quotas": list[core.ObjectReference],
             "provider": core.SecretBindingProvider,
         },
         (

@@ -164,12 +164,12 @@ class ResourceHandler:
     async def _list(self, request: web.Request, info: ResourceInfo, ns: str) -> web.StreamResponse:
         labels, fields = self._selectors(request, info)
         limit = httputil.query_int(request, "limit")
-        after_key = ""
+        after_key, at_revision = "", 0
         token = request.query.get("continue", "")
         if token:
-            after_key = _decode_continue(token, info.list_prefix(ns))
+            at_revision, after_key = _decode_continue(token, info.list_prefix(ns))
         revision, items, next_key = await self.store.list_objects(
-            info, ns, labels=labels, fields=fields, limit=max(limit, 0), after_key=after_key
+            info, ns, labels=labels, fields=fields, limit=max(limit, 0), after_key=after_key, at_revision=at_revision
         )
         cont = _encode_continue(revision, next_key) if next_key else ""
         table_version = _table_version(request)
@@ -334,17 +334,18 @@ def _encode_continue(rv: int, key: str) -> str:
     return base64.urlsafe_b64encode(orjson.dumps({"v": "meta.k8s.io/v1", "rv": rv, "start": key})).decode()
 
 
-def _decode_continue(token: str, prefix: str) -> str:
+def _decode_continue(token: str, prefix: str) -> tuple[int, str]:
     try:
         data = orjson.loads(base64.urlsafe_b64decode(token.encode()))
         key = str(data["start"])
+        rv = int(data["rv"])
     except (ValueError, KeyError, TypeError):
         raise errors.bad_request(
             "continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)"
         ) from None
     if not key.startswith(prefix):
         raise errors.bad_request("continue key is not valid: it does not belong to this list")
-    return key
+    return rv, key
 
 
 def _get_path(obj: Any, path: str) -> Any:

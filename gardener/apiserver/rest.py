@@ -20,6 +20,7 @@ from gardener.apiserver.errors import FieldCause, StatusError
 from gardener.apiserver.rbac import UserInfo
 from gardener.apiserver.resources import Registry, ResourceInfo
 from gardener.apiserver.selectors import FieldSelector, LabelSelector
+from gardener.apiserver.storage.events import TooOld
 from gardener.apiserver.storage.interface import (
     Backend,
     KeyExists,
@@ -110,6 +111,7 @@ class ObjectStore:
         fields: FieldSelector | None = None,
         limit: int = 0,
         after_key: str = "",
+        at_revision: int = 0,
     ) -> tuple[int, list[dict[str, Any]], str]:
         prefix = info.list_prefix(namespace)
         name = fields.value_for("metadata.name") if fields is not None else None
@@ -120,7 +122,15 @@ class ObjectStore:
             next_key = ""
         else:
             filtering = (labels is not None and not labels.empty) or fields is not None
-            result = await self.backend.list_range(prefix, after_key=after_key, limit=0 if filtering else limit)
+            try:
+                result = await self.backend.list_range(
+                    prefix, after_key=after_key, limit=0 if filtering else limit, at_revision=at_revision
+                )
+            except TooOld:
+                raise errors.gone(
+                    "The provided continue parameter is too old to display a consistent list result. You can start "
+                    "a new list without the continue parameter."
+                ) from None
             revision, items = result.revision, result.items
             next_key = "" if filtering else result.next_key
         out: list[dict[str, Any]] = []

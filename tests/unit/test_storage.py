@@ -113,3 +113,23 @@ def test_event_window_expires_old_revisions() -> None:
         assert window.oldest_rv == 15
 
     asyncio.run(run())
+
+
+async def test_paging_at_an_old_revision_sees_the_old_state(tmp_path: Path) -> None:
+    b = await _backend(tmp_path)
+    try:
+        for i in range(4):
+            await b.create(f"/registry/core/configmaps/ns/c{i}", {"metadata": {"name": f"c{i}"}, "v": 1})
+        first = await b.list_range("/registry/core/configmaps/ns/", limit=2)
+        snapshot = first.revision
+        c2 = await b.get("/registry/core/configmaps/ns/c2")
+        assert c2 is not None
+        await b.update("/registry/core/configmaps/ns/c2", {"metadata": {"name": "c2"}, "v": 2}, expected_rv=c2.rv)
+        await b.delete("/registry/core/configmaps/ns/c3", expected_rv=0, last={"metadata": {"name": "c3"}})
+        await b.create("/registry/core/configmaps/ns/c9", {"metadata": {"name": "c9"}})
+        rest = await b.list_range("/registry/core/configmaps/ns/", after_key=first.next_key, at_revision=snapshot)
+        assert [s.key.rsplit("/", 1)[1] for s in rest.items] == ["c2", "c3"]
+        assert all(orjson.loads(s.value)["v"] == 1 for s in rest.items)
+        assert rest.revision == snapshot
+    finally:
+        await b.close()

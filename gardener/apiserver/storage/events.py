@@ -111,6 +111,18 @@ class EventWindow:
         self._subs.add(sub)
         return sub
 
+    def first_changes_after(self, rv: int, prefix: str) -> dict[str, Event]:
+        """For each key under `prefix` changed after `rv`, its first change: enough to rebuild the state at rv."""
+        if rv < self.oldest_rv:
+            raise TooOld(rv, self.oldest_rv)
+        first: dict[str, Event] = {}
+        for ev in reversed(self._events):
+            if ev.rv <= rv:
+                break
+            if ev.key.startswith(prefix):
+                first[ev.key] = ev
+        return first
+
     def unsubscribe(self, sub: Subscription) -> None:
         self._subs.discard(sub)
         sub.queue.put_nowait(None)

@@ -118,13 +118,40 @@ class SQLiteBackend:
         row = self._read().execute("SELECT rv, value FROM objects WHERE key=?", (key,)).fetchone()
         return Stored(key, row[0], self._transformer.from_storage(key, row[1])) if row else None
 
-    async def list_range(self, prefix: str, *, after_key: str = "", limit: int = 0) -> ListResult:
+    async def list_range(self, prefix: str, *, after_key: str = "", limit: int = 0, at_revision: int = 0) -> ListResult:
+        if at_revision:
+            # Changes committed but not yet in the window would be missed by the rebuild below.
+            for _ in range(1000):
+                if self.events.published_rv >= self._revision:
+                    break
+                await asyncio.sleep(0.001)
+        changes = self.events.first_changes_after(at_revision, prefix) if at_revision else {}
+        changes = {k: ev for k, ev in changes.items() if k > after_key}
+        if not changes:
+            return self._select(prefix, after_key=after_key, limit=limit, revision=at_revision)
+        # Rebuild the range as it was at `at_revision`: undo every later change from the event window.
+        current = self._select(prefix, after_key=after_key, limit=0, revision=at_revision)
+        items = {s.key: s for s in current.items}
+        for key, ev in changes.items():
+            if ev.type == ADDED or ev.prev is None:
+                items.pop(key, None)
+            else:
+                old_rv = int(orjson.loads(ev.prev)["metadata"]["resourceVersion"])
+                items[key] = Stored(key, old_rv, ev.prev)
+        ordered = [items[k] for k in sorted(items)]
+        next_key = ""
+        if limit > 0 and len(ordered) > limit:
+            ordered = ordered[:limit]
+            next_key = ordered[-1].key
+        return ListResult(revision=at_revision, items=ordered, next_key=next_key)
+
+    def _select(self, prefix: str, *, after_key: str, limit: int, revision: int) -> ListResult:
         conn = self._read()
         start = max(prefix, after_key + "\x00") if after_key else prefix
         end = prefix + "\U0010ffff"
         conn.execute("BEGIN")
         try:
-            revision = int(conn.execute("SELECT value FROM meta WHERE name='revision'").fetchone()[0])
+            current = int(conn.execute("SELECT value FROM meta WHERE name='revision'").fetchone()[0])
             sql = "SELECT key, rv, value FROM objects WHERE key >= ? AND key < ? ORDER BY key"
             args: tuple[Any, ...] = (start, end)
             if limit > 0:
@@ -138,7 +165,8 @@ class SQLiteBackend:
             rows = rows[:limit]
             next_key = rows[-1][0]
         decode = self._transformer.from_storage
-        return ListResult(revision=revision, items=[Stored(k, rv, decode(k, v)) for k, rv, v in rows], next_key=next_key)
+        items = [Stored(k, rv, decode(k, v)) for k, rv, v in rows]
+        return ListResult(revision=revision or current, items=items, next_key=next_key)
 
     # ---- writes (through the writer thread) ----
 
