@@ -10,6 +10,7 @@ from aiohttp import web
 
 from gardener.apiserver import errors
 from gardener.apiserver.errors import StatusError
+from gardener.apiserver.protobuf import ProtobufError, decode_k8s_protobuf
 
 JSON = "application/json"
 
@@ -47,7 +48,14 @@ async def read_body(request: web.Request, *, allow_empty: bool = False) -> Any:
 
 
 def decode_body(raw: bytes, media: str) -> Any:
-    if "protobuf" in media or "cbor" in media:
+    if "protobuf" in media:
+        try:
+            return decode_k8s_protobuf(raw)
+        except ProtobufError as exc:
+            if exc.code == 415:
+                raise errors.unsupported_media_type(media, ["application/json", "application/yaml"]) from None
+            raise errors.bad_request(f"the body of the request is not valid protobuf: {exc}") from None
+    if "cbor" in media:
         raise errors.unsupported_media_type(media, ["application/json", "application/yaml"])
     if "yaml" in media:
         try:
