@@ -1,0 +1,69 @@
+"""kopf wiring of the garden controllers: which events reach which reconciler."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import kopf
+from kubernetes import config
+from kubernetes.client.exceptions import ApiException
+
+from gardener.controllermanager.kube import Kube
+from gardener.controllermanager.project import FINALIZER, NamespaceTaken, ProjectReconciler
+
+log = logging.getLogger("gardener.controllermanager")
+
+
+def build_registry(*, kubeconfig: str) -> kopf.OperatorRegistry:
+    registry = kopf.OperatorRegistry()
+    api_client = config.new_client_from_config(config_file=kubeconfig)  # type: ignore[no-untyped-call]
+    projects = ProjectReconciler(Kube(api_client))
+
+    @kopf.on.startup(registry=registry)
+    async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
+        settings.persistence.finalizer = FINALIZER
+        settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(
+            prefix="controllermanager.gardener.cloud"
+        )
+        settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+            prefix="controllermanager.gardener.cloud", key="last-handled-configuration"
+        )
+        settings.posting.level = logging.WARNING
+        settings.watching.reconnect_backoff = 1.0
+        settings.networking.error_backoffs = [0.5, 1, 2, 5, 10]
+        await asyncio.to_thread(projects.ensure_shared)
+
+    @kopf.on.login(registry=registry)
+    def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+        return kopf.login_with_kubeconfig(**kwargs)
+
+    @kopf.on.create("core.gardener.cloud", "v1beta1", "projects", registry=registry)
+    @kopf.on.update("core.gardener.cloud", "v1beta1", "projects", registry=registry)
+    @kopf.on.resume("core.gardener.cloud", "v1beta1", "projects", registry=registry)
+    async def reconcile_project(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
+        project = dict(body)
+        try:
+            status = await asyncio.to_thread(projects.reconcile, project)
+        except NamespaceTaken as exc:
+            patch.status["phase"] = "Failed"
+            kopf.warn(body, reason="NamespaceTaken", message=str(exc))
+            raise kopf.PermanentError(str(exc)) from exc
+        except ApiException as exc:
+            raise kopf.TemporaryError(f"API error {exc.status} while reconciling", delay=2) from exc
+        for key, value in status.items():
+            patch.status[key] = value
+
+    @kopf.on.delete("core.gardener.cloud", "v1beta1", "projects", registry=registry)
+    async def delete_project(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
+        if body.get("status", {}).get("phase") != "Terminating":
+            patch.status["phase"] = "Terminating"
+        try:
+            done = await asyncio.to_thread(projects.delete_content, dict(body))
+        except ApiException as exc:
+            raise kopf.TemporaryError(f"API error {exc.status} while deleting the project", delay=2) from exc
+        if not done:
+            raise kopf.TemporaryError("waiting for the project's shoots and namespace to be deleted", delay=1)
+
+    return registry

@@ -1,0 +1,39 @@
+"""`gardener-controller-manager --kubeconfig FILE`: run the garden controllers until SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import sys
+
+import kopf
+from prometheus_client import start_http_server
+
+from gardener.controllermanager.handlers import build_registry
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="gardener-controller-manager")
+    p.add_argument("--kubeconfig", required=True, help="kubeconfig of the garden")
+    p.add_argument("--metrics-port", type=int, default=0, help="serve /metrics on 127.0.0.1:PORT (0: off)")
+    p.add_argument("--health-port", type=int, default=0, help="serve kopf's /healthz on 127.0.0.1:PORT (0: off)")
+    p.add_argument("-v", "--verbose", action="store_true")
+    args = p.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    os.environ["KUBECONFIG"] = args.kubeconfig
+    if args.metrics_port:
+        start_http_server(args.metrics_port, addr="127.0.0.1")
+    registry = build_registry(kubeconfig=args.kubeconfig)
+    liveness = f"http://127.0.0.1:{args.health_port}/healthz" if args.health_port else None
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(kopf.operator(registry=registry, standalone=True, clusterwide=True, liveness_endpoint=liveness))
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

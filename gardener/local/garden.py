@@ -1,0 +1,138 @@
+"""Bring-up of the local garden: API server, garden API (CRDs), controller-manager."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gardener.apis.crds import all_crds
+from gardener.local import processes
+from gardener.local.processes import Managed
+
+#: in start order; `down` stops them in reverse
+COMPONENTS = ("apiserver", "controller-manager")
+
+
+class BringUpError(Exception):
+    """Something the operator must look at: the message names the component and its log."""
+
+
+@dataclass(frozen=True)
+class Layout:
+    data_dir: Path
+
+    @property
+    def run_dir(self) -> Path:
+        return self.data_dir / "run"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.data_dir / "logs"
+
+    @property
+    def apiserver_dir(self) -> Path:
+        return self.data_dir / "apiserver"
+
+    @property
+    def garden_kubeconfig(self) -> Path:
+        return self.data_dir / "garden.kubeconfig"
+
+
+def _python() -> str:
+    return sys.executable
+
+
+def up(layout: Layout, *, port: int = 0, timeout: float = 60.0) -> None:
+    if processes.pid_of("apiserver", run_dir=layout.run_dir) is None:
+        admin = layout.apiserver_dir / "admin.kubeconfig"
+        admin.unlink(missing_ok=True)
+        processes.start(
+            Managed(
+                "apiserver",
+                (
+                    _python(),
+                    "-m",
+                    "gardener.apiserver.main",
+                    "--data-dir",
+                    str(layout.apiserver_dir),
+                    "--secure-port",
+                    str(port),
+                ),
+            ),
+            run_dir=layout.run_dir,
+            log_dir=layout.log_dir,
+        )
+        _wait_for_file(admin, component="apiserver", layout=layout, timeout=timeout)
+        shutil.copyfile(admin, layout.garden_kubeconfig)
+        layout.garden_kubeconfig.chmod(0o600)
+    install_garden_api(layout.garden_kubeconfig, timeout=timeout)
+    if processes.pid_of("controller-manager", run_dir=layout.run_dir) is None:
+        processes.start(
+            Managed(
+                "controller-manager",
+                (_python(), "-m", "gardener.controllermanager.main", "--kubeconfig", str(layout.garden_kubeconfig)),
+            ),
+            run_dir=layout.run_dir,
+            log_dir=layout.log_dir,
+        )
+
+
+def _wait_for_file(path: Path, *, component: str, layout: Layout, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if processes.pid_of(component, run_dir=layout.run_dir) is None:
+            raise BringUpError(f"{component} exited during start-up; see {layout.log_dir / (component + '.log')}")
+        if time.monotonic() > deadline:
+            raise BringUpError(
+                f"{component} not ready after {timeout:.0f}s; see {layout.log_dir / (component + '.log')}"
+            )
+        time.sleep(0.1)
+
+
+def install_garden_api(kubeconfig: Path, *, timeout: float) -> None:
+    """Create or update the garden CRDs and wait until they are Established."""
+    from kubernetes import config
+
+    from gardener.controllermanager.kube import Kube
+
+    kube = Kube(config.new_client_from_config(config_file=str(kubeconfig)))  # type: ignore[no-untyped-call]
+    path = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+    crds = all_crds()
+    for crd in crds:
+        kube.apply(path, crd)
+    deadline = time.monotonic() + timeout
+    for crd in crds:
+        while not _established(kube.raw("GET", f"{path}/{crd['metadata']['name']}")):
+            if time.monotonic() > deadline:
+                raise BringUpError(f"CRD {crd['metadata']['name']} not Established after {timeout:.0f}s")
+            time.sleep(0.05)
+
+
+def _established(crd: dict[str, Any] | None) -> bool:
+    conditions = ((crd or {}).get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions)
+
+
+def down(layout: Layout) -> list[str]:
+    stopped = []
+    for name in reversed(COMPONENTS):
+        if processes.stop(name, run_dir=layout.run_dir):
+            stopped.append(name)
+    return stopped
+
+
+def status(layout: Layout) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in COMPONENTS:
+        pid = processes.pid_of(name, run_dir=layout.run_dir)
+        out[name] = {"running": pid is not None, "pid": pid}
+    if layout.garden_kubeconfig.exists():
+        server = yaml.safe_load(layout.garden_kubeconfig.read_text())["clusters"][0]["cluster"]["server"]
+        out["garden"] = {"server": server, "kubeconfig": str(layout.garden_kubeconfig)}
+    return out
