@@ -7,6 +7,8 @@ pointing at the server's admin kubeconfig. It serves `kopfexamples.kopf.gardener
 - update: writes `status.updateSeen` through kopf's patch (spec changes only: kopf diffs the spec);
 - delete: runs behind kopf's finalizer and blocks until the test drops a release file named after the
   object into $KOPF_TEST_GATE_DIR (bounded), so the test can observe the object held by the finalizer.
+
+KOPF_TEST_INITIAL_STREAMING=1 makes kopf start its watches with sendInitialEvents=true instead of a LIST.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.watching.reconnect_backoff = 0.5
     # Also post kopf's own per-object log lines ("Handler 'create_fn' succeeded.") as Events.
     settings.posting.loggers = True
+    # WATCH with sendInitialEvents=true instead of LIST + WATCH, when the test asks for it.
+    settings.watching.initial_streaming = os.environ.get("KOPF_TEST_INITIAL_STREAMING") == "1"
 
 
 @kopf.on.login()

@@ -2,8 +2,10 @@
 
 kopf is a demanding client: discovery, LIST + WATCH with bookmarks and resourceVersions, JSON Patch with a
 `test` op for finalizers, merge patches of annotations and of the status subresource, Events, and relisting
-after an expired watch or a lost connection. The first test walks one object through create, update and
-delete; the second restarts the server while kopf runs and checks that kopf catches up.
+after an expired watch or a lost connection, rescanning discovery when a CRD appears. The tests walk one
+object through create, update and delete (checking Events and `kubectl describe`), restart the server while
+kopf runs, serve a namespace pattern with sendInitialEvents watches, and pick up a CRD created after kopf.
+Every test ends by checking kopf's own log for warnings, errors and tracebacks.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +68,9 @@ class KopfProcess:
 
     kubeconfig: Path
     workdir: Path
+    #: how kopf picks namespaces: ["--all-namespaces"] or e.g. ["--namespace", "team-*"]
+    scope: tuple[str, ...] = ("--all-namespaces",)
+    extra_env: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -80,7 +85,8 @@ class KopfProcess:
         self.gate_dir.mkdir(parents=True, exist_ok=True)
         env = {k: v for k, v in os.environ.items() if not k.startswith("KUBERNETES_")}
         env.update(KUBECONFIG=str(self.kubeconfig), KOPF_TEST_GATE_DIR=str(self.gate_dir), PYTHONUNBUFFERED="1")
-        args = [sys.executable, "-m", "kopf", "run", "--standalone", "--all-namespaces", "--verbose", str(OPERATOR)]
+        env.update(self.extra_env)
+        args = [sys.executable, "-m", "kopf", "run", "--standalone", *self.scope, "--verbose", str(OPERATOR)]
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=self.workdir)
         return self
@@ -207,7 +213,7 @@ def wait_gone(server: ServerProcess, kopf: KopfProcess, namespace: str, name: st
 
 @pytest.fixture
 def core_v1(apiserver: ServerProcess) -> Iterator[kubernetes.client.CoreV1Api]:
-    client = kubernetes.config.new_client_from_config(config_file=str(apiserver.kubeconfig))
+    client = kubernetes.config.new_client_from_config(config_file=str(apiserver.kubeconfig))  # type: ignore[no-untyped-call]
     try:
         yield kubernetes.client.CoreV1Api(client)
     finally:
@@ -215,14 +221,14 @@ def core_v1(apiserver: ServerProcess) -> Iterator[kubernetes.client.CoreV1Api]:
 
 
 @pytest.fixture
-def start_kopf(tmp_path: Path) -> Iterator[Callable[[ServerProcess], KopfProcess]]:
+def start_kopf(tmp_path: Path) -> Iterator[Callable[..., KopfProcess]]:
     """Start kopf against a server; whatever is still running is stopped at teardown."""
     started: list[KopfProcess] = []
 
-    def start(server: ServerProcess) -> KopfProcess:
+    def start(server: ServerProcess, **options: Any) -> KopfProcess:
         workdir = tmp_path / f"kopf-{len(started)}"
         workdir.mkdir(parents=True)
-        kopf = KopfProcess(kubeconfig=server.kubeconfig, workdir=workdir).start()
+        kopf = KopfProcess(kubeconfig=server.kubeconfig, workdir=workdir, **options).start()
         started.append(kopf)
         return kopf
 
@@ -237,7 +243,7 @@ def start_kopf(tmp_path: Path) -> Iterator[Callable[[ServerProcess], KopfProcess
 def test_kopf_operator_lifecycle(
     apiserver: ServerProcess,
     core_v1: kubernetes.client.CoreV1Api,
-    start_kopf: Callable[[ServerProcess], KopfProcess],
+    start_kopf: Callable[..., KopfProcess],
 ) -> None:
     ns = "kopf-lifecycle"
     name = "example-1"
@@ -317,16 +323,24 @@ def test_kopf_operator_lifecycle(
     assert not problems, "kopf logged problems:\n" + "\n".join(problems) + "\n--- log tail ---\n" + kopf.log_tail()
 
 
-@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
+@pytest.mark.parametrize(
+    ("stop_signal", "freeze_kopf"),
+    [(signal.SIGTERM, True), (signal.SIGKILL, True), (signal.SIGTERM, False)],
+    ids=["sigterm-kopf-frozen", "sigkill-kopf-frozen", "sigterm-kopf-live"],
+)
 def test_kopf_recovers_after_server_restart(
-    fresh_apiserver: ServerProcess, start_kopf: Callable[[ServerProcess], KopfProcess], stop_signal: signal.Signals
+    fresh_apiserver: ServerProcess,
+    start_kopf: Callable[..., KopfProcess],
+    stop_signal: signal.Signals,
+    freeze_kopf: bool,
 ) -> None:
-    """kopf reconnects to a restarted server with its old resourceVersion and catches up.
+    """kopf reconnects to a server restarted on the same port and data dir, and catches up.
 
-    kopf is frozen (SIGSTOP) across the restart, and an unrelated write moves the revision on before the server
-    goes down, so kopf's resourceVersion is older than anything the new server's watch window holds: a correct
-    server answers the re-watch with an in-stream 410 ERROR (or serves it from storage), and kopf relists.
-    Objects created, changed and deleted while kopf was away must all be handled.
+    Frozen: kopf is stopped (SIGSTOP) across the restart, and an unrelated write moves the revision on before the
+    server goes down, so kopf re-watches with a resourceVersion older than the new server's watch window: a correct
+    server answers with an in-stream 410 ERROR (or serves it from storage), and kopf relists. Objects created,
+    changed and deleted while kopf was away must all be handled. Live: kopf sees the connections drop, retries
+    until the server is back and resumes from its last resourceVersion.
     """
     server = fresh_apiserver
     ns = "kopf-restart"
@@ -338,10 +352,12 @@ def test_kopf_recovers_after_server_restart(
     wait_handled_create(server, kopf, ns, "before", "one")
     wait_handled_create(server, kopf, ns, "doomed", "one")
 
-    kopf.pause()
+    if freeze_kopf:
+        kopf.pause()
     apply(server, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "bump", "namespace": ns}})
     assert server.proc is not None
     os.killpg(server.proc.pid, stop_signal)
+    # kube-apiserver ends open watches at shutdown (--shutdown-watch-termination-grace-period defaults to 0s).
     eventually(
         lambda: server.proc is not None and server.proc.poll() is not None,
         timeout=20,
@@ -350,14 +366,15 @@ def test_kopf_recovers_after_server_restart(
     )
     server.start()
 
-    # While kopf is away: a new object, a spec change, and a deletion (held by kopf's finalizer).
+    # While kopf is away (or reconnecting): a new object, a spec change, and a deletion held by kopf's finalizer.
     apply(server, example(ns, "during", "new"))
     apply(server, example(ns, "before", "changed"))
     kopf.release("doomed")
     kubectl("delete", kind, "doomed", "-n", ns, "--wait=false", kubeconfig=server.kubeconfig)
-    assert get_example(server, ns, "doomed")["metadata"].get("deletionTimestamp")
+    if freeze_kopf:
+        assert get_example(server, ns, "doomed")["metadata"].get("deletionTimestamp")
+        kopf.resume()
 
-    kopf.resume()
     wait_handled_create(server, kopf, ns, "during", "new")
     wait_handled_update(server, kopf, ns, "before", "changed")
     wait_gone(server, kopf, ns, "doomed")
@@ -375,4 +392,65 @@ def test_kopf_recovers_after_server_restart(
 
     # kopf logs its connection retries while the server is down at ERROR level; those are expected here.
     problems = problems_in_log(kopf.log(), allow=("failed; will retry",))
+    assert not problems, "kopf logged problems:\n" + "\n".join(problems) + "\n--- log tail ---\n" + kopf.log_tail()
+
+
+def test_kopf_namespace_pattern_with_initial_streaming(
+    apiserver: ServerProcess, start_kopf: Callable[..., KopfProcess]
+) -> None:
+    """`--namespace 'kopf-glob-*'`: kopf watches Namespaces and runs one watch per matching namespace, started
+    with sendInitialEvents=true (no LIST); an object that existed before kopf started, and one in a namespace
+    created later, are handled; an object in a namespace that does not match is left alone."""
+    kind = f"{PLURAL}.{GROUP}"
+    early, late, other = "kopf-glob-early", "kopf-glob-late", "kopf-outside"
+    setup_crd_and_namespace(apiserver, early)
+    apply(apiserver, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": other}})
+    apply(apiserver, example(early, "existing", "old"))
+    apply(apiserver, example(other, "ignored", "old"))
+
+    kopf = start_kopf(apiserver, scope=("--namespace", "kopf-glob-*"), extra_env={"KOPF_TEST_INITIAL_STREAMING": "1"})
+    wait_handled_create(apiserver, kopf, early, "existing", "old")
+    apply(apiserver, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": late}})
+    apply(apiserver, example(late, "fresh", "new"))
+    wait_handled_create(apiserver, kopf, late, "fresh", "new")
+    log = kopf.log()
+    assert f"Starting the watch-stream for {PLURAL}.v1.{GROUP} in '{early}'." in log
+    assert f"Starting the watch-stream for {PLURAL}.v1.{GROUP} in '{late}'." in log
+    assert f"in '{other}'" not in log
+    ignored = get_example(apiserver, other, "ignored")
+    assert "finalizers" not in ignored["metadata"] and "status" not in ignored, ignored
+
+    for ns, name in ((early, "existing"), (late, "fresh")):
+        kopf.release(name)
+        kubectl("delete", kind, name, "-n", ns, "--wait=false", kubeconfig=apiserver.kubeconfig)
+    for ns, name in ((early, "existing"), (late, "fresh")):
+        wait_gone(apiserver, kopf, ns, name)
+    kopf.assert_running()
+    kopf.stop()
+    for ns in (early, late, other):
+        kubectl("delete", "namespace", ns, "--wait=false", kubeconfig=apiserver.kubeconfig)
+
+    problems = problems_in_log(kopf.log())
+    assert not problems, "kopf logged problems:\n" + "\n".join(problems) + "\n--- log tail ---\n" + kopf.log_tail()
+
+
+def test_kopf_serves_a_crd_created_after_it_started(
+    fresh_apiserver: ServerProcess, start_kopf: Callable[..., KopfProcess]
+) -> None:
+    """kopf starts before the CRD exists; the CRD's watch event makes it rescan discovery and start serving."""
+    server = fresh_apiserver
+    ns = "kopf-late-crd"
+    kopf = start_kopf(server)
+    unresolved = "Unresolved resources cannot be served"
+    eventually(lambda: unresolved in kopf.log(), timeout=TIMEOUT, what="kopf noticed the missing resource")
+    setup_crd_and_namespace(server, ns)
+    apply(server, example(ns, "late", "z"))
+    wait_handled_create(server, kopf, ns, "late", "z")
+    kopf.release("late")
+    kubectl("delete", f"{PLURAL}.{GROUP}", "late", "-n", ns, "--wait=false", kubeconfig=server.kubeconfig)
+    wait_gone(server, kopf, ns, "late")
+    kopf.assert_running()
+    kopf.stop()
+
+    problems = problems_in_log(kopf.log(), allow=(unresolved,))
     assert not problems, "kopf logged problems:\n" + "\n".join(problems) + "\n--- log tail ---\n" + kopf.log_tail()
