@@ -1,0 +1,170 @@
+"""`gardenctl`: config set-garden, target garden|project|shoot|view|unset, get|ls shoots|seeds|projects.
+
+Errors end as one line on stderr and a non-zero exit code, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any, NoReturn
+
+import yaml
+
+from gardener.cli import session
+from gardener.cli.garden import GardenClient, GardenError
+
+KINDS = {
+    "shoots": ("shoots", True),
+    "shoot": ("shoots", True),
+    "seeds": ("seeds", False),
+    "seed": ("seeds", False),
+    "projects": ("projects", False),
+    "project": ("projects", False),
+}
+
+
+def fail(message: str) -> NoReturn:
+    print(f"gardenctl: {message}", file=sys.stderr)
+    sys.exit(1)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="gardenctl", description="Work with gardens, projects and shoots")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    cfg = sub.add_parser("config", help="manage gardens")
+    cfg_sub = cfg.add_subparsers(dest="action", required=True)
+    sg = cfg_sub.add_parser("set-garden", help="add or change a garden")
+    sg.add_argument("name")
+    sg.add_argument("--kubeconfig", required=True)
+    cfg_sub.add_parser("view", help="show the configuration")
+    tgt = sub.add_parser("target", help="set or show the target")
+    tgt_sub = tgt.add_subparsers(dest="level", required=True)
+    for level in ("garden", "project", "shoot"):
+        t = tgt_sub.add_parser(level)
+        t.add_argument("name")
+    tgt_sub.add_parser("view")
+    tgt_sub.add_parser("unset")
+    for verb in ("get", "ls"):
+        g = sub.add_parser(verb, help="list shoots, seeds or projects")
+        g.add_argument("kind", choices=sorted(KINDS))
+        g.add_argument("name", nargs="?")
+        g.add_argument("-o", "--output", choices=["table", "yaml", "json"], default="table")
+        g.add_argument("-A", "--all-projects", action="store_true", help="shoots of every project")
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    try:
+        run(args)
+    except GardenError as exc:
+        fail(str(exc))
+    except (ValueError, OSError) as exc:
+        fail(str(exc))
+
+
+def run(args: argparse.Namespace) -> None:
+    if args.cmd == "config":
+        config = session.load_config()
+        if args.action == "set-garden":
+            gardens = dict(config.gardens)
+            gardens[args.name] = args.kubeconfig
+            session.save_config(session.Config(gardens=gardens))
+            print(f"garden {args.name} configured")
+        else:
+            print(yaml.safe_dump({"gardens": config.gardens}), end="")
+        return
+    if args.cmd == "target":
+        target(args)
+        return
+    listing(args)
+
+
+def _client(t: session.Target) -> GardenClient:
+    if not t.garden:
+        raise GardenError("no garden targeted: run gardenctl target garden NAME")
+    kubeconfig = session.load_config().gardens.get(t.garden)
+    if kubeconfig is None:
+        raise GardenError(
+            f'garden "{t.garden}" is not configured: run gardenctl config set-garden {t.garden} --kubeconfig FILE'
+        )
+    return GardenClient(kubeconfig)
+
+
+def target(args: argparse.Namespace) -> None:
+    current = session.load_target()
+    if args.level == "view":
+        print(yaml.safe_dump({k: v for k, v in vars(current).items() if v}) or "no target\n", end="")
+        return
+    if args.level == "unset":
+        session.save_target(session.Target())
+        print("target unset")
+        return
+    if args.level == "garden":
+        if args.name not in session.load_config().gardens:
+            raise GardenError(
+                f'garden "{args.name}" is not configured: run gardenctl config set-garden {args.name} --kubeconfig FILE'
+            )
+        new = current.with_garden(args.name)
+    elif args.level == "project":
+        client = _client(current)
+        client.get("projects", args.name, namespace=None)  # must exist and be visible to the user
+        new = current.with_project(args.name)
+    else:
+        if not current.project:
+            raise GardenError("no project targeted: run gardenctl target project NAME first")
+        client = _client(current)
+        client.get("shoots", args.name, namespace=client.project_namespace(current.project))
+        new = current.with_shoot(args.name)
+    session.save_target(new)
+    print(f"Successfully targeted {args.level} {args.name!r}")
+
+
+def listing(args: argparse.Namespace) -> None:
+    resource, namespaced = KINDS[args.kind]
+    current = session.load_target()
+    client = _client(current)
+    namespace: str | None = None
+    if namespaced and not args.all_projects:
+        if not current.project:
+            raise GardenError("no project targeted: run gardenctl target project NAME, or pass -A")
+        namespace = client.project_namespace(current.project)
+    if args.output == "table":
+        table = client.table(resource, args.name, namespace=namespace)
+        print(render_table(table, with_namespace=namespaced and namespace is None))
+        return
+    obj: Any = (
+        client.get(resource, args.name, namespace=namespace)
+        if args.name
+        else client.list(resource, namespace=namespace)
+    )
+    print(
+        json.dumps(obj, indent=2) if args.output == "json" else yaml.safe_dump(obj, sort_keys=False),
+        end="\n" if args.output == "json" else "",
+    )
+
+
+def render_table(table: dict[str, Any], *, with_namespace: bool) -> str:
+    columns = [c for c in table.get("columnDefinitions") or [] if not c.get("priority")]
+    keep = [i for i, c in enumerate(table.get("columnDefinitions") or []) if not c.get("priority")]
+    header = [c["name"].upper() for c in columns]
+    rows: list[list[str]] = []
+    for row in table.get("rows") or []:
+        cells = ["" if row["cells"][i] is None else str(row["cells"][i]) for i in keep]
+        if with_namespace:
+            cells.insert(0, str(row.get("object", {}).get("metadata", {}).get("namespace", "")))
+        rows.append(cells)
+    if with_namespace:
+        header.insert(0, "NAMESPACE")
+    if not rows:
+        return "No resources found."
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    return "\n".join(
+        "   ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in [header, *rows]
+    )
+
+
+if __name__ == "__main__":
+    main()
