@@ -29,6 +29,7 @@ from gardener.apiserver.resources import Registry
 from gardener.apiserver.rest import Context, ObjectStore
 from gardener.apiserver.storage.interface import Backend
 from gardener.apiserver.tokens import ServiceAccountTokenSigner, StaticTokenUser
+from gardener.apiserver.webhooks import WebhookAdmission
 
 log = logging.getLogger("gardener.apiserver")
 
@@ -87,6 +88,10 @@ class APIServer:
             GarbageCollector(store=self.store, registry=self.registry),
             ClusterRoleAggregator(store=self.store, registry=self.registry),
         ]
+        webhooks = WebhookAdmission(store=self.store, registry=self.registry)
+        self.controllers.append(webhooks)
+        self.store.mutating.append(webhooks.mutate)
+        self.store.validating.append(webhooks.validate)
         self.metrics = _Metrics()
         self._openapi_cache: dict[str, Any] = {}
         self._openapi_generation = -1

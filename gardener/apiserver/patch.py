@@ -344,6 +344,8 @@ _KINDS: Final[Mapping[str, _Field]] = {
     "ClusterRoleBinding": _PLAIN,
     "CertificateSigningRequest": _PLAIN,
     "CustomResourceDefinition": _PLAIN,
+    "ValidatingWebhookConfiguration": _struct(webhooks=_keyed("name")),
+    "MutatingWebhookConfiguration": _struct(webhooks=_keyed("name")),
 }
 
 

@@ -135,22 +135,36 @@ async def _stream(
         now = time.monotonic()
         if now >= deadline:
             return
-        wait = min(deadline, next_bookmark) - now
-        try:
-            ev: Event | None = await asyncio.wait_for(sub.queue.get(), timeout=wait)
-        except TimeoutError:
-            if req.bookmarks and time.monotonic() >= next_bookmark:
-                # The queue is empty, so every event up to the published revision has been delivered.
-                last_sent = max(last_sent, store.backend.events.published_rv)
-                await response.write(_bookmark(req.info, last_sent))
-                next_bookmark = time.monotonic() + BOOKMARK_INTERVAL
-            continue
-        if ev is None:
-            return
-        line = _event_line(store, req.info, ev, flt, encoder)
-        if line is not None:
-            await response.write(line)
-        last_sent = ev.rv
+        queue = sub.queue
+        if queue.empty():
+            wait = min(deadline, next_bookmark) - now
+            try:
+                first: Event | None = await asyncio.wait_for(queue.get(), timeout=wait)
+            except TimeoutError:
+                if req.bookmarks and time.monotonic() >= next_bookmark:
+                    # The queue is empty, so every event up to the published revision has been delivered.
+                    last_sent = max(last_sent, store.backend.events.published_rv)
+                    await response.write(_bookmark(req.info, last_sent))
+                    next_bookmark = time.monotonic() + BOOKMARK_INTERVAL
+                continue
+        else:
+            first = queue.get_nowait()
+        # Send everything already queued in one write: one TLS record instead of one per event.
+        batch = [first]
+        while not queue.empty() and len(batch) < 256:
+            batch.append(queue.get_nowait())
+        chunk = bytearray()
+        for ev in batch:
+            if ev is None:
+                if chunk:
+                    await response.write(bytes(chunk))
+                return
+            line = _event_line(store, req.info, ev, flt, encoder)
+            if line is not None:
+                chunk += line
+            last_sent = ev.rv
+        if chunk:
+            await response.write(bytes(chunk))
 
 
 def _event_line(store: ObjectStore, info: ResourceInfo, ev: Event, flt: _Filter, encoder: _Encoder) -> bytes | None:

@@ -92,6 +92,10 @@ class EventWindow:
         """Note a revision that produced no event for us (another replica's key space, a compaction)."""
         self.published_rv = max(self.published_rv, rv)
 
+    def trim(self) -> None:
+        """Drop expired events; called periodically so an idle server lets go of old history."""
+        self._trim(self._clock())
+
     def _trim(self, now: float) -> None:
         events = self._events
         while events and (len(events) > self._max_events or now - events[0].at > self._max_age):

@@ -48,7 +48,8 @@ _MAX_BATCH = 512
 def stamp(obj: dict[str, Any], rv: int) -> bytes:
     """Serialise `obj` with its resourceVersion set; the stored bytes are served as they are."""
     obj.setdefault("metadata", {})["resourceVersion"] = str(rv)
-    return orjson.dumps(obj)
+    # orjson hands back an over-allocated buffer (~4 KiB); copy it to its size before it is kept.
+    return bytes(memoryview(orjson.dumps(obj)))
 
 
 @dataclass
