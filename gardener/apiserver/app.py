@@ -22,6 +22,7 @@ from gardener.apiserver.controllers.rbacindex import RBACIndex
 from gardener.apiserver.discovery import VERSION_INFO, Discovery
 from gardener.apiserver.errors import StatusError
 from gardener.apiserver.handlers import ResourceHandler
+from gardener.apiserver.housekeeping import Housekeeping
 from gardener.apiserver.pki import KeyPair, ServerPKI, issue_client_cert, load_or_create_server_pki, ssl_server_context
 from gardener.apiserver.rbac import RequestAttributes, UserInfo
 from gardener.apiserver.requestinfo import RequestInfo, parse_request_info
@@ -87,6 +88,7 @@ class APIServer:
             NamespaceController(store=self.store, registry=self.registry),
             GarbageCollector(store=self.store, registry=self.registry),
             ClusterRoleAggregator(store=self.store, registry=self.registry),
+            Housekeeping(events=backend.events),
         ]
         webhooks = WebhookAdmission(store=self.store, registry=self.registry)
         self.controllers.append(webhooks)

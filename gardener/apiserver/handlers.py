@@ -168,11 +168,20 @@ class ResourceHandler:
         token = request.query.get("continue", "")
         if token:
             at_revision, after_key = _decode_continue(token, info.list_prefix(ns))
+        table_version = _table_version(request)
+        if labels is None and fields is None and table_version is None and self.store.can_serve_raw(info):
+            revision, raw, next_key = await self.store.list_raw(
+                info, ns, limit=max(limit, 0), after_key=after_key, at_revision=at_revision
+            )
+            cont = _encode_continue(revision, next_key) if next_key else ""
+            head = _list_doc(info, [], str(revision), cont)
+            del head["items"]
+            body = orjson.dumps(head)[:-1] + b',"items":[' + b",".join(raw) + b"]}"
+            return httputil.raw_json_response(body)
         revision, items, next_key = await self.store.list_objects(
             info, ns, labels=labels, fields=fields, limit=max(limit, 0), after_key=after_key, at_revision=at_revision
         )
         cont = _encode_continue(revision, next_key) if next_key else ""
-        table_version = _table_version(request)
         if table_version:
             return httputil.json_response(
                 tables.to_table(

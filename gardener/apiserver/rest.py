@@ -148,6 +148,25 @@ class ObjectStore:
             last_key = stored.key
         return revision, out, next_key
 
+    def can_serve_raw(self, info: ResourceInfo) -> bool:
+        """Stored bytes are exactly what a client gets: no conversion and no read-time defaulting."""
+        return info.schema is None and info.version == info.storage_version
+
+    async def list_raw(
+        self, info: ResourceInfo, namespace: str, *, limit: int = 0, after_key: str = "", at_revision: int = 0
+    ) -> tuple[int, list[bytes], str]:
+        """Unfiltered LIST as stored bytes, for kinds where `can_serve_raw` holds (the hot path of big lists)."""
+        try:
+            result = await self.backend.list_range(
+                info.list_prefix(namespace), after_key=after_key, limit=limit, at_revision=at_revision
+            )
+        except TooOld:
+            raise errors.gone(
+                "The provided continue parameter is too old to display a consistent list result. You can start "
+                "a new list without the continue parameter."
+            ) from None
+        return result.revision, [s.value for s in result.items], result.next_key
+
     # ---- create ----
 
     async def create(
