@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, Final
 
 from gardener.apiserver.errors import FieldCause
+from gardener.apiserver.meta import OBJECT_META_FIELDS
 
 # --------------------------------------------------------------------------------------------------
 # Field errors shaped like k8s.io/apimachinery/pkg/util/validation/field, so every module that reports
@@ -389,25 +390,7 @@ _INT_RANGES: Final = {"int32": (-(2**31), 2**31 - 1), "int64": (-(2**63), 2**63 
 # JSON helpers
 
 _META_FIELDS: Final = frozenset({"apiVersion", "kind", "metadata"})
-_OBJECT_META_FIELDS: Final = frozenset(
-    {
-        "name",
-        "generateName",
-        "namespace",
-        "selfLink",
-        "uid",
-        "resourceVersion",
-        "generation",
-        "creationTimestamp",
-        "deletionTimestamp",
-        "deletionGracePeriodSeconds",
-        "labels",
-        "annotations",
-        "ownerReferences",
-        "finalizers",
-        "managedFields",
-    }
-)
+_OBJECT_META_FIELDS: Final = OBJECT_META_FIELDS
 
 
 def json_type(value: Any) -> str:
