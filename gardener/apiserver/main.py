@@ -11,6 +11,7 @@ from pathlib import Path
 
 from gardener.apiserver.app import APIServer, ServerConfig
 from gardener.apiserver.logs import setup_logging
+from gardener.apiserver.storage.interface import Backend, ValueTransformer
 from gardener.apiserver.storage.sqlite import SQLiteBackend
 from gardener.apiserver.tokens import load_token_file
 
@@ -22,7 +23,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--data-dir", required=True, type=Path, help="where storage, certificates and kubeconfigs live")
     p.add_argument("--bind-address", default="127.0.0.1")
     p.add_argument("--secure-port", type=int, default=6443, help="0 picks a free port")
-    p.add_argument("--storage", choices=["sqlite"], default="sqlite")
+    p.add_argument("--storage", choices=["sqlite", "etcd"], default="sqlite")
+    p.add_argument("--etcd-servers", default="", help="comma-separated etcd client URLs (with --storage etcd)")
+    p.add_argument("--etcd-prefix", default="", help="extra key prefix in etcd, so several gardens can share one")
+    p.add_argument("--encryption-provider-config", type=Path, help="EncryptionConfiguration file (Secrets at rest)")
     p.add_argument(
         "--sqlite-synchronous", choices=["FULL", "NORMAL"], default="FULL", help="FULL survives power loss too"
     )
@@ -33,11 +37,27 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def build_backend(args: argparse.Namespace) -> Backend:
+    transformer: ValueTransformer | None = None
+    if args.encryption_provider_config:
+        from gardener.apiserver.encryption import load_encryption_config
+
+        transformer = load_encryption_config(args.encryption_provider_config)
+    if args.storage == "etcd":
+        from gardener.apiserver.storage.etcd import EtcdBackend
+
+        servers = [s.strip() for s in args.etcd_servers.split(",") if s.strip()]
+        if not servers:
+            raise ValueError("--storage etcd needs --etcd-servers")
+        return EtcdBackend(servers=servers, prefix=args.etcd_prefix, transformer=transformer)
+    return SQLiteBackend(args.data_dir / "state.db", synchronous=args.sqlite_synchronous, transformer=transformer)
+
+
 async def run(args: argparse.Namespace) -> int:
     data_dir: Path = args.data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
     tokens = load_token_file(args.token_auth_file) if args.token_auth_file else {}
-    backend = SQLiteBackend(data_dir / "state.db", synchronous=args.sqlite_synchronous)
+    backend = build_backend(args)
     server = APIServer(
         config=ServerConfig(
             data_dir=data_dir,

@@ -37,7 +37,7 @@ from typing import Any
 import aiohttp
 import orjson
 
-from gardener.apiserver.storage.events import ADDED, DELETED, MODIFIED, Event, EventWindow
+from gardener.apiserver.storage.events import ADDED, DELETED, MODIFIED, Event, EventWindow, TooOld
 from gardener.apiserver.storage.interface import (
     IdentityTransformer,
     KeyExists,
@@ -139,10 +139,7 @@ class EtcdBackend:
 
     async def start(self) -> None:
         self._closing = False
-        self._session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=256, ttl_dns_cache=300),
-            json_serialize=lambda obj: orjson.dumps(obj).decode(),
-        )
+        self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=256, ttl_dns_cache=300))
         deadline = time.monotonic() + self._start_timeout
         delay = 0.1
         while True:
@@ -193,22 +190,30 @@ class EtcdBackend:
         return raw[len(self._prefix_bytes) :].decode()
 
     async def _call(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        """POST to the gateway; tries the next server when one refuses connections."""
+        """POST to the gateway. A refused connection moves on to the next server (nothing was sent, so
+        even a write is safe to resend); a read also gets one more try when a kept-alive connection died.
+        """
         if self._session is None:
             raise Unavailable("etcd storage is not started")
         data = orjson.dumps(body)
         timeout = aiohttp.ClientTimeout(total=self._request_timeout)
+        read_only = path == "/v3/kv/range"
+        tries = len(self._servers) + (1 if read_only else 0)
         last: Exception | None = None
-        for _ in range(len(self._servers)):
+        for _ in range(tries):
             base = self._servers[self._server]
             try:
                 async with self._session.post(base + path, data=data, timeout=timeout) as resp:
                     payload = await resp.read()
                     status = resp.status
             except aiohttp.ClientConnectorError as exc:
-                # Nothing was sent: safe to try the next server, even for a write.
                 last = exc
                 self._server = (self._server + 1) % len(self._servers)
+                continue
+            except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
+                if not read_only:
+                    raise Unavailable(f"etcd request {path} failed: {exc!r}") from exc
+                last = exc
                 continue
             except (aiohttp.ClientError, OSError, TimeoutError) as exc:
                 raise Unavailable(f"etcd request {path} failed: {exc!r}") from exc
@@ -240,39 +245,46 @@ class EtcdBackend:
         kvs = resp.get("kvs") or []
         return self._decode(kvs[0]) if kvs else None
 
-    async def list_range(self, prefix: str, *, after_key: str = "", limit: int = 0) -> ListResult:
+    async def list_range(self, prefix: str, *, after_key: str = "", limit: int = 0, at_revision: int = 0) -> ListResult:
+        """Keys under `prefix` after `after_key`, all read at one revision: `at_revision` or the current one.
+
+        A revision etcd has compacted away raises TooOld (the API answers 410, the client relists).
+        """
         full_prefix = self._key(prefix)
         start = full_prefix
         if after_key:
             start = max(start, self._key(after_key) + b"\x00")
         start = start or b"\x00"  # etcd refuses an empty key
         end = _prefix_end(full_prefix)
-        if limit > 0:
-            resp = await self._call("/v3/kv/range", {"key": _b64(start), "range_end": _b64(end), "limit": str(limit)})
-            items = [self._decode(kv) for kv in resp.get("kvs") or []]
-            next_key = items[-1].key if resp.get("more") and items else ""
-            return ListResult(revision=int(resp["header"]["revision"]), items=items, next_key=next_key)
         for _attempt in range(3):
             try:
-                return await self._list_all(start, end)
-            except Compacted:
-                continue  # compacted between two pages: read again at a newer revision
+                return await self._list(start, end, limit=limit, revision=at_revision)
+            except Compacted as exc:
+                if at_revision:
+                    raise TooOld(at_revision, exc.compact_revision or self.events.oldest_rv) from None
+                # compacted between two pages of an unlimited list: read again at a newer revision
         raise Unavailable("etcd compacted the list's revision three times in a row")
 
-    async def _list_all(self, start: bytes, end: bytes) -> ListResult:
-        """Every key in [start, end), in pages, all read at the revision of the first page."""
+    async def _list(self, start: bytes, end: bytes, *, limit: int, revision: int) -> ListResult:
+        """[start, end) in pages of at most `_LIST_PAGE` keys, all read at `revision` (or the first page's)."""
         items: list[Stored] = []
-        revision = 0
-        body: dict[str, Any] = {"key": _b64(start), "range_end": _b64(end), "limit": str(_LIST_PAGE)}
+        body: dict[str, Any] = {"key": _b64(start), "range_end": _b64(end)}
+        if revision:
+            body["revision"] = str(revision)
         while True:
+            want = min(_LIST_PAGE, limit - len(items)) if limit > 0 else _LIST_PAGE
+            body["limit"] = str(want)
             resp = await self._call("/v3/kv/range", body)
             if not revision:
                 revision = int(resp["header"]["revision"])
                 body["revision"] = str(revision)
             kvs = resp.get("kvs") or []
             items.extend(self._decode(kv) for kv in kvs)
-            if not resp.get("more") or not kvs:
+            more = bool(resp.get("more")) and bool(kvs)
+            if not more:
                 return ListResult(revision=revision, items=items)
+            if limit > 0 and len(items) >= limit:
+                return ListResult(revision=revision, items=items, next_key=items[-1].key)
             body["key"] = _b64(_unb64(kvs[-1]["key"]) + b"\x00")
 
     # ---- writes ----
@@ -412,16 +424,18 @@ class EtcdBackend:
         async with self._session.post(url, data=orjson.dumps(request), timeout=timeout, headers=headers) as resp:
             if resp.status != 200:
                 raise Unavailable(f"etcd watch answered {resp.status}: {(await resp.read())[:200]!r}")
-            buf = b""
+            # One JSON message per line; a catch-up message can be megabytes, arriving in many chunks.
+            buf = bytearray()
             async for chunk in resp.content.iter_any():
-                buf += chunk
-                while True:
-                    nl = buf.find(b"\n")
-                    if nl < 0:
-                        break
-                    line, buf = buf[:nl], buf[nl + 1 :]
+                scan = len(buf)
+                buf.extend(chunk)
+                start = 0
+                while (nl := buf.find(b"\n", scan)) >= 0:
+                    line = bytes(buf[start:nl])
+                    start = scan = nl + 1
                     if line.strip():
                         self._on_watch_message(orjson.loads(line))
+                del buf[:start]
         raise Unavailable("etcd closed the watch stream")
 
     def _on_watch_message(self, msg: dict[str, Any]) -> None:
