@@ -21,6 +21,7 @@ from gardener.apiserver.controllers.namespaces import NamespaceController
 from gardener.apiserver.controllers.rbacindex import RBACIndex
 from gardener.apiserver.discovery import VERSION_INFO, Discovery
 from gardener.apiserver.errors import StatusError
+from gardener.apiserver.gardenadmission import GardenAdmission
 from gardener.apiserver.handlers import ResourceHandler
 from gardener.apiserver.housekeeping import Housekeeping
 from gardener.apiserver.pki import KeyPair, ServerPKI, issue_client_cert, load_or_create_server_pki, ssl_server_context
@@ -48,6 +49,8 @@ class ServerConfig:
     static_tokens: dict[str, StaticTokenUser] = field(default_factory=dict)
     #: written once the server is ready; None to skip
     admin_kubeconfig: Path | None = None
+    #: run the garden's admission (gardener.apis.core.admission) in-process; off when a webhook does it
+    garden_admission: bool = True
 
 
 class _Metrics:
@@ -94,6 +97,10 @@ class APIServer:
         self.controllers.append(webhooks)
         self.store.mutating.append(webhooks.mutate)
         self.store.validating.append(webhooks.validate)
+        if config.garden_admission:
+            garden = GardenAdmission(store=self.store, registry=self.registry)
+            self.store.mutating.append(garden)
+            self.store.validating.append(garden.on_delete)
         self.metrics = _Metrics()
         self._openapi_cache: dict[str, Any] = {}
         self._openapi_generation = -1

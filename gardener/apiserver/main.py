@@ -32,6 +32,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--token-auth-file", type=Path, help='CSV: token,user,uid,"group1,group2"')
     p.add_argument("--tls-san", action="append", default=[], help="extra host name or IP for the serving certificate")
+    p.add_argument(
+        "--disable-garden-admission",
+        action="store_true",
+        help="do not run the garden's admission in-process (when a webhook runs it instead)",
+    )
     p.add_argument("--log-format", choices=["text", "json"], default="text")
     p.add_argument("-v", "--verbose", action="store_true")
     return p.parse_args(argv)
@@ -66,6 +71,7 @@ async def run(args: argparse.Namespace) -> int:
             hosts=tuple(args.tls_san),
             static_tokens=tokens,
             admin_kubeconfig=data_dir / "admin.kubeconfig",
+            garden_admission=not args.disable_garden_admission,
         ),
         backend=backend,
     )
