@@ -145,3 +145,50 @@ def test_gardenctl_targets_and_lists(garden: Path, tmp_path: Path) -> None:
     assert "dev" in gctl("get", "projects").stdout
     assert gctl("target", "shoot", "demo").returncode == 0
     assert "shoot: demo" in gctl("target", "view").stdout
+
+
+def test_examples_read_back_defaulted(garden: Path) -> None:
+    kc = garden / "garden.kubeconfig"
+    _apply_examples(kc)
+    demo = json.loads(kubectl("get", "shoot", "demo", "-n", "garden-dev", "-o", "json", kubeconfig=kc).stdout)
+    assert demo["spec"]["kubernetes"]["version"] == "1.32.2"  # "1.32" completed from the CloudProfile
+    assert demo["status"]["technicalID"] == "shoot--dev--demo"
+    apps = json.loads(kubectl("get", "shoot", "apps", "-n", "garden-dev", "-o", "json", kubeconfig=kc).stdout)
+    pool_b = apps["spec"]["provider"]["workers"][1]
+    assert pool_b["machine"]["image"] == {"name": "local", "version": "1.0.0"}
+    assert pool_b["maxSurge"] == 1 and pool_b["maxUnavailable"] == 0
+    assert apps["spec"]["purpose"] == "evaluation"
+    project = json.loads(kubectl("get", "project", "dev", "-o", "json", kubeconfig=kc).stdout)
+    assert any(m["name"] == "alice@example.com" and m["role"] == "admin" for m in project["spec"]["members"])
+
+
+def test_project_deletion_needs_confirmation_and_deletes_shoots_first(garden: Path) -> None:
+    kc = garden / "garden.kubeconfig"
+    project = {
+        "apiVersion": "core.gardener.cloud/v1beta1",
+        "kind": "Project",
+        "metadata": {"name": "gone"},
+        "spec": {"owner": {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "dora@example.com"}},
+    }
+    kubectl("apply", "-f", "-", input=json.dumps(project), kubeconfig=kc)
+    kubectl("wait", "--for=jsonpath={.status.phase}=Ready", "project/gone", "--timeout=60s", kubeconfig=kc)
+    binding = (EXAMPLES / "30-secretbinding-local.yaml").read_text().replace("garden-dev", "garden-gone")
+    kubectl("apply", "-f", "-", input=binding, kubeconfig=kc)
+    shoot = (EXAMPLES / "40-shoot-workerless.yaml").read_text().replace("garden-dev", "garden-gone")
+    kubectl("apply", "-f", "-", input=shoot, kubeconfig=kc)
+    refused = kubectl("delete", "project", "gone", kubeconfig=kc, check=False)
+    assert refused.returncode != 0 and "confirmation.gardener.cloud/deletion" in refused.stderr
+    kubectl("annotate", "project", "gone", "confirmation.gardener.cloud/deletion=true", kubeconfig=kc)
+    kubectl("delete", "project", "gone", "--wait=false", kubeconfig=kc)
+    eventually(
+        lambda: (
+            kubectl("get", "shoots", "-n", "garden-gone", "-o", "name", kubeconfig=kc, check=False).stdout.strip() == ""
+        ),
+        what="the project's shoots are deleted",
+    )
+    eventually(
+        lambda: kubectl("get", "project", "gone", kubeconfig=kc, check=False).returncode != 0,
+        timeout=60,
+        what="project gone",
+    )
+    assert kubectl("get", "namespace", "garden-gone", kubeconfig=kc, check=False).returncode != 0
