@@ -10,8 +10,8 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from gardener.apiserver import errors, httputil, tables
-from gardener.apiserver.errors import StatusError
+from gardener.apiserver import errors, fieldmanager, httputil, tables
+from gardener.apiserver.errors import FieldCause, StatusError
 from gardener.apiserver.rbac import UserInfo
 from gardener.apiserver.requestinfo import RequestInfo
 from gardener.apiserver.resources import Registry, ResourceInfo
@@ -32,11 +32,13 @@ PATCH_TYPES = {
     "application/json-patch+json": "json",
     "application/merge-patch+json": "merge",
     "application/strategic-merge-patch+json": "strategic",
+    "application/apply-patch+yaml": "apply",
 }
 SUPPORTED_PATCH = [
     "application/json-patch+json",
     "application/merge-patch+json",
     "application/strategic-merge-patch+json",
+    "application/apply-patch+yaml",
 ]
 #: built-in kinds whose DELETE answers with the object rather than a success Status, as in kube
 _RETURNS_DELETED_OBJECT = {("", "Namespace"), ("", "Pod")}
@@ -86,10 +88,12 @@ class ResourceHandler:
         if verb == "create":
             if ri.name and not sub:
                 raise errors.method_not_allowed("POST is not supported on a named resource")
+            _check_options(request, "CreateOptions")
             body = await httputil.read_body(request)
             created = await self.store.create(info, ns, body, ctx=ctx)
             return httputil.json_response(created, status=201, warnings=ctx.warnings)
         if verb == "update":
+            _check_options(request, "UpdateOptions")
             body = await httputil.read_body(request)
             updated = await self.store.update(info, ns, ri.name, body, ctx=ctx, subresource=sub)
             return httputil.json_response(updated, warnings=ctx.warnings)
@@ -98,11 +102,12 @@ class ResourceHandler:
             patch_type = PATCH_TYPES.get(media)
             if patch_type is None:
                 raise errors.unsupported_media_type(media, SUPPORTED_PATCH)
+            _check_options(request, "PatchOptions", patch_type=patch_type)
             body = await httputil.read_body(request)
             patched = await self.store.patch(
                 info, ns, ri.name, patch_type=patch_type, body=body, ctx=ctx, subresource=sub
             )
-            return httputil.json_response(patched, warnings=ctx.warnings)
+            return httputil.json_response(patched, status=201 if ctx.created else 200, warnings=ctx.warnings)
         if verb == "delete":
             options = await self._delete_options(request)
             obj, gone = await self.store.delete(info, ns, ri.name, ctx=ctx, options=options)
@@ -151,6 +156,8 @@ class ResourceHandler:
             dry_run=bool(dry_run),
             field_validation=validation,
             field_manager=request.query.get("fieldManager", ""),
+            default_field_manager=fieldmanager.manager_from_user_agent(request.headers.get("User-Agent", "")),
+            force=httputil.query_bool(request, "force"),
         )
 
     def _selectors(self, request: web.Request, info: ResourceInfo) -> tuple[LabelSelector | None, FieldSelector | None]:
@@ -276,7 +283,7 @@ class ResourceHandler:
             _set_path(current, spec.spec_replicas_path, replicas)
             return current
 
-        updated = await self.store.guaranteed_update(info, ns, name, mutate, ctx=ctx)
+        updated = await self.store.guaranteed_update(info, ns, name, mutate, ctx=ctx, subresource="scale")
         return httputil.json_response(_to_scale(info, updated))
 
     async def _token(self, request: web.Request, info: ResourceInfo, ns: str, name: str) -> web.StreamResponse:
@@ -320,6 +327,22 @@ class ResourceHandler:
         }
         out["status"] = {"token": token, "expirationTimestamp": expires}
         return httputil.json_response(out, status=201)
+
+
+def _check_options(request: web.Request, kind: str, *, patch_type: str = "") -> None:
+    """kube's Validate{Create,Update,Patch}Options: fieldManager (required to apply) and force (only to apply)."""
+    manager = request.query.get("fieldManager", "")
+    causes = fieldmanager.validate_field_manager(manager)
+    if patch_type == "apply" and not manager:
+        causes.insert(
+            0, FieldCause("FieldValueRequired", "Required value: is required for apply patch", "fieldManager")
+        )
+    if patch_type and patch_type != "apply" and "force" in request.query:
+        causes.insert(
+            0, FieldCause("FieldValueForbidden", "Forbidden: may not be specified for non-apply patch", "force")
+        )
+    if causes:
+        raise errors.invalid(kind=kind, group="meta.k8s.io", name="", causes=causes)
 
 
 def _table_version(request: web.Request) -> str | None:

@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from gardener.apiserver import errors, meta, openapi, patch, schema
+from gardener.apiserver import errors, fieldmanager, meta, openapi, patch, schema
 from gardener.apiserver.errors import FieldCause, StatusError
 from gardener.apiserver.rbac import UserInfo
 from gardener.apiserver.resources import Registry, ResourceInfo
@@ -44,7 +44,17 @@ class Context:
     dry_run: bool = False
     field_validation: str = "Warn"
     field_manager: str = ""
+    #: who owns what a write without fieldManager changes: the User-Agent prefix, like kube; in-process: us
+    default_field_manager: str = "kube-apiserver"
+    #: server-side apply: take ownership of conflicting fields instead of failing
+    force: bool = False
     warnings: list[str] = field(default_factory=list)
+    #: set when a server-side apply created the object (the response is then 201)
+    created: bool = False
+
+    @property
+    def manager(self) -> str:
+        return self.field_manager or self.default_field_manager or "unknown"
 
 
 @dataclass(frozen=True)
@@ -170,7 +180,14 @@ class ObjectStore:
     # ---- create ----
 
     async def create(
-        self, info: ResourceInfo, namespace: str, obj: Any, *, ctx: Context, subresource: str = ""
+        self,
+        info: ResourceInfo,
+        namespace: str,
+        obj: Any,
+        *,
+        ctx: Context,
+        subresource: str = "",
+        track_fields: bool = True,
     ) -> dict[str, Any]:
         obj = self._check_body(info, obj, namespace=namespace)
         m = obj["metadata"]
@@ -191,6 +208,8 @@ class ObjectStore:
         storage_info = self._storage_info(info)
         obj["apiVersion"] = storage_info.api_version
         await self._prepare(info, obj, None, ctx=ctx, operation="CREATE", subresource=subresource)
+        if track_fields:
+            fieldmanager.track_update(None, obj, manager=ctx.manager, info=info, now=m["creationTimestamp"])
         if ctx.dry_run:
             return self.present(info, obj)
         try:
@@ -380,6 +399,9 @@ class ObjectStore:
         ctx: Context,
         subresource: str = "",
     ) -> dict[str, Any]:
+        if patch_type == "apply":
+            return await self._apply(info, namespace, name, body, ctx=ctx, subresource=subresource)
+
         def mutate(current: dict[str, Any]) -> dict[str, Any]:
             try:
                 if patch_type == "json":
@@ -417,6 +439,47 @@ class ObjectStore:
 
         return await self.guaranteed_update(info, namespace, name, mutate, ctx=ctx, subresource=subresource)
 
+    async def _apply(
+        self, info: ResourceInfo, namespace: str, name: str, body: Any, *, ctx: Context, subresource: str
+    ) -> dict[str, Any]:
+        """Server-side apply: merge the configuration, track ownership, create the object if it is missing."""
+        manager = ctx.manager
+
+        def mutate(current: dict[str, Any]) -> dict[str, Any]:
+            result = fieldmanager.apply(
+                current,
+                body,
+                manager=manager,
+                force=ctx.force,
+                info=info,
+                now=meta.now_rfc3339(),
+                subresource=subresource,
+            )
+            new_rv = result["metadata"].get("resourceVersion")
+            if new_rv and new_rv != current["metadata"].get("resourceVersion"):
+                raise errors.conflict(resource=info.plural, group=info.group, name=name)
+            return self._check_body(info, result, namespace=namespace, name=name)
+
+        for _ in range(_UPDATE_RETRIES):
+            if subresource or await self.backend.get(info.key(namespace, name)) is not None:
+                return await self.guaranteed_update(
+                    info, namespace, name, mutate, ctx=ctx, subresource=subresource, track_fields=False
+                )
+            obj = fieldmanager.apply(
+                None, body, manager=manager, force=ctx.force, info=info, now=meta.now_rfc3339(), subresource=subresource
+            )
+            obj = self._check_body(info, obj, namespace=namespace, name=name)
+            obj["metadata"]["name"] = name
+            try:
+                created = await self.create(info, namespace, obj, ctx=ctx, track_fields=False)
+            except StatusError as exc:
+                if exc.reason == "AlreadyExists":
+                    continue  # created meanwhile: apply to it
+                raise
+            ctx.created = True
+            return created
+        raise errors.conflict(resource=info.plural, group=info.group, name=name, why="too many concurrent writes")
+
     async def guaranteed_update(
         self,
         info: ResourceInfo,
@@ -426,14 +489,18 @@ class ObjectStore:
         *,
         ctx: Context,
         subresource: str = "",
+        track_fields: bool = True,
     ) -> dict[str, Any]:
-        """Read, change, compare-and-swap; retry on a concurrent write (like etcd's GuaranteedUpdate)."""
+        """Read, change, compare-and-swap; retry on a concurrent write (like etcd's GuaranteedUpdate).
+
+        `track_fields=False`: `mutate` maintains metadata.managedFields itself (server-side apply).
+        """
         for _ in range(_UPDATE_RETRIES):
             stored = await self.get_stored(info, namespace, name)
             current = self.present(info, self.decode(stored))
             new = mutate(copy.deepcopy(current))
             result = await self._write_update(
-                info, namespace, name, stored, current, new, ctx=ctx, subresource=subresource
+                info, namespace, name, stored, current, new, ctx=ctx, subresource=subresource, track_fields=track_fields
             )
             if result is not None:
                 return result
@@ -450,7 +517,9 @@ class ObjectStore:
         *,
         ctx: Context,
         subresource: str,
+        track_fields: bool = True,
     ) -> dict[str, Any] | None:
+        applied_fields = (new.get("metadata") or {}).get("managedFields")
         new = self._merge_for_subresource(info, old, new, subresource=subresource)
         nm, om = new["metadata"], old["metadata"]
         # Fields only the server writes: a client can neither change nor drop them (kube's BeforeUpdate).
@@ -464,10 +533,20 @@ class ObjectStore:
             nm.setdefault("namespace", namespace)
         nm["name"] = nm.get("name") or name
         await self._prepare(info, new, old, ctx=ctx, operation="UPDATE", subresource=subresource)
+        if track_fields:
+            fieldmanager.track_update(
+                old, new, manager=ctx.manager, info=info, now=meta.now_rfc3339(), subresource=subresource
+            )
+        elif applied_fields:
+            nm["managedFields"] = applied_fields
+        else:
+            nm.pop("managedFields", None)
         if meta.spec_part(new, has_status=info.has_status) != meta.spec_part(old, has_status=info.has_status):
             nm["generation"] = int(om.get("generation") or 0) + 1
         nm["resourceVersion"] = om.get("resourceVersion")
-        if meta.without_volatile(new) == meta.without_volatile(old):
+        if meta.without_volatile(new) == meta.without_volatile(old) and nm.get("managedFields") == om.get(
+            "managedFields"
+        ):
             return old
         if ctx.dry_run:
             return new
@@ -494,6 +573,11 @@ class ObjectStore:
                 merged["status"] = new["status"]
             else:
                 merged.pop("status", None)
+            return merged
+        if subresource == "approval":
+            # certificates.k8s.io: /approval changes status.conditions and nothing else (kube's approval strategy)
+            merged = copy.deepcopy(old)
+            merged.setdefault("status", {})["conditions"] = (new.get("status") or {}).get("conditions") or []
             return merged
         if subresource == "finalize":
             merged = copy.deepcopy(old)
