@@ -14,9 +14,10 @@ import yaml
 from gardener.apis.crds import all_crds
 from gardener.local import processes
 from gardener.local.processes import Managed
+from gardener.scheduler import rbac as scheduler_rbac
 
 #: in start order; `down` stops them in reverse
-COMPONENTS = ("apiserver", "controller-manager")
+COMPONENTS = ("apiserver", "controller-manager", "scheduler")
 
 
 class BringUpError(Exception):
@@ -42,6 +43,9 @@ class Layout:
     @property
     def garden_kubeconfig(self) -> Path:
         return self.data_dir / "garden.kubeconfig"
+
+    def component_kubeconfig(self, name: str) -> Path:
+        return self.data_dir / "kubeconfigs" / f"{name}.kubeconfig"
 
 
 def _python() -> str:
@@ -72,6 +76,17 @@ def up(layout: Layout, *, port: int = 0, timeout: float = 60.0) -> None:
         shutil.copyfile(admin, layout.garden_kubeconfig)
         layout.garden_kubeconfig.chmod(0o600)
     install_garden_api(layout.garden_kubeconfig, timeout=timeout)
+    scheduler_kubeconfig = layout.component_kubeconfig("scheduler")
+    _user_kubeconfig(layout, scheduler_kubeconfig, user=scheduler_rbac.USER)
+    _apply_rbac(layout.garden_kubeconfig, [scheduler_rbac.cluster_role(), scheduler_rbac.cluster_role_binding()])
+    if processes.pid_of("scheduler", run_dir=layout.run_dir) is None:
+        processes.start(
+            Managed(
+                "scheduler", (_python(), "-m", "gardener.scheduler.main", "--kubeconfig", str(scheduler_kubeconfig))
+            ),
+            run_dir=layout.run_dir,
+            log_dir=layout.log_dir,
+        )
     if processes.pid_of("controller-manager", run_dir=layout.run_dir) is None:
         processes.start(
             Managed(
@@ -81,6 +96,36 @@ def up(layout: Layout, *, port: int = 0, timeout: float = 60.0) -> None:
             run_dir=layout.run_dir,
             log_dir=layout.log_dir,
         )
+
+
+def _user_kubeconfig(layout: Layout, path: Path, *, user: str, groups: tuple[str, ...] = ()) -> None:
+    """A client-certificate kubeconfig for a garden component, signed by the local garden's CA."""
+    from gardener.apiserver.kubeconfig import build_kubeconfig, write_kubeconfig
+    from gardener.apiserver.pki import KeyPair, issue_client_cert
+
+    pki = layout.apiserver_dir / "pki"
+    ca = KeyPair(cert_pem=(pki / "ca.crt").read_bytes(), key_pem=(pki / "ca.key").read_bytes())
+    cert = issue_client_cert(ca, user=user, groups=groups)
+    garden = yaml.safe_load(layout.garden_kubeconfig.read_text())
+    server = garden["clusters"][0]["cluster"]["server"]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_kubeconfig(
+        path,
+        build_kubeconfig(
+            server=server, ca_pem=ca.cert_pem, user=user, client_cert_pem=cert.cert_pem, client_key_pem=cert.key_pem
+        ),
+    )
+
+
+def _apply_rbac(kubeconfig: Path, objects: list[dict[str, Any]]) -> None:
+    from kubernetes import config
+
+    from gardener.controllermanager.kube import Kube
+
+    kube = Kube(config.new_client_from_config(config_file=str(kubeconfig)))  # type: ignore[no-untyped-call]
+    for obj in objects:
+        plural = {"ClusterRole": "clusterroles", "ClusterRoleBinding": "clusterrolebindings"}[obj["kind"]]
+        kube.apply(f"/apis/rbac.authorization.k8s.io/v1/{plural}", obj)
 
 
 def _wait_for_file(path: Path, *, component: str, layout: Layout, timeout: float) -> None:
