@@ -1,0 +1,35 @@
+"""The small HTTP endpoint every long-running binary serves: `/metrics` (Prometheus) and `/healthz`."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+
+def serve(port: int, healthy: Callable[[], bool], *, host: str = "127.0.0.1") -> ThreadingHTTPServer:
+    """Serve in a daemon thread; port 0 picks a free one (see `server_address`)."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path == "/metrics":
+                body, code, ctype = generate_latest(), 200, CONTENT_TYPE_LATEST
+            elif self.path == "/healthz":
+                ok = healthy()
+                body, code, ctype = (b"ok" if ok else b"unhealthy"), (200 if ok else 503), "text/plain"
+            else:
+                body, code, ctype = b"not found", 404, "text/plain"
+            self.send_response(code)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            return
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
+    return server

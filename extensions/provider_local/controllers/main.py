@@ -1,0 +1,74 @@
+"""`gardener-extension-provider-local --kubeconfig SEED`: reconcile the seed's extension resources of type local."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from extensions.library import logs
+from extensions.library.controller import Manager
+from extensions.library.kube import Kube, Resource
+from extensions.library.reconciler import (
+    BACKUPBUCKETS,
+    CONTROLPLANES,
+    DNSRECORDS,
+    EXTENSIONS,
+    INFRASTRUCTURES,
+    NETWORKS,
+    OPERATINGSYSTEMCONFIGS,
+    WORKERS,
+    Actuator,
+    register_all,
+)
+from extensions.provider_local.controllers import TYPE
+from extensions.provider_local.controllers.infrastructure import InfrastructureActuator
+from extensions.provider_local.controllers.simple import NoOpActuator
+from extensions.provider_local.controllers.worker import WorkerActuator
+from extensions.terraformer.terraformer import Terraformer
+
+
+def default_terraform_dir() -> Path:
+    """`$GARDENER_TERRAFORM_DIR`, else `terraform/` of the source tree this package runs from."""
+    env = os.environ.get("GARDENER_TERRAFORM_DIR")
+    return Path(env) if env else Path(__file__).resolve().parents[3] / "terraform"
+
+
+def build(kube: Kube, args: argparse.Namespace) -> Manager:
+    manager = Manager(kube, namespace=args.namespace or None)
+    terraformer = Terraformer(kube, binary=args.terraform or None, timeout=args.terraform_timeout)
+    actuators: dict[Resource, Actuator] = {
+        INFRASTRUCTURES: InfrastructureActuator(terraformer, Path(args.terraform_dir) / "local"),
+        CONTROLPLANES: NoOpActuator("ControlPlaneStatus"),
+        WORKERS: WorkerActuator(),
+        NETWORKS: NoOpActuator(),
+        OPERATINGSYSTEMCONFIGS: NoOpActuator(),
+        DNSRECORDS: NoOpActuator(),
+        EXTENSIONS: NoOpActuator(),
+        BACKUPBUCKETS: NoOpActuator("BackupBucketStatus"),
+    }
+    register_all(manager, TYPE, actuators, workers=args.workers)
+    return manager
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="gardener-extension-provider-local")
+    p.add_argument("--kubeconfig", required=True, help="kubeconfig of the seed")
+    p.add_argument("--namespace", default="", help="watch only this namespace (default: all)")
+    p.add_argument("--terraform-dir", default=str(default_terraform_dir()), help="directory of the Terraform modules")
+    p.add_argument("--terraform", default="", help="terraform binary (default: /usr/local/bin/terraform or PATH)")
+    p.add_argument("--terraform-timeout", type=float, default=600.0, help="seconds one terraform command may take")
+    p.add_argument("--workers", type=int, default=2, help="workers per controller")
+    p.add_argument("--metrics-port", type=int, default=0, help="serve /metrics and /healthz on 127.0.0.1:PORT")
+    p.add_argument("--log-format", choices=("text", "json"), default="text")
+    p.add_argument("-v", "--verbose", action="store_true")
+    args = p.parse_args(argv)
+    logs.setup(verbose=args.verbose, json_format=args.log_format == "json")
+    kube = Kube.from_kubeconfig(args.kubeconfig)
+    manager = build(kube, args)
+    manager.run(metrics_port=args.metrics_port)
+    kube.close()
+
+
+if __name__ == "__main__":
+    main()
