@@ -12,10 +12,13 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from gardener.apiserver import errors, httputil, openapi, rbac
+from gardener.apiserver import certificates, errors, httputil, openapi, rbac
 from gardener.apiserver.authn import Authenticator, Unauthenticated
+from gardener.apiserver.bootstraptokens import BootstrapTokens
+from gardener.apiserver.bootstraptokens import bootstrap_policy as bootstrapper_policy
 from gardener.apiserver.controllers.aggregation import ClusterRoleAggregator
 from gardener.apiserver.controllers.crds import CRDController
+from gardener.apiserver.controllers.csrsigning import CSRSigner
 from gardener.apiserver.controllers.gc import GarbageCollector
 from gardener.apiserver.controllers.namespaces import NamespaceController
 from gardener.apiserver.controllers.rbacindex import RBACIndex
@@ -29,6 +32,7 @@ from gardener.apiserver.rbac import RequestAttributes, UserInfo
 from gardener.apiserver.requestinfo import RequestInfo, parse_request_info
 from gardener.apiserver.resources import Registry
 from gardener.apiserver.rest import Context, ObjectStore
+from gardener.apiserver.seedauthorizer import Authorizer, StoreObjects, seed_restriction
 from gardener.apiserver.storage.interface import Backend
 from gardener.apiserver.tokens import ServiceAccountTokenSigner, StaticTokenUser
 from gardener.apiserver.webhooks import WebhookAdmission
@@ -51,6 +55,9 @@ class ServerConfig:
     admin_kubeconfig: Path | None = None
     #: run the garden's admission (gardener.apis.core.admission) in-process; off when a webhook does it
     garden_admission: bool = True
+    #: certificates and keys handed in (kube-apiserver's --client-ca-file, --tls-cert-file ...); None creates
+    #: and keeps them under `data_dir/pki`
+    pki: ServerPKI | None = None
 
 
 class _Metrics:
@@ -79,12 +86,22 @@ class APIServer:
         self.registry = Registry()
         self.store = ObjectStore(backend=backend, registry=self.registry)
         self.discovery = Discovery(self.registry)
-        self.pki: ServerPKI = load_or_create_server_pki(config.data_dir, hosts=[config.bind_address, *config.hosts])
+        self.pki: ServerPKI = config.pki or load_or_create_server_pki(
+            config.data_dir, hosts=[config.bind_address, *config.hosts]
+        )
         self.signer = ServiceAccountTokenSigner(private_key_pem=self.pki.service_account_key_pem)
+        self.bootstrap_tokens = BootstrapTokens(backend)
         self.authenticator = Authenticator(
-            signer=self.signer, static_tokens=config.static_tokens, backend=backend, registry=self.registry
+            signer=self.signer,
+            static_tokens=config.static_tokens,
+            backend=backend,
+            registry=self.registry,
+            bootstrap_tokens=self.bootstrap_tokens,
         )
         self.rbac = RBACIndex(backend)
+        self.authorizer = Authorizer(
+            objects=StoreObjects(store=self.store, registry=self.registry), rbac_source=self.rbac
+        )
         self.handler = ResourceHandler(store=self.store, registry=self.registry, signer=self.signer)
         self.controllers: list[Any] = [
             CRDController(store=self.store, registry=self.registry),
@@ -92,11 +109,15 @@ class APIServer:
             GarbageCollector(store=self.store, registry=self.registry),
             ClusterRoleAggregator(store=self.store, registry=self.registry),
             Housekeeping(events=backend.events),
+            self.bootstrap_tokens,
+            CSRSigner(store=self.store, registry=self.registry, ca=self.pki.ca),
         ]
         webhooks = WebhookAdmission(store=self.store, registry=self.registry)
         self.controllers.append(webhooks)
         self.store.mutating.append(webhooks.mutate)
         self.store.validating.append(webhooks.validate)
+        self.store.mutating.append(certificates.mutate)
+        self.store.validating += [certificates.validate, seed_restriction]
         if config.garden_admission:
             garden = GardenAdmission(store=self.store, registry=self.registry)
             self.store.mutating.append(garden)
@@ -171,7 +192,7 @@ class APIServer:
         assert ns_info is not None
         for name in SYSTEM_NAMESPACES:
             await self._ensure(ns_info, "", {"metadata": {"name": name}})
-        for obj in rbac.bootstrap_policy():
+        for obj in [*rbac.bootstrap_policy(), *bootstrapper_policy()]:
             group, _, version = obj["apiVersion"].rpartition("/")
             plural = {"ClusterRole": "clusterroles", "ClusterRoleBinding": "clusterrolebindings"}.get(obj["kind"])
             info = self.registry.get(group, version, plural or "")
@@ -216,10 +237,10 @@ class APIServer:
                 namespace=ri.namespace,
                 name=ri.name,
             )
-            decision = rbac.authorize(attrs, self.rbac)
+            decision = await self.authorizer.authorize(attrs)
             if not decision.allowed:
                 raise errors.forbidden(
-                    rbac.forbidden_message(attrs),
+                    rbac.forbidden_message(attrs, reason=decision.reason),
                     details={"name": ri.name, "group": ri.api_group, "kind": ri.resource}
                     if ri.is_resource_request
                     else {},

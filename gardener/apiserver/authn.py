@@ -1,4 +1,4 @@
-"""Who is asking: x509 client certificates, ServiceAccount tokens and a static token file."""
+"""Who is asking: x509 client certificates, ServiceAccount tokens, bootstrap tokens and a static token file."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
+from gardener.apiserver.bootstraptokens import BootstrapTokens
 from gardener.apiserver.pki import identity_from_peercert
 from gardener.apiserver.rbac import UserInfo
 from gardener.apiserver.resources import Registry
@@ -30,11 +31,13 @@ class Authenticator:
         static_tokens: dict[str, StaticTokenUser],
         backend: Backend,
         registry: Registry,
+        bootstrap_tokens: BootstrapTokens | None = None,
     ) -> None:
         self._signer = signer
         self._static = static_tokens
         self._backend = backend
         self._registry = registry
+        self._bootstrap_tokens = bootstrap_tokens
 
     async def authenticate(self, request: web.Request) -> UserInfo | None:
         """None when no credentials were presented; raises Unauthenticated for bad ones."""
@@ -57,6 +60,11 @@ class Authenticator:
         static = self._static.get(token)
         if static is not None:
             return UserInfo(name=static.name, uid=static.uid, groups=(*static.groups, AUTHENTICATED))
+        if self._bootstrap_tokens is not None and self._bootstrap_tokens.looks_like_token(token):
+            user = self._bootstrap_tokens.authenticate(token)
+            if user is None:
+                raise Unauthenticated()
+            return user
         claims = self._signer.verify(token)
         if claims is None:
             raise Unauthenticated()

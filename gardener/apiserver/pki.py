@@ -34,6 +34,7 @@ __all__ = [
     "issue_client_cert",
     "issue_serving_cert",
     "load_or_create_server_pki",
+    "server_pki_from_files",
     "sign_csr",
     "ssl_server_context",
 ]
@@ -599,6 +600,29 @@ def load_or_create_server_pki(data_dir: Path, *, hosts: Sequence[str]) -> Server
     if not sa_pub_path.exists() or sa_pub_path.read_bytes() != sa_pub_pem:
         _write_file(sa_pub_path, sa_pub_pem, mode=0o644)
 
+    return ServerPKI(ca=ca, serving=serving, service_account_key_pem=sa_key_pem, dir=pki_dir)
+
+
+def server_pki_from_files(
+    *, data_dir: Path, client_ca: Path, client_ca_key: Path, tls_cert: Path, tls_key: Path, service_account_key: Path
+) -> ServerPKI:
+    """The PKI of a server whose certificates and keys someone else manages (a gardenlet for a shoot).
+
+    The client CA's key signs certificate requests and the admin kubeconfig, as kube-controller-manager's
+    `--cluster-signing-key-file` does; the serving pair is used exactly as given.
+    """
+    ca = KeyPair(cert_pem=client_ca.read_bytes(), key_pem=client_ca_key.read_bytes())
+    _load_ca(ca)
+    serving = KeyPair(cert_pem=tls_cert.read_bytes(), key_pem=tls_key.read_bytes())
+    if not _same_public_key(
+        _load_cert(serving.cert_pem, what=f"serving certificate {tls_cert}"),
+        _load_private_key(serving.key_pem, what=f"serving key {tls_key}"),
+    ):
+        raise ValueError(f"{tls_key} does not belong to {tls_cert}")
+    sa_key_pem = service_account_key.read_bytes()
+    _load_private_key(sa_key_pem, what=f"service-account key {service_account_key}")
+    pki_dir = Path(data_dir) / "pki"
+    pki_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     return ServerPKI(ca=ca, serving=serving, service_account_key_pem=sa_key_pem, dir=pki_dir)
 
 

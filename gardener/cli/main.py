@@ -1,4 +1,5 @@
-"""`gardenctl`: config set-garden, target garden|project|shoot|view|unset, get|ls shoots|seeds|projects.
+"""`gardenctl`: config set-garden, target garden|project|shoot|view|unset, get|ls shoots|seeds|projects,
+register seed.
 
 Errors end as one line on stderr and a non-zero exit code, never a traceback.
 """
@@ -8,11 +9,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any, NoReturn
 
 import yaml
 
-from gardener.cli import session
+from gardener.cli import register, session
 from gardener.cli.garden import GardenClient, GardenError
 
 KINDS = {
@@ -52,6 +54,15 @@ def _parser() -> argparse.ArgumentParser:
         g.add_argument("name", nargs="?")
         g.add_argument("-o", "--output", choices=["table", "yaml", "json"], default="table")
         g.add_argument("-A", "--all-projects", action="store_true", help="shoots of every project")
+    reg = sub.add_parser("register", help="prepare a new seed's gardenlet")
+    reg_sub = reg.add_subparsers(dest="kind", required=True)
+    rs = reg_sub.add_parser("seed", help="bootstrap token, bootstrap kubeconfig and gardenlet configuration")
+    rs.add_argument("name")
+    rs.add_argument("--provider", required=True, help="provider type of the seed, e.g. local")
+    rs.add_argument("--region", required=True)
+    rs.add_argument("--zones", action="append", default=[], help="zone of the seed (repeat or comma-separate)")
+    rs.add_argument("--kubeconfig", help="garden admin kubeconfig (default: the targeted garden's)")
+    rs.add_argument("--output-dir", default=".", help="where the gardenlet's files go (default: .)")
     return p
 
 
@@ -78,6 +89,9 @@ def run(args: argparse.Namespace) -> None:
         return
     if args.cmd == "target":
         target(args)
+        return
+    if args.cmd == "register":
+        register_seed(args)
         return
     listing(args)
 
@@ -120,6 +134,22 @@ def target(args: argparse.Namespace) -> None:
         new = current.with_shoot(args.name)
     session.save_target(new)
     print(f"Successfully targeted {args.level} {args.name!r}")
+
+
+def register_seed(args: argparse.Namespace) -> None:
+    kubeconfig = args.kubeconfig
+    if not kubeconfig:
+        current = session.load_target()
+        kubeconfig = session.load_config().gardens.get(current.garden) if current.garden else None
+    if not kubeconfig:
+        raise GardenError("no garden kubeconfig: pass --kubeconfig or run gardenctl target garden NAME")
+    zones = tuple(z.strip() for value in args.zones for z in value.split(",") if z.strip())
+    seed = register.SeedRegistration(name=args.name, provider=args.provider, region=args.region, zones=zones)
+    done = register.register_seed(seed, kubeconfig=Path(kubeconfig), output_dir=Path(args.output_dir))
+    print(f"Bootstrap token {done.token_id} created (valid 24h); bootstrap kubeconfig: {done.bootstrap_kubeconfig}")
+    print(f"Gardenlet configuration: {done.config}")
+    print("Start the gardenlet with:")
+    print(f"  {done.command}")
 
 
 def listing(args: argparse.Namespace) -> None:
