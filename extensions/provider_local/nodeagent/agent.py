@@ -1,0 +1,183 @@
+"""The node agent assembled: caches, controllers, kubelet, proxies, metrics; start and stop in order.
+
+Start: lock the data dir, sync every cache, register the Node, clean up after pods that vanished
+while the agent was away, then work. Stop: controllers first (so nothing is recreated), then
+the kubelet (which stops or leaves the containers, as configured), then proxies and caches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from extensions.provider_local.nodeagent import nodeobject
+from extensions.provider_local.nodeagent.addresses import AddressPool
+from extensions.provider_local.nodeagent.container import Backoff
+from extensions.provider_local.nodeagent.deployments import Deployments
+from extensions.provider_local.nodeagent.images import ImageTable
+from extensions.provider_local.nodeagent.informer import Informer
+from extensions.provider_local.nodeagent.kube import (
+    CONFIGMAPS,
+    DEPLOYMENTS,
+    ENDPOINTS,
+    PODS,
+    PVCS,
+    SECRETS,
+    SERVICES,
+    STATEFULSETS,
+    KubeClient,
+)
+from extensions.provider_local.nodeagent.kubelet import Kubelet
+from extensions.provider_local.nodeagent.metrics import Metrics, MetricsServer
+from extensions.provider_local.nodeagent.proxy import ProxyTable
+from extensions.provider_local.nodeagent.pvc import ClaimBinder
+from extensions.provider_local.nodeagent.runtime import Node
+from extensions.provider_local.nodeagent.services import Services
+from extensions.provider_local.nodeagent.statefulsets import StatefulSets
+from extensions.provider_local.nodeagent.workloads import WorkloadContext
+
+log = logging.getLogger("provider_local.nodeagent")
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    kubeconfig: Path
+    data_dir: Path
+    node_name: str
+    image_config: Path | None = None
+    metrics_host: str = "127.0.0.1"
+    #: 0 picks a free port, written to `<data-dir>/metrics.port`
+    metrics_port: int = 10248
+    cleanup_on_exit: bool = False
+    backoff: Backoff = field(default_factory=Backoff)
+    max_grace: float = 30.0
+    host_ip: str = "127.0.0.1"
+    pod_network: str = "127.1.0.0/16"
+    service_network: str = "127.2.0.0/16"
+    load_balancer_network: str = "127.3.0.0/16"
+    heartbeat_seconds: float = nodeobject.HEARTBEAT_SECONDS
+
+
+class DataDirBusy(Exception):
+    pass
+
+
+def lock_data_dir(data_dir: Path) -> int:
+    """An exclusive lock on the data dir for as long as the returned descriptor is open."""
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(data_dir / "agent.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise DataDirBusy(f"another node agent uses {data_dir}") from None
+    return fd
+
+
+class Agent:
+    def __init__(self, config: AgentConfig) -> None:
+        self.config = config
+        self.metrics = Metrics()
+        self.metrics_server: MetricsServer | None = None
+
+    async def run(self, stop: asyncio.Event) -> None:
+        cfg = self.config
+        lock = lock_data_dir(cfg.data_dir)
+        client = KubeClient.from_kubeconfig(cfg.kubeconfig)
+        informers = {r.plural: Informer(client, r) for r in (PODS, DEPLOYMENTS, STATEFULSETS, SERVICES)}
+        informers |= {r.plural: Informer(client, r) for r in (ENDPOINTS, SECRETS, CONFIGMAPS, PVCS)}
+        tasks = [asyncio.create_task(i.run(), name=f"informer-{n}") for n, i in informers.items()]
+        server = MetricsServer(self.metrics, healthy=lambda: all(i.synced.is_set() for i in informers.values()))
+        self.metrics_server = server
+        try:
+            port = await server.start(cfg.metrics_host, cfg.metrics_port)
+            (cfg.data_dir / "metrics.port").write_text(str(port))
+            await self._work(client, informers, stop)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await server.stop()
+            await client.close()
+            os.close(lock)
+
+    @staticmethod
+    async def _synced(informers: dict[str, Informer]) -> None:
+        for informer in informers.values():
+            await informer.synced.wait()
+
+    async def _work(self, client: KubeClient, informers: dict[str, Informer], stop: asyncio.Event) -> None:
+        cfg = self.config
+        state = cfg.data_dir / "state"
+        state.mkdir(mode=0o700, exist_ok=True)
+        node = Node(
+            client=client,
+            name=cfg.node_name,
+            host_ip=cfg.host_ip,
+            data_dir=cfg.data_dir,
+            images=ImageTable.load(cfg.image_config),
+            pod_ips=AddressPool(cfg.pod_network, state_file=state / "pod-ips.json"),
+            pods=informers["pods"],
+            secrets=informers["secrets"],
+            configmaps=informers["configmaps"],
+            services=informers["services"],
+            backoff=cfg.backoff,
+            max_grace=cfg.max_grace,
+            metrics=self.metrics,
+        )
+        kubelet = Kubelet(node)
+        proxies = ProxyTable(on_connection=self.metrics.proxy_connections.inc)
+        ctx = WorkloadContext(client=client, pods=informers["pods"], node_name=cfg.node_name, metrics=self.metrics)
+        deployments = Deployments(ctx, informers["deployments"])
+        statefulsets = StatefulSets(ctx, informers["statefulsets"], informers["persistentvolumeclaims"])
+        services = Services(
+            client,
+            services=informers["services"],
+            pods=informers["pods"],
+            endpoints=informers["endpoints"],
+            cluster_ips=AddressPool(cfg.service_network, state_file=state / "cluster-ips.json"),
+            lb_ips=AddressPool(cfg.load_balancer_network, state_file=state / "load-balancer-ips.json"),
+            proxies=proxies,
+        )
+        binder = ClaimBinder(client, informers["persistentvolumeclaims"], informers["pods"], pvc_root=node.pvc_root)
+        self.metrics.containers_running.set_function(kubelet.running_containers)
+        self.metrics.services.set_function(proxies.count)
+        for handler in (kubelet.on_pod, deployments.on_pod, statefulsets.on_pod, services.on_pod):
+            informers["pods"].add_handler(handler)
+        informers["deployments"].add_handler(deployments.on_deployment)
+        informers["statefulsets"].add_handler(statefulsets.on_statefulset)
+        informers["services"].add_handler(services.on_service)
+        informers["endpoints"].add_handler(services.on_endpoints)
+        informers["secrets"].add_handler(kubelet.on_config)
+        informers["configmaps"].add_handler(kubelet.on_config)
+        informers["persistentvolumeclaims"].add_handler(binder.on_claim)
+
+        synced = asyncio.ensure_future(self._synced(informers))
+        stopped = asyncio.ensure_future(stop.wait())
+        await asyncio.wait({synced, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        if stop.is_set():
+            synced.cancel()
+            return
+        stopped.cancel()
+        await nodeobject.register(client, cfg.node_name, host_ip=cfg.host_ip)
+        await kubelet.start()
+        services.start()
+        controllers = (deployments.queue, statefulsets.queue, binder.queue)
+        for queue in controllers:
+            queue.start()
+        log.info("Node agent running", extra={"node": cfg.node_name, "dataDir": str(cfg.data_dir)})
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), cfg.heartbeat_seconds)
+            await nodeobject.heartbeat(client, cfg.node_name, host_ip=cfg.host_ip, ready=not stop.is_set())
+        log.info("Node agent stopping", extra={"cleanup": cfg.cleanup_on_exit})
+        for queue in controllers:
+            await queue.stop()
+        await services.queue.stop()
+        await kubelet.stop(cleanup=cfg.cleanup_on_exit)
+        await proxies.close()

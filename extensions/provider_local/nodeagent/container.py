@@ -1,0 +1,262 @@
+"""One container's life: start (or adopt), probe, restart with backoff, stop; and its status.
+
+The runner owns the container's process and reports a Kubernetes `ContainerStatus`. How the
+argv and environment are built is the pod's business (`Launcher`), so the runner only knows
+processes, probes and restart policy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from extensions.provider_local.nodeagent.expand import ConfigError
+from extensions.provider_local.nodeagent.images import ImageError
+from extensions.provider_local.nodeagent.objects import now_rfc3339
+from extensions.provider_local.nodeagent.probes import ProbeTarget, run_probe
+from extensions.provider_local.nodeagent.process import HostProcess
+
+log = logging.getLogger("provider_local.nodeagent.container")
+
+Obj = dict[str, Any]
+CONFIG_RETRY_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class Launch:
+    argv: list[str]
+    env: dict[str, str]
+    cwd: Path
+    probe_target: ProbeTarget
+
+
+class Launcher(Protocol):
+    def __call__(self, container: Obj) -> Launch: ...
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Restart delays: base * 2^n up to `limit`; a container that ran for `reset_after` starts over."""
+
+    base: float = 1.0
+    limit: float = 60.0
+    reset_after: float = 60.0
+
+    def delay(self, crashes: int) -> float:
+        return float(min(self.base * 2 ** max(crashes - 1, 0), self.limit))
+
+
+class ContainerRunner:
+    def __init__(
+        self,
+        spec: Obj,
+        *,
+        directory: Path,
+        launcher: Launcher,
+        restart: Callable[[int | None], bool],
+        backoff: Backoff,
+        on_change: Callable[[], None],
+        restart_count: int = 0,
+        previous: Obj | None = None,
+        on_restart: Callable[[], None] | None = None,
+        grace: float = 30.0,
+        pod: str = "",
+    ) -> None:
+        self.spec = spec
+        self.name = str(spec["name"])
+        self._log = {"pod": pod, "container": self.name}
+        self.dir = directory
+        self._launcher = launcher
+        self._restart = restart
+        self._backoff = backoff
+        self._changed = on_change
+        self._on_restart = on_restart
+        self.restart_count = restart_count
+        #: the container's last reported status, so an adopted process keeps its readiness until probed again
+        self._previous = previous or {}
+        self.state: Obj = {"waiting": {"reason": "ContainerCreating"}}
+        self.last_state: Obj = {}
+        self.ready = False
+        self.started = False
+        self.ever_started = False
+        self.exit_code: int | None = None
+        self.proc: HostProcess | None = None
+        self._target: ProbeTarget | None = None
+        self._stopping = asyncio.Event()
+        self._grace = 0.0
+        self._kill_grace = grace
+        self._kill: asyncio.Future[int | None] | None = None
+
+    @property
+    def pid_file(self) -> Path:
+        return self.dir / "pid"
+
+    def status(self) -> Obj:
+        status: Obj = {
+            "name": self.name,
+            "image": self.spec.get("image", ""),
+            "imageID": "",
+            "ready": self.ready,
+            "started": self.started,
+            "restartCount": self.restart_count,
+            "state": self.state,
+            "lastState": self.last_state,
+        }
+        if self.proc is not None:
+            status["containerID"] = f"local://{self.proc.pid}"
+        return status
+
+    def _set(self, **changes: Any) -> None:
+        for key, value in changes.items():
+            setattr(self, key, value)
+        self._changed()
+
+    async def run(self) -> int | None:
+        """Run until the restart policy lets the container rest, or until `stop()`; the last exit code."""
+        self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        crashes = 0
+        proc = HostProcess.adopt(self.pid_file)
+        adopted = proc is not None
+        while not self._stopping.is_set():
+            if proc is None:
+                proc = await self._start()
+                if proc is None:
+                    continue
+            began = time.monotonic()
+            self.proc = proc
+            if self._stopping.is_set():
+                await proc.stop(self._grace)
+            self.ever_started = True
+            running = {"running": {"startedAt": proc.record.started_at}}
+            if adopted:
+                started = bool(self._previous.get("started", True))
+                self._set(state=running, started=started, ready=bool(self._previous.get("ready")) and started)
+            else:
+                self._set(state=running, started=not self.spec.get("startupProbe"))
+            code = await self._supervise(proc, skip_startup=adopted and self.started)
+            adopted = False
+            ran_for = time.monotonic() - began
+            self.exit_code = code
+            terminated = {
+                "exitCode": 137 if code is None else (code if code >= 0 else 128 - code),
+                "reason": "ContainerStatusUnknown" if code is None else ("Completed" if code == 0 else "Error"),
+                "startedAt": proc.record.started_at,
+                "finishedAt": now_rfc3339(),
+            }
+            proc = None
+            if self._stopping.is_set() or not self._restart(code):
+                self._set(state={"terminated": terminated}, ready=False, started=False)
+                return code
+            crashes = 1 if ran_for >= self._backoff.reset_after else crashes + 1
+            delay = self._backoff.delay(crashes)
+            reason = "CrashLoopBackOff"
+            message = f"back-off {delay:g}s restarting failed container={self.name}"
+            self._set(
+                last_state={"terminated": terminated},
+                state={"waiting": {"reason": reason, "message": message}},
+                ready=False,
+                started=False,
+            )
+            log.info("Container exited", extra={**self._log, "exitCode": terminated["exitCode"], "restartIn": delay})
+            await self._sleep(delay)
+            if not self._stopping.is_set():
+                self.restart_count += 1
+                if self._on_restart is not None:
+                    self._on_restart()
+        return self.exit_code
+
+    async def _start(self) -> HostProcess | None:
+        try:
+            launch = self._launcher(self.spec)
+        except Exception as exc:
+            reason = "CreateContainerConfigError" if isinstance(exc, ConfigError) else "CreateContainerError"
+            if self.state.get("waiting", {}).get("message") != str(exc):
+                log.warning("Container cannot start", extra={**self._log, "error": str(exc) or repr(exc)})
+            self._set(state={"waiting": {"reason": reason, "message": str(exc)}})
+            await self._sleep(CONFIG_RETRY_SECONDS)
+            return None
+        self._target = launch.probe_target
+        try:
+            return HostProcess.spawn(
+                launch.argv, env=launch.env, cwd=launch.cwd, log_path=self.dir / "log", pid_file=self.pid_file
+            )
+        except OSError as exc:
+            message = f"cannot execute {launch.argv[0]!r}: {exc.strerror or exc}"
+            self._set(state={"waiting": {"reason": "RunContainerError", "message": message}})
+            log.warning("Container cannot start", extra={**self._log, "error": message})
+            await self._sleep(self._backoff.delay(1))
+            return None
+
+    async def _supervise(self, proc: HostProcess, *, skip_startup: bool) -> int | None:
+        """Wait for the process to exit while its probes run."""
+        if self._target is None:
+            with contextlib.suppress(ConfigError, ImageError):
+                self._target = self._launcher(self.spec).probe_target
+        probes = asyncio.create_task(self._probe(proc, skip_startup=skip_startup))
+        try:
+            return await proc.wait()
+        finally:
+            probes.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await probes
+
+    async def _probe(self, proc: HostProcess, *, skip_startup: bool) -> None:
+        target = self._target
+        startup, readiness, liveness = (self.spec.get(k) for k in ("startupProbe", "readinessProbe", "livenessProbe"))
+        if target is None:
+            self._set(ready=not readiness, started=True)
+            return
+
+        def kill(why: str) -> None:
+            log.info("Probe failed, restarting container", extra={**self._log, "probe": why})
+            self._kill = asyncio.ensure_future(proc.stop(self._kill_grace))
+
+        if startup and not skip_startup:
+
+            async def on_startup(ok: bool) -> bool:
+                if ok:
+                    self._set(started=True)
+                else:
+                    kill("startup")
+                return False
+
+            await run_probe(startup, target, on_result=on_startup)
+            if not self.started:
+                return
+        tasks: list[Awaitable[None]] = []
+        if readiness:
+
+            async def on_readiness(ok: bool) -> bool:
+                self._set(ready=ok)
+                return True
+
+            tasks.append(run_probe(readiness, target, on_result=on_readiness))
+        else:
+            self._set(ready=True)
+        if liveness:
+
+            async def on_liveness(ok: bool) -> bool:
+                if not ok:
+                    kill("liveness")
+                return ok
+
+            tasks.append(run_probe(liveness, target, on_result=on_liveness))
+        await asyncio.gather(*tasks)
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+
+    async def stop(self, grace: float) -> None:
+        """Stop for good: SIGTERM, SIGKILL after `grace` seconds."""
+        self._grace = grace
+        self._stopping.set()
+        proc = self.proc
+        if proc is not None and proc.running():
+            await proc.stop(grace)

@@ -1,0 +1,77 @@
+"""`provider-local-node-agent`: parse flags, run the node agent until SIGTERM or SIGINT."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import socket
+import sys
+from pathlib import Path
+
+from extensions.library import logs
+from extensions.provider_local.nodeagent.agent import Agent, AgentConfig, DataDirBusy
+from extensions.provider_local.nodeagent.container import Backoff
+
+log = logging.getLogger("provider_local.nodeagent")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="provider-local-node-agent", description="Run a local seed's Deployments and StatefulSets as processes"
+    )
+    p.add_argument("--kubeconfig", required=True, type=Path, help="kubeconfig of the seed")
+    p.add_argument("--data-dir", required=True, type=Path, help="pods, volumes, claims, logs and state live here")
+    p.add_argument("--node-name", default=socket.gethostname().split(".")[0].lower(), help="the seed's Node name")
+    p.add_argument("--image-config", type=Path, help="YAML with extra image rules (see images.py)")
+    p.add_argument("--metrics-address", default="127.0.0.1", help="address of /metrics and /healthz")
+    p.add_argument("--metrics-port", type=int, default=10248, help="0 picks a free port (see <data-dir>/metrics.port)")
+    p.add_argument("--pod-network", default="127.1.0.0/16", help="loopback range of pod addresses")
+    p.add_argument("--service-network", default="127.2.0.0/16", help="loopback range of cluster IPs")
+    p.add_argument("--load-balancer-network", default="127.3.0.0/16", help="loopback range of load balancer IPs")
+    p.add_argument("--cleanup-on-exit", action="store_true", help="stop every container when the agent stops")
+    p.add_argument("--restart-backoff", type=float, default=1.0, help="first restart delay of a crashed container")
+    p.add_argument("--restart-backoff-max", type=float, default=60.0, help="longest restart delay")
+    p.add_argument("--max-grace-period", type=float, default=30.0, help="cap on terminationGracePeriodSeconds")
+    p.add_argument("--log-format", choices=["text", "json"], default="text")
+    p.add_argument("-v", "--verbose", action="store_true")
+    return p.parse_args(argv)
+
+
+async def run(args: argparse.Namespace) -> int:
+    config = AgentConfig(
+        kubeconfig=args.kubeconfig,
+        data_dir=args.data_dir.resolve(),
+        node_name=args.node_name,
+        image_config=args.image_config,
+        metrics_host=args.metrics_address,
+        metrics_port=args.metrics_port,
+        cleanup_on_exit=args.cleanup_on_exit,
+        backoff=Backoff(base=args.restart_backoff, limit=args.restart_backoff_max),
+        max_grace=args.max_grace_period,
+        pod_network=args.pod_network,
+        service_network=args.service_network,
+        load_balancer_network=args.load_balancer_network,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await Agent(config).run(stop)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    logs.setup(json_format=args.log_format == "json", verbose=args.verbose)
+    try:
+        code = asyncio.run(run(args))
+    except (DataDirBusy, OSError, ValueError) as exc:
+        print(f"provider-local-node-agent: {exc}", file=sys.stderr)
+        code = 1
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,65 @@
+"""What every part of the agent shares: the API client, caches, address pools and settings of this node."""
+
+from __future__ import annotations
+
+import logging
+import urllib.parse
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from extensions.provider_local.nodeagent.addresses import AddressPool
+from extensions.provider_local.nodeagent.container import Backoff
+from extensions.provider_local.nodeagent.expand import service_env
+from extensions.provider_local.nodeagent.images import ImageTable
+from extensions.provider_local.nodeagent.informer import Informer
+from extensions.provider_local.nodeagent.kube import PODS, ApiError, KubeClient
+from extensions.provider_local.nodeagent.metrics import Metrics
+
+log = logging.getLogger("provider_local.nodeagent")
+
+
+@dataclass(frozen=True)
+class Node:
+    client: KubeClient
+    name: str
+    host_ip: str
+    data_dir: Path
+    images: ImageTable
+    pod_ips: AddressPool
+    pods: Informer
+    secrets: Informer
+    configmaps: Informer
+    services: Informer
+    backoff: Backoff
+    max_grace: float
+    metrics: Metrics
+
+    def api_service_env(self) -> dict[str, str]:
+        """`KUBERNETES_SERVICE_HOST` and friends, which every pod gets: the seed's API server itself."""
+        url = urllib.parse.urlsplit(self.client.server)
+        api = {"clusterIP": url.hostname or "127.0.0.1", "ports": [{"name": "https", "port": url.port or 443}]}
+        return service_env([{"metadata": {"name": "kubernetes"}, "spec": api}])
+
+    @property
+    def pods_dir(self) -> Path:
+        return self.data_dir / "pods"
+
+    @property
+    def pvc_root(self) -> Path:
+        return self.data_dir / "pvc"
+
+    async def write_pod_status(self, namespace: str, name: str, uid: str, patch: dict[str, Any]) -> bool | None:
+        """Merge-patch a pod's status; False when the pod is gone or replaced, None on a transient error."""
+        cached = self.pods.get(namespace, name)
+        if cached is None or cached["metadata"].get("uid") != uid:
+            return False
+        body = {"metadata": {"uid": uid}, "status": patch}
+        try:
+            await self.client.patch(PODS.path(namespace, name, "status"), body)
+        except ApiError as exc:
+            if exc.status in (404, 409, 422):
+                return False
+            log.warning("Cannot write pod status", extra={"pod": f"{namespace}/{name}", "error": str(exc)})
+            return None
+        return True
