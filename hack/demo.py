@@ -1,112 +1,104 @@
-"""`make demo`: start the embedded API server and show real kubectl working against it.
+"""`make demo`: a local garden creates a shoot, and kubectl works against it.
 
-Creates a CustomResourceDefinition, applies a custom resource, lists it as a table, watches it
-change, patches it, reads it as YAML and deletes it, printing each kubectl command and its output.
+Starts `gardener local up` (garden API server, controller-manager, scheduler, and a local seed with
+its node agent, extensions and gardenlet), applies a Project, a CloudProfile, a SecretBinding and a
+workerless Shoot, follows the shoot's progress until it is Ready, runs kubectl against the new
+cluster, then stops everything again.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "hack" / "examples"
 sys.path.insert(0, str(ROOT))
 
-from tests.helpers import KUBECTL, ServerProcess  # noqa: E402
-
-CRD = textwrap.dedent(
-    """
-    apiVersion: apiextensions.k8s.io/v1
-    kind: CustomResourceDefinition
-    metadata:
-      name: widgets.demo.gardener.cloud
-    spec:
-      group: demo.gardener.cloud
-      scope: Namespaced
-      names: {plural: widgets, singular: widget, kind: Widget, shortNames: [wd]}
-      versions:
-      - name: v1
-        served: true
-        storage: true
-        subresources: {status: {}}
-        additionalPrinterColumns:
-        - {name: Size, type: integer, jsonPath: .spec.size}
-        - {name: Color, type: string, jsonPath: .spec.color}
-        - {name: Age, type: date, jsonPath: .metadata.creationTimestamp}
-        schema:
-          openAPIV3Schema:
-            type: object
-            properties:
-              spec:
-                type: object
-                required: [size]
-                properties:
-                  size: {type: integer, minimum: 1, maximum: 10}
-                  color: {type: string, enum: [red, green, blue], default: green}
-              status:
-                type: object
-                x-kubernetes-preserve-unknown-fields: true
-    """
-)
-
-WIDGET = textwrap.dedent(
-    """
-    apiVersion: demo.gardener.cloud/v1
-    kind: Widget
-    metadata: {name: first, namespace: default}
-    spec: {size: 3}
-    """
-)
+from tests.helpers import KUBECTL  # noqa: E402
 
 
-def run(kubeconfig: Path, *args: str, stdin: str | None = None) -> str:
-    print(f"\n$ kubectl {' '.join(args)}", flush=True)
+def kubectl(kubeconfig: Path, *args: str, show: bool = True) -> str:
+    if show:
+        print(f"\n$ kubectl {' '.join(args)}", flush=True)
     env = {**os.environ, "KUBECONFIG": str(kubeconfig), "HOME": str(kubeconfig.parent)}
-    result = subprocess.run([KUBECTL, *args], input=stdin, capture_output=True, text=True, env=env, check=False)
-    out = (result.stdout + result.stderr).rstrip()
-    print(textwrap.indent(out, "  "), flush=True)
+    result = subprocess.run([KUBECTL, *args], capture_output=True, text=True, env=env, check=False)
+    if show:
+        for line in (result.stdout + result.stderr).rstrip().splitlines():
+            print(f"  {line}")
     if result.returncode != 0:
-        raise SystemExit(f"demo: kubectl {' '.join(args)} failed")
+        raise SystemExit(f"demo: kubectl {' '.join(args)} failed: {result.stderr.strip()}")
     return result.stdout
+
+
+def gardener(*args: str) -> None:
+    print(f"\n$ gardener {' '.join(args)}", flush=True)
+    result = subprocess.run([sys.executable, "-m", "gardener.local.main", *args], text=True, check=False)
+    if result.returncode != 0:
+        raise SystemExit(f"demo: gardener {' '.join(args)} failed")
+
+
+def wait_for_shoot(kc: Path, *, timeout: float = 180.0) -> None:
+    print("\nwaiting for shoot garden-dev/demo:", flush=True)
+    deadline = time.monotonic() + timeout
+    last = ""
+    started = time.monotonic()
+    while time.monotonic() < deadline:
+        shoot = json.loads(kubectl(kc, "get", "shoot", "demo", "-n", "garden-dev", "-o", "json", show=False))
+        op = (shoot.get("status") or {}).get("lastOperation") or {}
+        line = (
+            f"  {op.get('type', '-')} {op.get('state', 'Pending')} {op.get('progress', 0)}% {op.get('description', '')}"
+        )
+        if line != last:
+            print(line, flush=True)
+            last = line
+        if op.get("state") == "Succeeded" and op.get("type") in ("Create", "Reconcile"):
+            print(f"  shoot is ready after {time.monotonic() - started:.1f}s")
+            return
+        time.sleep(0.5)
+    raise SystemExit("demo: the shoot did not become ready in time; see the logs under the data dir")
 
 
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="gardener-demo-") as tmp:
-        server = ServerProcess(data_dir=Path(tmp) / "apiserver").start()
-        kc = server.kubeconfig
-        print(f"gardener-apiserver is serving on {server.url} (admin kubeconfig: {kc})")
+        data = Path(tmp) / "garden"
+        gardener("local", "up", "--data-dir", str(data))
+        kc = data / "garden.kubeconfig"
         try:
-            run(kc, "version")
-            run(kc, "get", "namespaces")
-            run(kc, "apply", "-f", "-", stdin=CRD)
-            run(kc, "wait", "--for=condition=Established", "crd/widgets.demo.gardener.cloud", "--timeout=20s")
-            watch_env = {**os.environ, "KUBECONFIG": str(kc), "HOME": str(kc.parent)}
-            watcher = subprocess.Popen(
-                [KUBECTL, "get", "widgets", "-w", "--output-watch-events"],
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-                env=watch_env,
+            kubectl(kc, "get", "seeds")
+            kubectl(
+                kc, "apply", "-f", str(EXAMPLES / "00-project.yaml"), "-f", str(EXAMPLES / "10-cloudprofile-local.yaml")
             )
-            time.sleep(1)
-            run(kc, "apply", "-f", "-", stdin=WIDGET)
-            run(kc, "get", "widgets")
-            run(kc, "patch", "widget", "first", "--type", "merge", "-p", '{"spec":{"size":5,"color":"blue"}}')
-            run(kc, "get", "widget", "first", "-o", "yaml")
-            run(kc, "delete", "widget", "first")
-            time.sleep(1)
-            watcher.terminate()
-            out, _ = watcher.communicate(timeout=10)
-            print("\n$ kubectl get widgets -w --output-watch-events   (ran in the background meanwhile)")
-            print(textwrap.indent(out.rstrip(), "  "))
+            kubectl(kc, "wait", "--for=jsonpath={.status.phase}=Ready", "project/dev", "--timeout=60s")
+            kubectl(
+                kc,
+                "apply",
+                "-f",
+                str(EXAMPLES / "30-secretbinding-local.yaml"),
+                "-f",
+                str(EXAMPLES / "40-shoot-workerless.yaml"),
+            )
+            wait_for_shoot(kc)
+            kubectl(kc, "get", "shoots", "-A")
+            secret = json.loads(
+                kubectl(kc, "get", "secret", "demo.kubeconfig", "-n", "garden-dev", "-o", "json", show=False)
+            )
+            shoot_kc = Path(tmp) / "demo.kubeconfig"
+            shoot_kc.write_bytes(base64.b64decode(secret["data"]["kubeconfig"]))
+            shoot_kc.chmod(0o600)
+            print(f"\nthe shoot's admin kubeconfig is the Secret garden-dev/demo.kubeconfig (saved to {shoot_kc})")
+            kubectl(shoot_kc, "get", "namespaces")
+            kubectl(shoot_kc, "create", "namespace", "hello-from-the-demo")
+            kubectl(shoot_kc, "get", "namespace", "hello-from-the-demo")
             print("\ndemo: done")
         finally:
-            server.stop()
+            gardener("local", "down", "--data-dir", str(data))
 
 
 if __name__ == "__main__":

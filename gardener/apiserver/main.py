@@ -11,11 +11,21 @@ from pathlib import Path
 
 from gardener.apiserver.app import APIServer, ServerConfig
 from gardener.apiserver.logs import setup_logging
+from gardener.apiserver.pki import ServerPKI, server_pki_from_files
 from gardener.apiserver.storage.interface import Backend, ValueTransformer
 from gardener.apiserver.storage.sqlite import SQLiteBackend
 from gardener.apiserver.tokens import load_token_file
 
 log = logging.getLogger("gardener.apiserver")
+
+
+def _flag_bool(text: str) -> bool:
+    value = text.strip().lower()
+    if value in ("true", "1", "yes"):
+        return True
+    if value in ("false", "0", "no"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -32,6 +42,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--token-auth-file", type=Path, help='CSV: token,user,uid,"group1,group2"')
     p.add_argument("--tls-san", action="append", default=[], help="extra host name or IP for the serving certificate")
+    given = p.add_argument_group(
+        "certificates managed elsewhere (all five together; without them the server keeps its own under DATA_DIR/pki)"
+    )
+    given.add_argument("--client-ca-file", type=Path, help="CA of client certificates (PEM)")
+    given.add_argument(
+        "--cluster-signing-key-file", type=Path, help="key of the client CA: signs CSRs and the admin kubeconfig"
+    )
+    given.add_argument("--tls-cert-file", type=Path, help="serving certificate (PEM)")
+    given.add_argument("--tls-private-key-file", type=Path, help="key of the serving certificate (PEM)")
+    given.add_argument("--service-account-signing-key-file", type=Path, help="key that signs service-account tokens")
     p.add_argument(
         "--disable-garden-admission",
         action="store_true",
@@ -58,6 +78,32 @@ def build_backend(args: argparse.Namespace) -> Backend:
     return SQLiteBackend(args.data_dir / "state.db", synchronous=args.sqlite_synchronous, transformer=transformer)
 
 
+_PKI_FLAGS = (
+    "client_ca_file",
+    "cluster_signing_key_file",
+    "tls_cert_file",
+    "tls_private_key_file",
+    "service_account_signing_key_file",
+)
+
+
+def given_pki(args: argparse.Namespace) -> ServerPKI | None:
+    given = [name for name in _PKI_FLAGS if getattr(args, name) is not None]
+    if not given:
+        return None
+    if len(given) != len(_PKI_FLAGS):
+        missing = ", ".join("--" + n.replace("_", "-") for n in _PKI_FLAGS if n not in given)
+        raise ValueError(f"certificate flags go together: missing {missing}")
+    return server_pki_from_files(
+        data_dir=args.data_dir,
+        client_ca=args.client_ca_file,
+        client_ca_key=args.cluster_signing_key_file,
+        tls_cert=args.tls_cert_file,
+        tls_key=args.tls_private_key_file,
+        service_account_key=args.service_account_signing_key_file,
+    )
+
+
 async def run(args: argparse.Namespace) -> int:
     data_dir: Path = args.data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -72,6 +118,7 @@ async def run(args: argparse.Namespace) -> int:
             static_tokens=tokens,
             admin_kubeconfig=data_dir / "admin.kubeconfig",
             garden_admission=not args.disable_garden_admission,
+            pki=given_pki(args),
         ),
         backend=backend,
     )

@@ -14,10 +14,11 @@ import yaml
 from gardener.apis.crds import all_crds
 from gardener.local import processes
 from gardener.local.processes import Managed
+from gardener.local.seed import SEED_COMPONENTS, up_seed
 from gardener.scheduler import rbac as scheduler_rbac
 
 #: in start order; `down` stops them in reverse
-COMPONENTS = ("apiserver", "controller-manager", "scheduler")
+COMPONENTS = ("apiserver", "controller-manager", "scheduler", *SEED_COMPONENTS)
 
 
 class BringUpError(Exception):
@@ -52,7 +53,7 @@ def _python() -> str:
     return sys.executable
 
 
-def up(layout: Layout, *, port: int = 0, timeout: float = 60.0) -> None:
+def up(layout: Layout, *, port: int = 0, timeout: float = 60.0, with_seed: bool = True) -> None:
     if processes.pid_of("apiserver", run_dir=layout.run_dir) is None:
         admin = layout.apiserver_dir / "admin.kubeconfig"
         admin.unlink(missing_ok=True)
@@ -95,6 +96,18 @@ def up(layout: Layout, *, port: int = 0, timeout: float = 60.0) -> None:
             ),
             run_dir=layout.run_dir,
             log_dir=layout.log_dir,
+        )
+    if with_seed:
+        up_seed(
+            data_dir=layout.data_dir,
+            garden_kubeconfig=layout.garden_kubeconfig,
+            run_dir=layout.run_dir,
+            log_dir=layout.log_dir,
+            wait_for_file=lambda path, *, component, timeout: _wait_for_file(
+                path, component=component, layout=layout, timeout=timeout
+            ),
+            install_crds=install_crds,
+            timeout=timeout,
         )
 
 
@@ -142,13 +155,17 @@ def _wait_for_file(path: Path, *, component: str, layout: Layout, timeout: float
 
 def install_garden_api(kubeconfig: Path, *, timeout: float) -> None:
     """Create or update the garden CRDs and wait until they are Established."""
+    install_crds(kubeconfig, crds=all_crds(), timeout=timeout)
+
+
+def install_crds(kubeconfig: Path, *, crds: list[dict[str, Any]], timeout: float) -> None:
+    """Create or update CRDs and wait until they are Established."""
     from kubernetes import config
 
     from gardener.controllermanager.kube import Kube
 
     kube = Kube(config.new_client_from_config(config_file=str(kubeconfig)))  # type: ignore[no-untyped-call]
     path = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
-    crds = all_crds()
     for crd in crds:
         kube.apply(path, crd)
     deadline = time.monotonic() + timeout
@@ -169,6 +186,9 @@ def down(layout: Layout) -> list[str]:
     for name in reversed(COMPONENTS):
         if processes.stop(name, run_dir=layout.run_dir):
             stopped.append(name)
+    # What the components started (control planes of shoots, local machines) goes too.
+    if processes.sweep(layout.data_dir):
+        stopped.append("shoot processes")
     return stopped
 
 

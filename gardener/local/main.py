@@ -20,11 +20,12 @@ def main(argv: list[str] | None = None) -> None:
         v.add_argument("--data-dir", type=Path, default=Path(".gardener-local"), help="where state and logs live")
         if verb == "up":
             v.add_argument("--port", type=int, default=0, help="API server port (0 picks a free one)")
+            v.add_argument("--no-seed", action="store_true", help="start only the garden, without the local seed")
     args = p.parse_args(argv)
     layout = Layout(args.data_dir.resolve())
     try:
         if args.verb == "up":
-            up(layout, port=args.port)
+            up(layout, port=args.port, with_seed=not args.no_seed)
             print(f"garden is up; export KUBECONFIG={layout.garden_kubeconfig}")
         elif args.verb == "down":
             stopped = down(layout)

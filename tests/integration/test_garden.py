@@ -28,7 +28,7 @@ def _gardener(*args: str) -> subprocess.CompletedProcess[str]:
 @pytest.fixture(scope="module")
 def garden(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     data = tmp_path_factory.mktemp("garden")
-    result = _gardener("local", "up", "--data-dir", str(data))
+    result = _gardener("local", "up", "--no-seed", "--data-dir", str(data))
     assert result.returncode == 0, result.stderr
     try:
         yield data

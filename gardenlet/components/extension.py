@@ -1,0 +1,126 @@
+"""Extension resources (`extensions.gardener.cloud/v1alpha1` Infrastructure, ControlPlane, Worker): written by the
+gardenlet into the shoot namespace, reconciled by a provider extension, waited for through their status.
+
+Each write carries `gardener.cloud/operation: reconcile`, which the extension removes once it has acted; the
+resource is ready when that annotation is gone and `status.lastOperation` reports success for the current
+generation. A seed without an extension's CRD cannot run it: `installed_kinds` lets a flow skip those steps.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from gardenlet.components.base import ChartComponent
+from gardenlet.kube import ApiException, Kube, resource_path
+
+GROUP = "extensions.gardener.cloud"
+API_VERSION = f"{GROUP}/v1alpha1"
+OPERATION = "gardener.cloud/operation"
+CONFIRM_DELETION = "confirmation.gardener.cloud/deletion"
+PLURALS = {
+    "Infrastructure": "infrastructures",
+    "ControlPlane": "controlplanes",
+    "Worker": "workers",
+    "Cluster": "clusters",
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExtensionValues:
+    kind: str
+    name: str
+    namespace: str
+    type: str
+    #: everything of the spec but `type` (region, secretRef, providerConfig, pools ...)
+    spec: dict[str, Any] = field(default_factory=dict)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class ExtensionResource(ChartComponent):
+    chart = "extension"
+    values: ExtensionValues
+
+    def __init__(self, kube: Kube, values: ExtensionValues, *, now: Callable[[], dt.datetime] = _now, **kwargs: Any):
+        super().__init__(kube, values, **kwargs)
+        self.now = now
+
+    def context(self) -> dict[str, Any]:
+        v = self.values
+        return {
+            "kind": v.kind,
+            "name": v.name,
+            "namespace": v.namespace,
+            "spec": {"type": v.type, **v.spec},
+            "timestamp": self.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+
+    @property
+    def what(self) -> str:
+        return f"{self.values.kind} {self.values.name}"
+
+    @property
+    def path(self) -> str:
+        return resource_path(API_VERSION, self.values.kind, self.values.namespace, self.values.name)
+
+    async def problem(self) -> str | None:
+        obj = await self.kube.aget(self.path)
+        if obj is None:
+            return f"{self.what} does not exist"
+        return extension_problem(obj)
+
+    async def destroy(self) -> None:
+        body = {"metadata": {"annotations": {CONFIRM_DELETION: "true"}}}
+        if await self.kube.amerge_patch(self.path, body) is not None:
+            await self.kube.adelete(self.path)
+
+
+def extension_problem(obj: dict[str, Any]) -> str | None:
+    """None when an extension resource is reconciled; else what its status says."""
+    meta, status = obj.get("metadata") or {}, obj.get("status") or {}
+    what = f"{obj.get('kind')} {meta.get('name')}"
+    if (meta.get("annotations") or {}).get(OPERATION):
+        return f"{what} has not been picked up by its extension yet"
+    if int(status.get("observedGeneration") or 0) < int(meta.get("generation") or 0):
+        return f"{what}: extension has not observed generation {meta.get('generation')} yet"
+    last = status.get("lastOperation") or {}
+    if last.get("state") != "Succeeded":
+        error = (status.get("lastError") or {}).get("description") or last.get("description") or "no status yet"
+        return f"{what} is {last.get('state') or 'not reconciled'}: {error}"
+    return None
+
+
+def cluster_manifest(
+    name: str, *, shoot: dict[str, Any], seed: dict[str, Any], cloud_profile: dict[str, Any]
+) -> dict[str, Any]:
+    """The `Cluster` extensions read the Shoot, its Seed and CloudProfile from (named like the seed namespace)."""
+
+    def plain(obj: dict[str, Any]) -> dict[str, Any]:
+        meta = {k: v for k, v in (obj.get("metadata") or {}).items() if k != "managedFields"}
+        return {**obj, "metadata": meta}
+
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "Cluster",
+        "metadata": {"name": name},
+        "spec": {"cloudProfile": plain(cloud_profile), "seed": plain(seed), "shoot": plain(shoot)},
+    }
+
+
+async def installed_kinds(kube: Kube, kinds: Iterable[str] = tuple(PLURALS)) -> frozenset[str]:
+    """Which extension kinds the seed can hold (their CRD exists)."""
+    found = set()
+    for kind in kinds:
+        path = f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{PLURALS[kind]}.{GROUP}"
+        try:
+            if await kube.aget(path) is not None:
+                found.add(kind)
+        except ApiException as exc:
+            if exc.status != 403:
+                raise
+    return frozenset(found)

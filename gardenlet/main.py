@@ -1,0 +1,179 @@
+"""`gardenlet --config FILE`: get garden credentials, register the seed, heartbeat until SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import signal
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from aiohttp import web
+from kubernetes.client.exceptions import ApiException
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from gardenlet import bootstrap
+from gardenlet.config import ConfigError, GardenletConfig, load_config
+from gardenlet.heartbeat import Heartbeat, Metrics
+from gardenlet.shoot.controller import run_shoot_controller
+
+log = logging.getLogger("gardenlet")
+
+T = TypeVar("T")
+#: how long to wait before trying again when the garden cannot be reached
+RETRY_SECONDS = 2.0
+
+
+def _describe(exc: Exception) -> str:
+    """What went wrong, for the log: API errors carry the server's Status message, never credentials."""
+    if isinstance(exc, ApiException):
+        return f"{exc.status} {exc.reason}: {str(exc.body or '')[:500]}"
+    return f"{exc.__class__.__name__}: {exc}"[:500]
+
+
+async def _pause(stop: asyncio.Event, seconds: float) -> None:
+    """Sleep for `seconds`, or less if asked to stop."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
+
+
+async def _until_done(step: Callable[[], T], *, what: str, stop: asyncio.Event) -> T | None:
+    """Run a blocking step until it succeeds; None if asked to stop first."""
+    while not stop.is_set():
+        try:
+            return await asyncio.to_thread(step)
+        except bootstrap.BootstrapError:
+            raise
+        except Exception as exc:
+            log.warning("%s failed, retrying: %s", what, _describe(exc))
+        await _pause(stop, RETRY_SECONDS)
+    return None
+
+
+def _record_expiry(config: GardenletConfig, metrics: Metrics) -> dt.datetime | None:
+    cert = bootstrap.client_certificate(config.kubeconfig)
+    if cert is None:
+        return None
+    metrics.certificate_expiry.set(cert.not_valid_after_utc.timestamp())
+    return bootstrap.renew_at(cert)
+
+
+async def _heartbeats(heartbeat: Heartbeat, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        try:
+            await asyncio.to_thread(heartbeat.beat)
+        except Exception as exc:
+            log.warning("Heartbeat failed: %s", _describe(exc))
+        await _pause(stop, heartbeat.config.lease_resync_seconds)
+
+
+async def _renewals(config: GardenletConfig, heartbeat: Heartbeat, metrics: Metrics, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        due = _record_expiry(config, metrics)
+        wait = 0.0 if due is None else (due - dt.datetime.now(dt.UTC)).total_seconds()
+        if wait > 0:
+            await _pause(stop, min(wait, 3600.0))
+            continue
+        try:
+            await asyncio.to_thread(bootstrap.renew, config)
+            heartbeat.kube = bootstrap.client(config.kubeconfig)
+        except Exception as exc:
+            log.warning("Certificate renewal failed, retrying: %s", _describe(exc))
+            await _pause(stop, 30.0)
+
+
+async def _serve(config: GardenletConfig, heartbeat: Heartbeat, metrics: Metrics) -> web.AppRunner | None:
+    if not config.metrics_port:
+        return None
+
+    async def healthz(_: web.Request) -> web.Response:
+        return web.Response(
+            text="ok" if heartbeat.healthy else "heartbeat failing", status=200 if heartbeat.healthy else 500
+        )
+
+    async def serve_metrics(_: web.Request) -> web.Response:
+        return web.Response(body=generate_latest(metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    app = web.Application()
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", serve_metrics)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, config.metrics_bind_address, config.metrics_port).start()
+    return runner
+
+
+async def _shoots(config: GardenletConfig, seed_kubeconfig: Path) -> None:
+    """Reconcile the seed's shoots until cancelled, starting over if the controller fails (a bad seed kubeconfig)."""
+    while True:
+        try:
+            await run_shoot_controller(
+                garden_kubeconfig=config.kubeconfig, seed_kubeconfig=seed_kubeconfig, seed_name=config.seed_name
+            )
+        except Exception:
+            log.exception("Shoot controller failed, restarting")
+        await asyncio.sleep(RETRY_SECONDS)
+
+
+async def run(config: GardenletConfig, *, seed_kubeconfig: Path | None = None) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    # A certificate that is still valid is renewed by the renewal loop, without holding up the start.
+    valid = bootstrap.has_valid_certificate(config.kubeconfig, now=dt.datetime.now(dt.UTC))
+    if not valid and await _until_done(lambda: bootstrap.bootstrap(config), what="bootstrap", stop=stop) is None:
+        return 0
+    metrics = Metrics()
+    heartbeat = Heartbeat(bootstrap.client(config.kubeconfig), config, metrics)
+    runner = await _serve(config, heartbeat, metrics)
+    try:
+        if await _until_done(heartbeat.ensure_seed, what="register seed", stop=stop) is None:
+            return 0
+        tasks = [
+            asyncio.create_task(_heartbeats(heartbeat, stop), name="heartbeat"),
+            asyncio.create_task(_renewals(config, heartbeat, metrics, stop), name="certificate-renewal"),
+        ]
+        shoots = (
+            None if seed_kubeconfig is None else asyncio.create_task(_shoots(config, seed_kubeconfig), name="shoots")
+        )
+        log.info("Gardenlet running", extra={"seed": config.seed_name})
+        await stop.wait()
+        if shoots is not None:
+            shoots.cancel()
+            await asyncio.gather(shoots, return_exceptions=True)
+        await asyncio.gather(*tasks)
+    finally:
+        if runner is not None:
+            await runner.cleanup()
+    log.info("Gardenlet stopped", extra={"seed": config.seed_name})
+    return 0
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="gardenlet", description="The seed agent: registers its seed and heartbeats")
+    p.add_argument("--config", required=True, type=Path, help="GardenletConfiguration YAML file")
+    p.add_argument(
+        "--seed-kubeconfig", type=Path, help="kubeconfig of the seed cluster; without it no shoots are reconciled"
+    )
+    p.add_argument("-v", "--verbose", action="store_true")
+    args = p.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        code = asyncio.run(run(load_config(args.config), seed_kubeconfig=args.seed_kubeconfig))
+    except (ConfigError, bootstrap.BootstrapError, OSError) as exc:
+        print(f"gardenlet: {exc}", file=sys.stderr)
+        code = 1
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()
