@@ -44,6 +44,19 @@ def gardener(*args: str) -> None:
         raise SystemExit(f"demo: gardener {' '.join(args)} failed")
 
 
+def wait_for_seed(kc: Path, *, timeout: float = 60.0) -> None:
+    """The gardenlet registers seed `local` through a bootstrap token; wait until it reports Ready."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        seeds = json.loads(kubectl(kc, "get", "seeds", "-o", "json", show=False))
+        for seed in seeds.get("items") or []:
+            for condition in (seed.get("status") or {}).get("conditions") or []:
+                if condition.get("type") == "GardenletReady" and condition.get("status") == "True":
+                    return
+        time.sleep(0.5)
+    raise SystemExit("demo: the local seed did not become ready in time; see the gardenlet log under the data dir")
+
+
 def wait_for_shoot(kc: Path, *, timeout: float = 180.0) -> None:
     print("\nwaiting for shoot garden-dev/demo:", flush=True)
     deadline = time.monotonic() + timeout
@@ -71,6 +84,7 @@ def main() -> None:
         gardener("local", "up", "--data-dir", str(data))
         kc = data / "garden.kubeconfig"
         try:
+            wait_for_seed(kc)
             kubectl(kc, "get", "seeds")
             kubectl(
                 kc, "apply", "-f", str(EXAMPLES / "00-project.yaml"), "-f", str(EXAMPLES / "10-cloudprofile-local.yaml")
