@@ -3,13 +3,15 @@
 Fetches what `gardener.apis.core.admission` will look up (asynchronously, from storage), then runs
 the same defaulting and validation a webhook would, and turns problems into one 422 (403 for
 deletion protection) naming every field.
+
+`gardener.apis.core.admission` (with the garden's types, defaulting and validation, a few MiB) is
+imported on the first garden object, so a server that never sees one does not carry it.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from gardener.apis.core import admission
 from gardener.apis.core.errors import FieldError
 from gardener.apis.core.lookup import MemoryLookup
 from gardener.apiserver import errors
@@ -17,7 +19,12 @@ from gardener.apiserver.errors import FieldCause
 from gardener.apiserver.resources import Registry
 from gardener.apiserver.rest import AdmissionRequest, ObjectStore
 
+if TYPE_CHECKING:
+    from gardener.apis.core import admission
+
 CORE = "core.gardener.cloud"
+#: the API groups `admission.handles` (a test keeps the two equal), known without importing it
+GROUPS = frozenset({CORE, "seedmanagement.gardener.cloud"})
 
 
 class GardenAdmission:
@@ -27,6 +34,10 @@ class GardenAdmission:
 
     async def __call__(self, req: AdmissionRequest) -> None:
         info = req.info
+        if info.group not in GROUPS:
+            return
+        from gardener.apis.core import admission
+
         if not admission.handles(info.group):
             return
         request = admission.Request(

@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from gardener.apiserver import errors, fieldmanager, httputil, tables
+from gardener.apiserver import errors, fieldmanager, httputil
 from gardener.apiserver.errors import FieldCause, StatusError
 from gardener.apiserver.rbac import UserInfo
 from gardener.apiserver.requestinfo import RequestInfo
@@ -77,6 +77,8 @@ class ResourceHandler:
             obj = await self.store.get(info, ns, ri.name)
             table_version = _table_version(request)
             if table_version:
+                from gardener.apiserver import tables
+
                 return httputil.json_response(
                     tables.to_table(info, [obj], include_object=_include(request), api_version=table_version)
                 )
@@ -190,6 +192,8 @@ class ResourceHandler:
         )
         cont = _encode_continue(revision, next_key) if next_key else ""
         if table_version:
+            from gardener.apiserver import tables
+
             return httputil.json_response(
                 tables.to_table(
                     info,
@@ -347,7 +351,12 @@ def _check_options(request: web.Request, kind: str, *, patch_type: str = "") -> 
 
 def _table_version(request: web.Request) -> str | None:
     """The Table apiVersion the client asked for, or None for plain objects."""
-    wanted, version = tables.parse_table_accept(request.headers.get("Accept", ""))
+    accept = request.headers.get("Accept", "")
+    if "Table" not in accept:  # no `as=Table`: skip importing the table printers (most clients never ask)
+        return None
+    from gardener.apiserver import tables
+
+    wanted, version = tables.parse_table_accept(accept)
     return version if wanted else None
 
 

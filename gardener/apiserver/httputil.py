@@ -5,12 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-import yaml
 from aiohttp import web
 
 from gardener.apiserver import errors
 from gardener.apiserver.errors import StatusError
-from gardener.apiserver.protobuf import ProtobufError, decode_k8s_protobuf
 
 JSON = "application/json"
 
@@ -49,6 +47,9 @@ async def read_body(request: web.Request, *, allow_empty: bool = False) -> Any:
 
 def decode_body(raw: bytes, media: str) -> Any:
     if "protobuf" in media:
+        # Imported on the first protobuf body: most clients send JSON, and the decoder is sizeable.
+        from gardener.apiserver.protobuf import ProtobufError, decode_k8s_protobuf
+
         try:
             return decode_k8s_protobuf(raw)
         except ProtobufError as exc:
@@ -58,6 +59,8 @@ def decode_body(raw: bytes, media: str) -> Any:
     if "cbor" in media:
         raise errors.unsupported_media_type(media, ["application/json", "application/yaml"])
     if "yaml" in media:
+        import yaml
+
         try:
             return yaml.safe_load(raw)
         except yaml.YAMLError as exc:

@@ -12,6 +12,7 @@ from pathlib import Path
 from gardener.apiserver.app import APIServer, ServerConfig
 from gardener.apiserver.logs import setup_logging
 from gardener.apiserver.pki import ServerPKI, server_pki_from_files
+from gardener.apiserver.storage.cache import CachedBackend
 from gardener.apiserver.storage.interface import Backend, ValueTransformer
 from gardener.apiserver.storage.sqlite import SQLiteBackend
 from gardener.apiserver.tokens import load_token_file
@@ -36,6 +37,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--storage", choices=["sqlite", "etcd"], default="sqlite")
     p.add_argument("--etcd-servers", default="", help="comma-separated etcd client URLs (with --storage etcd)")
     p.add_argument("--etcd-prefix", default="", help="extra key prefix in etcd, so several gardens can share one")
+    p.add_argument(
+        "--watch-cache",
+        type=_flag_bool,
+        nargs="?",
+        const=True,
+        default=True,
+        metavar="true|false",
+        help="serve LISTs of a resource from memory after its first LIST (default true)",
+    )
     p.add_argument("--encryption-provider-config", type=Path, help="EncryptionConfiguration file (Secrets at rest)")
     p.add_argument(
         "--sqlite-synchronous", choices=["FULL", "NORMAL"], default="FULL", help="FULL survives power loss too"
@@ -74,8 +84,13 @@ def build_backend(args: argparse.Namespace) -> Backend:
         servers = [s.strip() for s in args.etcd_servers.split(",") if s.strip()]
         if not servers:
             raise ValueError("--storage etcd needs --etcd-servers")
-        return EtcdBackend(servers=servers, prefix=args.etcd_prefix, transformer=transformer)
-    return SQLiteBackend(args.data_dir / "state.db", synchronous=args.sqlite_synchronous, transformer=transformer)
+        etcd = EtcdBackend(servers=servers, prefix=args.etcd_prefix, transformer=transformer)
+        if not args.watch_cache:
+            return etcd
+        # Other replicas write too: a LIST first learns etcd's revision, so it sees their acknowledged writes.
+        return CachedBackend(etcd, latest_revision=etcd._revision_now)
+    backend = SQLiteBackend(args.data_dir / "state.db", synchronous=args.sqlite_synchronous, transformer=transformer)
+    return CachedBackend(backend) if args.watch_cache else backend
 
 
 _PKI_FLAGS = (

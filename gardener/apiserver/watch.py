@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from gardener.apiserver import errors, tables
+from gardener.apiserver import errors
 from gardener.apiserver.resources import ResourceInfo
 from gardener.apiserver.rest import ObjectStore
 from gardener.apiserver.selectors import FieldSelector, LabelSelector
@@ -51,6 +51,8 @@ class _Encoder:
     def line(self, kind: str, obj: dict[str, Any]) -> bytes:
         if self._req.table_version is None:
             return _line(kind, obj)
+        from gardener.apiserver import tables
+
         table = tables.to_table(
             self._req.info,
             [obj],

@@ -19,12 +19,19 @@ writes, on keep-alive connections. Phases, each bounded in time and count:
    from its send time.
 6. Server RSS (VmRSS, and RssAnon: the private heap) at startup, after each phase and idle after
    the work, plus the peak (VmHWM).
+7. The LIST of phase 4 once more from a server started with ``--watch-cache=false`` on the same storage
+   (``list_uncached_ms_median``): phase 4 is served by the watch cache (``list_watch_cache_ms_median``).
+
+``--storage etcd`` starts a single-member etcd (``hack/bench/etcd_raw.py``) and runs the same phases on a
+server over it; the baseline of phase 2 is then raw etcd create transactions at the same concurrency
+(``raw_etcd_*``), and a second replica on the same etcd (sharing the first one's PKI) adds
+``replica_watch_*``: a write acknowledged by replica A seen by a watch on replica B.
 
 The server's own CPU time per phase (``*_server_cpu_*``) is reported too: unlike rates and
 latencies it barely moves when other work shares the machine (``loadavg_1m_*`` says how busy it was).
 Targets are reported in keys (``target_*`` and ``targets_met``), never asserted. Progress goes to stderr.
 
-    .venv/bin/python hack/bench/apiserver.py [--creates 2000] [--concurrency 16] [--quick]
+    .venv/bin/python hack/bench/apiserver.py [--storage sqlite|etcd] [--creates 2000] [--concurrency 16] [--quick]
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import itertools
 import json
 import math
@@ -59,7 +67,12 @@ import aiohttp
 import orjson
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from etcd_raw import EtcdServer, phase_raw_etcd  # a sibling script, not a package
+
 REPO = Path(__file__).resolve().parents[2]
+#: the server's key prefix in etcd, so the raw baseline's keys are outside its watch
+ETCD_PREFIX = "/garden-bench"
 MIB = 1024 * 1024
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 JSON_HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
@@ -121,6 +134,30 @@ class Settings:
         )
 
 
+@dataclass
+class Setup:
+    """What the servers run on, and every server started, so all are stopped at the end."""
+
+    work_dir: Path
+    storage: str = "sqlite"
+    watch_cache: bool = True
+    etcd_url: str = ""
+    script: Path | None = None
+    servers: list[Server] = field(default_factory=list)
+
+    def server_args(self, *, watch_cache: bool | None = None) -> list[str]:
+        cache = self.watch_cache if watch_cache is None else watch_cache
+        args = [f"--watch-cache={'true' if cache else 'false'}"]
+        if self.storage == "etcd":
+            args += ["--storage", "etcd", "--etcd-servers", self.etcd_url, "--etcd-prefix", ETCD_PREFIX]
+        return args
+
+    def new_server(self, data_dir: Path, *, watch_cache: bool | None = None) -> Server:
+        server = Server(data_dir=data_dir, script=self.script, extra_args=self.server_args(watch_cache=watch_cache))
+        self.servers.append(server)
+        return server
+
+
 # ---------------------------------------------------------------------------------------------
 # statistics
 
@@ -162,6 +199,7 @@ class TLSFiles:
 class Server:
     data_dir: Path
     script: Path | None = None
+    extra_args: list[str] = field(default_factory=list)
     proc: subprocess.Popen[bytes] | None = None
     url: str = ""
     tls: TLSFiles | None = None
@@ -178,7 +216,8 @@ class Server:
     def start(self, *, timeout: float = 60.0) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         entry = [str(self.script)] if self.script is not None else ["-m", "gardener.apiserver.main"]
-        args = [sys.executable, *entry, "--data-dir", str(self.data_dir), "--secure-port", "0"]
+        args = [sys.executable, *entry, "--data-dir", str(self.data_dir), "--secure-port", "0", *self.extra_args]
+        self.kubeconfig.unlink(missing_ok=True)  # a restart on the same directory writes a new one
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
         with open(self.data_dir / "apiserver.log", "ab") as out:
             self.proc = subprocess.Popen(args, stdout=out, stderr=out, cwd=REPO, env=env, start_new_session=True)
@@ -727,6 +766,120 @@ def _collect(
     return out
 
 
+async def phase_replica_watch(a: Server, b: Server, s: Settings) -> dict[str, Any]:
+    """Writes acknowledged by replica `a`, seen by one watch on replica `b` (both on one etcd)."""
+    ns = "bench-replica"
+    sent: dict[str, float] = {}
+    acked: dict[str, float] = {}
+    seen: dict[str, float] = {}
+    out = Outcome()
+    watch_timeout = aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=None)
+    async with session_for(a, limit=8) as sa, session_for(b, limit=4) as sb:
+        await create_namespace(sa, ns)
+        await warm_up(sa, ns, 8)
+        await warm_up(sb, ns, 2)
+        async with sb.get(cm_path(ns)) as resp:
+            rv = str(orjson.loads(await resp.read())["metadata"]["resourceVersion"])
+        params = {"watch": "true", "resourceVersion": rv}
+        stream = await sb.get(cm_path(ns), params=params, timeout=watch_timeout)
+        if stream.status != 200:
+            raise RuntimeError(f"watch on replica B answered {stream.status}: {(await stream.text())[:200]}")
+        done = asyncio.Event()
+
+        async def read() -> None:
+            while len(seen) < s.watch_writes:
+                line = await stream.content.readline()
+                at = time.monotonic()
+                if not line:
+                    return
+                event = orjson.loads(line)
+                if event.get("type") == "ADDED":
+                    seen.setdefault(event["object"]["metadata"]["name"], at)
+            done.set()
+
+        reader = asyncio.create_task(read())
+        log(f"replicas: {s.watch_writes} creates through A spaced {s.watch_interval * 1000:g} ms, one watch on B")
+
+        async def write(i: int) -> None:
+            name = f"replica-{i:06d}"
+            sent[name] = time.monotonic()
+            ack = await post_create(sa, ns, name, i, out, sent[name])
+            if ack is not None:
+                acked[name] = ack
+
+        try:
+            start = time.monotonic() + 0.05
+            tasks = []
+            for i in range(s.watch_writes):
+                delay = start + i * s.watch_interval - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                tasks.append(asyncio.create_task(write(i)))
+            await asyncio.gather(*tasks)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(done.wait(), timeout=15.0)
+        finally:
+            reader.cancel()
+            await asyncio.gather(reader, return_exceptions=True)
+            stream.close()
+        # Read-your-writes across replicas: a LIST on B right after A acknowledged a create includes it.
+        missing = 0
+        list_times: list[float] = []
+        for i in range(max(5, s.watch_writes // 10)):
+            name = f"ryw-{i:06d}"
+            if await post_create(sa, ns, name, i, out, time.monotonic()) is None:
+                continue
+            started = time.monotonic()
+            async with sb.get(cm_path(ns)) as resp:
+                names = {item["metadata"]["name"] for item in orjson.loads(await resp.read())["items"]}
+            list_times.append(time.monotonic() - started)
+            missing += name not in names
+    from_ack = [seen[n] - acked[n] for n in acked if n in seen]
+    from_send = [seen[n] - sent[n] for n in sent if n in seen]
+    result = {
+        "replica_watch_writes": s.watch_writes,
+        "replica_watch_write_failed": out.failed,
+        "replica_watch_events_expected": len(acked),
+        "replica_watch_events_received": len(from_ack),
+        "replica_watch_p50_ms": ms(percentile(from_ack, 50)),
+        "replica_watch_p99_ms": ms(percentile(from_ack, 99)),
+        "replica_watch_max_ms": ms(max(from_ack, default=math.nan)),
+        "replica_watch_from_send_p99_ms": ms(percentile(from_send, 99)),
+        "replica_list_after_write_missing": missing,
+        "replica_list_after_write_p50_ms": ms(percentile(list_times, 50)),
+    }
+    log(
+        f"replicas: {len(from_ack)}/{len(acked)} events on B, from A's ack p50 {result['replica_watch_p50_ms']} "
+        f"p99 {result['replica_watch_p99_ms']} ms; LIST on B missed {missing} fresh writes"
+    )
+    return result
+
+
+async def phase_list_uncached(server: Server, s: Settings) -> dict[str, Any]:
+    """Phase 4's LIST from a server without the watch cache: every LIST reads storage."""
+    ns = "bench-list"
+    full: list[float] = []
+    async with session_for(server, limit=2) as session:
+        await warm_up(session, ns, 1)
+        cpu = server.cpu_seconds()
+        for _ in range(s.list_repeats):
+            started = time.monotonic()
+            async with session.get(cm_path(ns)) as resp:
+                body = await resp.read()
+            full.append(time.monotonic() - started)
+            items = len(orjson.loads(body)["items"])
+            if resp.status != 200 or items != s.list_objects:
+                raise RuntimeError(f"uncached list returned {resp.status} with {items} items, wanted {s.list_objects}")
+        cpu = server.cpu_seconds() - cpu
+    result = {
+        "list_uncached_ms_median": ms(statistics.median(full)),
+        "list_uncached_ms_min": ms(min(full)),
+        "list_uncached_server_cpu_ms": ms(cpu / s.list_repeats),
+    }
+    log(f"list without the watch cache: {result['list_uncached_ms_median']} ms")
+    return result
+
+
 async def settled_memory(server: Server, seconds: float) -> dict[str, float]:
     """Wait `seconds`, then until VmRSS stops moving (bounded), and read it."""
     await asyncio.sleep(seconds)
@@ -744,9 +897,12 @@ async def settled_memory(server: Server, seconds: float) -> dict[str, float]:
 # main
 
 
-async def run(server: Server, work_dir: Path, s: Settings) -> dict[str, Any]:
+async def run(server: Server, setup: Setup, s: Settings) -> dict[str, Any]:
+    work_dir = setup.work_dir
     result: dict[str, Any] = {
         "quick": s.quick,
+        "storage": setup.storage,
+        "watch_cache": setup.watch_cache,
         "python": platform.python_version(),
         "cpus": os.cpu_count(),
         "loadavg_1m_start": os.getloadavg()[0],
@@ -759,20 +915,43 @@ async def run(server: Server, work_dir: Path, s: Settings) -> dict[str, Any]:
     creates, sample = await phase_creates(server, s)
     result.update(creates)
     result["rss_after_creates_mib"] = server.memory()["VmRSS"]
-    result.update(await asyncio.to_thread(phase_raw_sqlite, work_dir, s, sample))
-    raw_rate = result["raw_sqlite_writes_per_s"]
+    if setup.storage == "etcd":
+        log(f"raw etcd: {s.creates} create transactions from {s.concurrency} clients")
+        result.update(
+            await asyncio.to_thread(
+                phase_raw_etcd, setup.etcd_url, writes=s.creates, concurrency=s.concurrency, sample=sample
+            )
+        )
+        log(f"raw etcd: {result['raw_etcd_writes_per_s']}/s, single writer {result['raw_etcd_single_writer_per_s']}/s")
+    else:
+        result.update(await asyncio.to_thread(phase_raw_sqlite, work_dir, s, sample))
+    raw_rate = result[f"raw_{setup.storage}_writes_per_s"]
     result["create_vs_raw_ratio"] = round(result["create_per_s"] / raw_rate, 3) if raw_rate else 0.0
-    single_rate = result["raw_sqlite_single_writer_per_s"]
+    single_rate = result[f"raw_{setup.storage}_single_writer_per_s"]
     result["create_vs_raw_single_writer_ratio"] = round(result["create_per_s"] / single_rate, 3) if single_rate else 0.0
     result["target_create_vs_raw_ratio_min"] = TARGET_CREATE_RATIO_MIN
     result.update(await phase_fixed_rate(server, s))
     result["target_fixed_rate_failed_max"] = TARGET_FIXED_RATE_FAILED_MAX
     result["rss_after_fixed_rate_mib"] = server.memory()["VmRSS"]
     result.update(await phase_list(server, s))
+    if setup.watch_cache:
+        result["list_watch_cache_ms_median"] = result["list_ms_median"]
+        result["list_watch_cache_paged_ms_median"] = result["list_paged_ms_median"]
+        result["list_watch_cache_server_cpu_ms"] = result["list_server_cpu_ms"]
     result["rss_after_list_mib"] = server.memory()["VmRSS"]
     result["target_list_ms_max"] = TARGET_LIST_MS_MAX
     result.update(await phase_watch(server, s))
     result["target_watch_p99_ms_max"] = TARGET_WATCH_P99_MS_MAX
+    if setup.storage == "etcd":
+        replica = setup.new_server(work_dir / "server-b")
+        # The same CA and service-account key, so A's admin certificate is good for B too.
+        shutil.copytree(server.data_dir / "pki", replica.data_dir / "pki")
+        log("replicas: starting replica B on the same etcd")
+        await asyncio.to_thread(replica.start)
+        try:
+            result.update(await phase_replica_watch(server, replica, s))
+        finally:
+            replica.stop()
 
     idle = await settled_memory(server, s.settle_seconds)
     result["rss_idle_mib"] = idle["VmRSS"]
@@ -781,6 +960,14 @@ async def run(server: Server, work_dir: Path, s: Settings) -> dict[str, Any]:
     result["rss_peak_mib"] = idle["VmHWM"]
     result["target_idle_rss_mib_max"] = TARGET_IDLE_RSS_MIB_MAX
     log(f"idle RSS {idle['VmRSS']} MiB (peak {idle['VmHWM']} MiB)")
+    # The same LIST once more from a server without the watch cache, on the same storage.
+    server.stop()
+    uncached = setup.new_server(server.data_dir, watch_cache=False)
+    await asyncio.to_thread(uncached.start)
+    try:
+        result.update(await phase_list_uncached(uncached, s))
+    finally:
+        uncached.stop()
     result["targets_met"] = {
         "create_vs_raw_ratio": result["create_vs_raw_ratio"] >= TARGET_CREATE_RATIO_MIN,
         "fixed_rate_failed": result["fixed_rate_failed"] <= TARGET_FIXED_RATE_FAILED_MAX,
@@ -796,6 +983,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--creates", type=int, help="durable creates in phase 1 (default 2000, quick 200)")
     p.add_argument("--concurrency", type=int, help="concurrent clients/threads in phases 1-2 (default 16, quick 8)")
     p.add_argument("--quick", action="store_true", help="small numbers, finishes well under a minute (smoke test)")
+    p.add_argument(
+        "--storage",
+        choices=["sqlite", "etcd"],
+        default="sqlite",
+        help="the server's storage; etcd starts its own etcd and compares with raw etcd writes",
+    )
+    p.add_argument(
+        "--watch-cache",
+        choices=["true", "false"],
+        default="true",
+        help="the server's --watch-cache (phase 7 always uses false)",
+    )
     p.add_argument("--watch-procs", type=int, default=0, help="watcher client processes (default: cpus-1, 1-4)")
     p.add_argument("--dir", type=Path, help="parent of the temporary work directory (default: the system temp dir)")
     p.add_argument("--keep", action="store_true", help="keep the work directory (server log, databases)")
@@ -828,17 +1027,28 @@ def main(argv: list[str] | None = None) -> int:
     timeout = args.timeout or (120.0 if s.quick else 900.0)
     began = time.monotonic()
     work = Path(tempfile.mkdtemp(prefix="apiserver-bench-", dir=args.dir))
-    server = Server(data_dir=work / "server", script=args.server_script)
+    setup = Setup(work, storage=args.storage, watch_cache=args.watch_cache == "true", script=args.server_script)
+    etcd: EtcdServer | None = None
     try:
+        if setup.storage == "etcd":
+            etcd = EtcdServer(work / "etcd")
+            log(f"starting etcd ({etcd.binary})")
+            etcd.start()
+            setup.etcd_url = etcd.url
+        server = setup.new_server(work / "server")
         log(f"starting the API server in {work}")
         server.start()
-        result = asyncio.run(asyncio.wait_for(run(server, work, s), timeout=timeout))
+        result = asyncio.run(asyncio.wait_for(run(server, setup, s), timeout=timeout))
     except BaseException:
-        if server.proc is not None:
-            log(f"server log tail:\n{server.log_tail()}")
+        for started in setup.servers:
+            if started.proc is not None:
+                log(f"server log tail ({started.data_dir.name}):\n{started.log_tail()}")
         raise
     finally:
-        server.stop()
+        for started in setup.servers:
+            started.stop()
+        if etcd is not None:
+            etcd.stop()
         if args.keep:
             log(f"kept {work}")
         else:

@@ -13,22 +13,21 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from tests.etcd import etcd_binary
+
 REPO = Path(__file__).resolve().parents[2]
 BENCH = REPO / "hack" / "bench" / "apiserver.py"
 
-#: figures that must be numbers greater than zero
-POSITIVE = (
+#: figures that must be numbers greater than zero, whatever the storage
+COMMON_POSITIVE = (
     "creates",
     "concurrency",
     "create_per_s",
     "create_p50_ms",
     "create_p99_ms",
     "create_server_cpu_ms_per_op",
-    "raw_sqlite_writes_per_s",
-    "raw_sqlite_p50_ms",
-    "raw_sqlite_p99_ms",
-    "raw_sqlite_value_bytes",
-    "raw_sqlite_single_writer_per_s",
     "create_vs_raw_ratio",
     "create_vs_raw_single_writer_ratio",
     "fixed_rate_rps",
@@ -50,9 +49,33 @@ POSITIVE = (
     "rss_startup_mib",
     "rss_idle_mib",
     "rss_peak_mib",
+    "list_watch_cache_ms_median",
+    "list_uncached_ms_median",
+)
+POSITIVE = (
+    *COMMON_POSITIVE,
+    "raw_sqlite_writes_per_s",
+    "raw_sqlite_p50_ms",
+    "raw_sqlite_p99_ms",
+    "raw_sqlite_value_bytes",
+    "raw_sqlite_single_writer_per_s",
+)
+ETCD_POSITIVE = (
+    *COMMON_POSITIVE,
+    "raw_etcd_writes_per_s",
+    "raw_etcd_p50_ms",
+    "raw_etcd_p99_ms",
+    "raw_etcd_value_bytes",
+    "raw_etcd_single_writer_per_s",
+    "replica_watch_writes",
+    "replica_watch_events_received",
+    "replica_watch_from_send_p99_ms",
+    "replica_list_after_write_p50_ms",
 )
 #: counts that must be whole numbers, zero or more
-COUNTS = ("create_failed", "raw_sqlite_failed", "raw_sqlite_locked", "fixed_rate_failed", "watch_write_failed")
+COMMON_COUNTS = ("create_failed", "fixed_rate_failed", "watch_write_failed")
+COUNTS = (*COMMON_COUNTS, "raw_sqlite_failed", "raw_sqlite_locked")
+ETCD_COUNTS = (*COMMON_COUNTS, "raw_etcd_failed", "replica_watch_write_failed")
 #: measured from the write's ack, so a watcher may legitimately see the event first (a negative latency)
 FINITE = ("watch_p50_ms", "watch_p99_ms")
 TARGETS = (
@@ -64,9 +87,9 @@ TARGETS = (
 )
 
 
-def test_quick_bench_prints_one_json_line_with_positive_figures(tmp_path: Path) -> None:
+def _quick_bench(tmp_path: Path, *args: str) -> dict[str, Any]:
     result = subprocess.run(
-        [sys.executable, str(BENCH), "--quick", "--dir", str(tmp_path)],
+        [sys.executable, str(BENCH), "--quick", "--dir", str(tmp_path), *args],
         capture_output=True,
         text=True,
         timeout=180,
@@ -77,13 +100,18 @@ def test_quick_bench_prints_one_json_line_with_positive_figures(tmp_path: Path) 
     lines = [line for line in result.stdout.splitlines() if line.strip()]
     assert len(lines) == 1, f"expected exactly one line on stdout, got {lines!r}"
     doc: dict[str, Any] = json.loads(lines[0])
+    # Nothing is left behind in the work directory.
+    assert list(tmp_path.iterdir()) == []
+    return doc
 
+
+def _check(doc: dict[str, Any], *, positive: tuple[str, ...], counts: tuple[str, ...]) -> None:
     assert doc["quick"] is True
-    for key in POSITIVE:
+    for key in positive:
         value = doc.get(key)
         assert isinstance(value, int | float) and not isinstance(value, bool), f"{key}={value!r}"
         assert math.isfinite(value) and value > 0, f"{key}={value!r}"
-    for key in COUNTS:
+    for key in counts:
         assert isinstance(doc.get(key), int) and doc[key] >= 0, f"{key}={doc.get(key)!r}"
     for key in FINITE:
         assert isinstance(doc.get(key), int | float) and math.isfinite(doc[key]), f"{key}={doc.get(key)!r}"
@@ -100,5 +128,22 @@ def test_quick_bench_prints_one_json_line_with_positive_figures(tmp_path: Path) 
     # Every object the phases asked for exists and every watcher saw every write.
     assert doc["list_paged_pages"] == math.ceil(doc["list_objects"] / doc["list_paged_limit"])
     assert doc["watch_events_received"] == doc["watch_events_expected"] == doc["watchers"] * doc["watch_writes"]
-    # Nothing is left behind in the work directory.
-    assert list(tmp_path.iterdir()) == []
+
+
+def test_quick_bench_prints_one_json_line_with_positive_figures(tmp_path: Path) -> None:
+    doc = _quick_bench(tmp_path)
+    assert doc["storage"] == "sqlite" and doc["watch_cache"] is True
+    _check(doc, positive=POSITIVE, counts=COUNTS)
+
+
+def test_quick_bench_on_etcd_compares_with_raw_etcd_and_a_second_replica(tmp_path: Path) -> None:
+    if etcd_binary() is None:
+        pytest.skip("etcd is not installed (make installs Debian's etcd-server; or set ETCD_BIN)")
+    doc = _quick_bench(tmp_path, "--storage", "etcd")
+    assert doc["storage"] == "etcd"
+    _check(doc, positive=ETCD_POSITIVE, counts=ETCD_COUNTS)
+    assert "raw_sqlite_writes_per_s" not in doc
+    for key in ("replica_watch_p50_ms", "replica_watch_p99_ms"):  # from A's ack: B may see it first
+        assert isinstance(doc.get(key), int | float) and math.isfinite(doc[key]), f"{key}={doc.get(key)!r}"
+    assert doc["replica_watch_events_received"] == doc["replica_watch_events_expected"] == doc["replica_watch_writes"]
+    assert doc["replica_list_after_write_missing"] == 0

@@ -18,7 +18,7 @@ MODIFIED = "MODIFIED"
 DELETED = "DELETED"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Event:
     type: str
     key: str

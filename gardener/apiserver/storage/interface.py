@@ -8,9 +8,12 @@ from typing import Any, Protocol
 from gardener.apiserver.storage.events import EventWindow
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Stored:
-    """One object as stored: its key, revision and JSON bytes (with metadata.resourceVersion set)."""
+    """One object as stored: its key, revision and JSON bytes (with metadata.resourceVersion set).
+
+    Slotted: the watch cache and the event window hold one per object, so every byte counts.
+    """
 
     key: str
     rv: int
