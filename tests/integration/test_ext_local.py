@@ -400,8 +400,13 @@ def test_worker_machines_become_ready_nodes_and_scale_roll_and_go(env: Env) -> N
         return not (running & before) and _settled(env, 3) and len(env.seed.list(MACHINE_SETS.path(NS))) == 2
 
     eventually(rolled, timeout=2 * TIMEOUT, what="all machines replaced")
-    classes = env.seed.list(MACHINE_CLASSES.path(NS))
-    assert len(classes) == 2 and all(c["providerSpec"]["image"] == "local:1.1.0" for c in classes)
+
+    def only_new_classes() -> bool:
+        # the Worker controller drops classes of the old image once their machines are gone (asynchronously)
+        classes = env.seed.list(MACHINE_CLASSES.path(NS))
+        return len(classes) == 2 and all(c["providerSpec"]["image"] == "local:1.1.0" for c in classes)
+
+    eventually(only_new_classes, timeout=TIMEOUT, what="only the new image's machine classes are left")
     assert not any(start_ticks(pid) is not None for pid in old_pids)
 
     pids = _pids(_running_machines(env))
