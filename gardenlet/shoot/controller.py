@@ -42,6 +42,8 @@ class ShootControllerSettings:
     resync_seconds: float = 300.0
     #: first and longest wait before retrying a Shoot whose flow failed
     backoff: tuple[float, float] = (5.0, 300.0)
+    #: failing reconciles are retried this long (from the first failure) before the operation turns Failed
+    retry_window_seconds: float = 12 * 3600.0
     flow: FlowSettings = _FLOW
     care: CareSettings = _CARE
     #: overrides of the seed's profile (see `gardenlet.botanist.profile`), e.g. from the gardenlet configuration
@@ -240,6 +242,7 @@ async def run_shoot_controller(
         profile=profile,
         settings=settings.flow,
         backoff=settings.backoff,
+        retry_window_seconds=settings.retry_window_seconds,
         on_done=care.trigger,
     )
     controller = ShootController(

@@ -50,6 +50,7 @@ class ShootReconciler:
         profile: SeedProfile,
         settings: FlowSettings | None = None,
         backoff: tuple[float, float] = (5.0, 300.0),
+        retry_window_seconds: float = 12 * 3600.0,
         on_done: Callable[[str], None] | None = None,
         clock: Clock = lambda: dt.datetime.now(dt.UTC),
     ) -> None:
@@ -59,6 +60,8 @@ class ShootReconciler:
         self.profile = profile
         self.settings = settings or FlowSettings()
         self.backoff = backoff
+        #: how long failing reconciles of one Shoot are retried before its operation turns Failed
+        self.retry_window_seconds = retry_window_seconds
         self.on_done = on_done
         self.clock = clock
         self.identity = {
@@ -228,7 +231,11 @@ class ShootReconciler:
         description = "Shoot cluster has been successfully reconciled."
         if info.hibernated:
             description = "Shoot cluster has been successfully hibernated."
-        status: Obj = {**self._finished(kind, st.OperationState.SUCCEEDED, description), "lastErrors": None}
+        status: Obj = {
+            **self._finished(kind, st.OperationState.SUCCEEDED, description),
+            "lastErrors": None,
+            "retryCycleStartTime": None,
+        }
         status["hibernated"] = info.hibernated
         if operation.endpoint is not None:
             status["advertisedAddresses"] = [{"name": "external", "url": operation.endpoint.url}]
@@ -242,11 +249,17 @@ class ShootReconciler:
         state = st.failed_state(error)
         failed = ", ".join(e.task_id for e in error.errors)
         progress = int(((shoot.get("status") or {}).get("lastOperation") or {}).get("progress") or 0)
+        now = self.clock()
+        cycle_start = _parse_time((shoot.get("status") or {}).get("retryCycleStartTime")) or now
+        state = st.state_after_failure(
+            state, cycle_start=cycle_start, now=now, window_seconds=self.retry_window_seconds
+        )
         then = "will retry" if state == st.OperationState.ERROR else "a change or a retry annotation is needed"
         description = f"Flow failed in tasks {failed}; {then}."
         status = {
             **self._finished(kind, state, description, progress),
-            "lastErrors": st.last_errors(error, now=self.clock()),
+            "lastErrors": st.last_errors(error, now=now),
+            "retryCycleStartTime": cycle_start.strftime("%Y-%m-%dT%H:%M:%SZ"),
         }
         shoot = await self._status(shoot, status)
         reason = "DeleteError" if kind == st.OperationType.DELETE else "ReconcileError"
@@ -283,3 +296,12 @@ class _ProgressWriter:
             now=self.reconciler.clock(),
         )
         self.shoot = await self.reconciler._status(self.shoot, {"lastOperation": last})
+
+
+def _parse_time(value: object) -> dt.datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None

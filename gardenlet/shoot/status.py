@@ -115,3 +115,12 @@ def health(last: Obj | None, conditions: Iterable[Obj] | None) -> Health:
     if state == OperationState.PROCESSING or any(c.get("status") in ("Unknown", "Progressing") for c in conditions):
         return Health.PROGRESSING
     return Health.HEALTHY
+
+
+def state_after_failure(
+    state: OperationState, *, cycle_start: dt.datetime, now: dt.datetime, window_seconds: float
+) -> OperationState:
+    """An Error that has been retried for longer than the window becomes Failed: someone has to look at it."""
+    if state == OperationState.ERROR and (now - cycle_start).total_seconds() > window_seconds:
+        return OperationState.FAILED
+    return state

@@ -375,6 +375,7 @@ def test_extension_resources_are_written_and_waited_for(landscape: Landscape) ->
 
         status = eventually(ext_error, timeout=60, interval=0.5)
         assert status["lastOperation"]["type"] == "Create"
+        assert status["retryCycleStartTime"]  # the retry window counts from the first failure
         errors = {e["taskID"]: e["description"] for e in status["lastErrors"]}
         assert "quota exceeded" in errors["wait-infrastructure"], errors
         reasons = {e["reason"] for e in landscape.garden_json("get", "events", "-n", "garden-dev")["items"]}

@@ -126,3 +126,23 @@ def _conditions(*statuses: str) -> list[dict[str, str]]:
 )
 def test_health_label(last: dict[str, Any] | None, conditions: list[dict[str, str]], label: str) -> None:
     assert st.health(last, conditions) == label
+
+
+def test_errors_turn_failed_after_the_retry_window() -> None:
+    import datetime as dt
+
+    from gardenlet.shoot.status import OperationState, state_after_failure
+
+    start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    within = start + dt.timedelta(hours=1)
+    after = start + dt.timedelta(hours=13)
+    window = 12 * 3600.0
+    assert state_after_failure(OperationState.ERROR, cycle_start=start, now=within, window_seconds=window) == (
+        OperationState.ERROR
+    )
+    assert state_after_failure(OperationState.ERROR, cycle_start=start, now=after, window_seconds=window) == (
+        OperationState.FAILED
+    )
+    assert state_after_failure(OperationState.FAILED, cycle_start=start, now=within, window_seconds=window) == (
+        OperationState.FAILED
+    )
