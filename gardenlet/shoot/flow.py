@@ -15,8 +15,10 @@ seed has no CRD for them.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,7 +64,7 @@ Obj = dict[str, Any]
 NO_ENDPOINT = Endpoint(external="", cluster_ip="")
 
 
-_COMPONENTS = Timeouts(ready=300.0, gone=300.0, interval=0.5)
+_COMPONENTS = Timeouts(ready=300.0, gone=300.0, interval=0.2)
 _EXTENSIONS = Timeouts(ready=600.0, gone=600.0, interval=2.0)
 _NAMESPACE = Timeouts(ready=60.0, gone=300.0, interval=0.5)
 _RETRY = RetryPolicy(timeout=120.0, interval=1.0, backoff=2.0, max_interval=10.0)
@@ -222,12 +224,18 @@ class ShootOperation:
         await self.garden.adelete(resource_path("v1", "Secret", self.shoot.namespace, secret_name(self.shoot.name)))
 
     async def check_api_server(self) -> None:
+        """The API server answers through its advertised address (its load balancer may lag its pods briefly)."""
         assert self.secrets is not None and self.endpoint is not None
-        verdict = await api_server_available(
-            self.endpoint.url, self.secrets.ca_pem, timeout=self.settings.api_server_check_timeout
-        )
-        if verdict.status != "True":
-            raise TemporaryError(verdict.message)
+        deadline = time.monotonic() + self.settings.api_server_check_timeout
+        while True:
+            verdict = await api_server_available(
+                self.endpoint.url, self.secrets.ca_pem, timeout=self.settings.api_server_check_timeout
+            )
+            if verdict.status == "True":
+                return
+            if time.monotonic() >= deadline:
+                raise TemporaryError(verdict.message)
+            await asyncio.sleep(0.1)
 
     async def delete_namespace(self) -> None:
         await self.namespace.destroy()
