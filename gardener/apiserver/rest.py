@@ -79,6 +79,9 @@ class ObjectStore:
         self.backend = backend
         self.registry = registry
         self.mutating: list[AdmissionHook] = []
+        #: namespace name -> being terminated, kept by the namespace controller from the event window, so
+        #: a create needs no storage read for its namespace (a miss still reads storage, as kube does)
+        self.namespaces: dict[str, bool] = {}
         self.validating: list[AdmissionHook] = []
 
     # ---- conversions ----
@@ -253,13 +256,15 @@ class ObjectStore:
         return obj
 
     async def _check_namespace_open(self, namespace: str) -> None:
-        ns_info = self.registry.get("", "v1", "namespaces")
-        assert ns_info is not None
-        stored = await self.backend.get(ns_info.key("", namespace))
-        if stored is None:
-            raise errors.not_found(resource="namespaces", group="", name=namespace)
-        ns = self.decode(stored)
-        if ns["metadata"].get("deletionTimestamp"):
+        terminating = self.namespaces.get(namespace)
+        if terminating is None:
+            ns_info = self.registry.get("", "v1", "namespaces")
+            assert ns_info is not None
+            stored = await self.backend.get(ns_info.key("", namespace))
+            if stored is None:
+                raise errors.not_found(resource="namespaces", group="", name=namespace)
+            terminating = bool(self.decode(stored)["metadata"].get("deletionTimestamp"))
+        if terminating:
             raise StatusError(
                 403,
                 "Forbidden",

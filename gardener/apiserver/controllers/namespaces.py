@@ -35,6 +35,10 @@ class NamespaceController:
 
     async def _on_event(self, kind: str, key: str, ns: dict[str, Any]) -> None:
         name = ns["metadata"]["name"]
+        if kind == DELETED:
+            self._store.namespaces.pop(name, None)
+        else:
+            self._store.namespaces[name] = bool(ns["metadata"].get("deletionTimestamp"))
         if kind == DELETED or not ns["metadata"].get("deletionTimestamp"):
             return
         task = self._tasks.get(name)
