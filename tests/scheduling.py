@@ -18,7 +18,7 @@ from kubernetes import client, config
 
 from gardener.apis.kubeconfig import build_kubeconfig, write_kubeconfig
 from gardener.apiserver.pki import KeyPair, issue_client_cert
-from gardener.controllermanager.kube import Kube
+from gardener.kubeclient import Kube
 from gardener.local.garden import install_garden_api
 from gardener.scheduler import rbac
 from tests.helpers import ServerProcess, eventually

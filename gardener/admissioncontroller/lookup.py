@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from gardener.apis.core.lookup import Lookup, MemoryLookup, shoot_cloud_profile_name
-from gardener.controllermanager.kube import Kube
+from gardener.kubeclient import Kube
 
 CORE = "/apis/core.gardener.cloud/v1beta1"
 

@@ -11,7 +11,7 @@ from kubernetes import config
 
 from gardener.admissioncontroller.lookup import APILookup
 from gardener.admissioncontroller.server import build_app
-from gardener.controllermanager.kube import Kube
+from gardener.kubeclient import Kube
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -22,7 +22,7 @@ from kubernetes.client.exceptions import ApiException
 from gardener.apis.core.conditions import SEED_LEASE_NAMESPACE, format_time
 from gardener.apis.kubeconfig import build_kubeconfig, read_current, write_kubeconfig
 from gardener.cli.garden import GardenError
-from gardener.controllermanager.kube import Kube
+from gardener.kubeclient import Kube
 
 TOKEN_VALIDITY = dt.timedelta(hours=24)
 _TOKEN_ALPHABET = string.ascii_lowercase + string.digits

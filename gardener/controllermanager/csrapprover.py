@@ -26,7 +26,7 @@ from cryptography.x509.oid import NameOID
 from kubernetes.client.exceptions import ApiException
 
 from gardener.apis.core.conditions import format_time, get_condition, parse_time
-from gardener.controllermanager.kube import Kube
+from gardener.kubeclient import Kube
 
 log = logging.getLogger("gardener.controllermanager.csrapprover")
 

@@ -12,9 +12,9 @@ from kubernetes.client.exceptions import ApiException
 
 from gardener.controllermanager import csrapprover, seedlifecycle
 from gardener.controllermanager.csrapprover import CSRApprover
-from gardener.controllermanager.kube import Kube
 from gardener.controllermanager.project import FINALIZER, NamespaceTaken, ProjectReconciler
 from gardener.controllermanager.seedlifecycle import LifecycleConfig, SeedLifecycle
+from gardener.kubeclient import Kube
 
 log = logging.getLogger("gardener.controllermanager")
 

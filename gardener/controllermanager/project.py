@@ -13,7 +13,7 @@ from typing import Any
 
 from kubernetes.client.exceptions import ApiException
 
-from gardener.controllermanager.kube import Kube
+from gardener.kubeclient import Kube
 
 log = logging.getLogger("gardener.controllermanager.project")
 

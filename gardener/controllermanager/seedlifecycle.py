@@ -20,7 +20,7 @@ import kopf
 from kubernetes.client.exceptions import ApiException
 
 from gardener.apis.core import conditions as cond
-from gardener.controllermanager.kube import Kube
+from gardener.kubeclient import Kube
 
 log = logging.getLogger("gardener.controllermanager.seedlifecycle")
 

@@ -133,7 +133,7 @@ def _user_kubeconfig(layout: Layout, path: Path, *, user: str, groups: tuple[str
 def _apply_rbac(kubeconfig: Path, objects: list[dict[str, Any]]) -> None:
     from kubernetes import config
 
-    from gardener.controllermanager.kube import Kube
+    from gardener.kubeclient import Kube
 
     kube = Kube(config.new_client_from_config(config_file=str(kubeconfig)))  # type: ignore[no-untyped-call]
     for obj in objects:
@@ -162,7 +162,7 @@ def install_crds(kubeconfig: Path, *, crds: list[dict[str, Any]], timeout: float
     """Create or update CRDs and wait until they are Established."""
     from kubernetes import config
 
-    from gardener.controllermanager.kube import Kube
+    from gardener.kubeclient import Kube
 
     kube = Kube(config.new_client_from_config(config_file=str(kubeconfig)))  # type: ignore[no-untyped-call]
     path = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"

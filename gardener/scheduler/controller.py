@@ -28,7 +28,7 @@ import orjson
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
-from gardener.controllermanager.kube import Kube
+from gardener.kubeclient import Kube
 from gardener.scheduler import filters, strategy
 from gardener.scheduler.filters import Code, Reason, SeedView, ShootView
 from gardener.scheduler.informer import Informer, Object

@@ -14,7 +14,7 @@ from types import FrameType
 from kubernetes import client, config
 
 from gardener.apiserver.logs import setup_logging
-from gardener.controllermanager.kube import Kube
+from gardener.kubeclient import Kube
 from gardener.scheduler.controller import Config, Scheduler
 from gardener.scheduler.metrics import Metrics, serve
 from gardener.scheduler.strategy import Strategy

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from kubernetes.client import ApiClient, Configuration
 
-from gardener.controllermanager.kube import Kube
+from gardener.kubeclient import Kube
 from gardener.scheduler import filters
 from gardener.scheduler.controller import Config, Scheduler
 from gardener.scheduler.filters import CloudProfileView, Code, SeedView, ShootView

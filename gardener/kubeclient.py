@@ -1,4 +1,5 @@
-"""Thin helpers over the official `kubernetes` client: create-or-update, and object access by name."""
+"""Thin helpers over the official `kubernetes` client, shared by the garden-side components (controller-manager,
+scheduler, admission controller, CLI, local bring-up): create-or-update, and object access by path."""
 
 from __future__ import annotations
 
