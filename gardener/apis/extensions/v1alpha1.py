@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from gardener.apis.core.errorcodes import ErrorCode as ErrorCode
 from gardener.apis.core.v1beta1 import Condition, LastError, LastOperation, SecretReference, Taint, Volume
 from gardener.apis.fields import opt, req
 from gardener.apis.openapi import IntOrString, Quantity, RawExtension, Time
@@ -43,22 +44,6 @@ class LastOperationState(enum.StrEnum):
     SUCCEEDED = "Succeeded"
     ERROR = "Error"
     FAILED = "Failed"
-
-
-class ErrorCode(enum.StrEnum):
-    """Gardener's well-defined error codes (`core.gardener.cloud/v1beta1` ErrorCode), valued as on the wire."""
-
-    INFRA_UNAUTHENTICATED = "ERR_INFRA_UNAUTHENTICATED"
-    INFRA_UNAUTHORIZED = "ERR_INFRA_UNAUTHORIZED"
-    INFRA_QUOTA_EXCEEDED = "ERR_INFRA_QUOTA_EXCEEDED"
-    INFRA_RATE_LIMITS_EXCEEDED = "ERR_INFRA_RATE_LIMITS_EXCEEDED"
-    INFRA_DEPENDENCIES = "ERR_INFRA_DEPENDENCIES"
-    RETRYABLE_INFRA_DEPENDENCIES = "ERR_RETRYABLE_INFRA_DEPENDENCIES"
-    INFRA_RESOURCES_DEPLETED = "ERR_INFRA_RESOURCES_DEPLETED"
-    CLEANUP_CLUSTER_RESOURCES = "ERR_CLEANUP_CLUSTER_RESOURCES"
-    CONFIGURATION_PROBLEM = "ERR_CONFIGURATION_PROBLEM"
-    RETRYABLE_CONFIGURATION_PROBLEM = "ERR_RETRYABLE_CONFIGURATION_PROBLEM"
-    PROBLEMATIC_WEBHOOK = "ERR_PROBLEMATIC_WEBHOOK"
 
 
 #: codes after which retrying cannot help until someone changes something (Gardener's non-retryable codes)
