@@ -207,12 +207,6 @@ def test_rotation_reads_old_values_and_rewrites_with_the_new_key(tmp_path: Path,
     assert plaintext.encode() not in _raw_store(data_dir)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=RuntimeError,
-    reason="the server does not start: the GC informer's initial list of /registry/ fails on the unreadable Secret "
-    "(kube-apiserver starts and fails only that object)",
-)
 def test_a_secret_no_configured_key_can_read_fails_alone(tmp_path: Path, servers: list[ServerProcess]) -> None:
     data_dir = tmp_path / "srv"
     old_key, new_key = _key("old", os.urandom(32)), _key("new", os.urandom(32))

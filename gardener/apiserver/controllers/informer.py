@@ -11,9 +11,11 @@ from typing import Any
 import orjson
 
 from gardener.apiserver.storage.events import ADDED, TooOld
-from gardener.apiserver.storage.interface import Backend
+from gardener.apiserver.storage.interface import Backend, StorageError
 
 log = logging.getLogger("gardener.apiserver.informer")
+
+SYNC_RETRY_SECONDS = 5.0
 
 EventHandler = Callable[[str, str, dict[str, Any]], Awaitable[None]]
 
@@ -27,9 +29,25 @@ class LocalInformer:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        """Handle every existing object before returning, then follow changes in the background."""
-        after = await self._sync()
+        """Handle every existing object before returning, then follow changes in the background.
+
+        If the first LIST fails (an object storage cannot read, such as a Secret whose encryption key is
+        gone), the server still starts: like a kube informer, this one logs and keeps trying to sync.
+        """
+        try:
+            after: int | None = await self._sync()
+        except StorageError as exc:
+            log.error("Informer could not list; retrying", extra={"informer": self._name, "error": str(exc)})
+            after = None
         self._task = asyncio.create_task(self._run(after), name=f"informer-{self._name}")
+
+    async def _sync_until_done(self) -> int:
+        while True:
+            try:
+                return await self._sync()
+            except StorageError as exc:
+                log.error("Informer could not list; retrying", extra={"informer": self._name, "error": str(exc)})
+                await asyncio.sleep(SYNC_RETRY_SECONDS)
 
     async def _sync(self) -> int:
         result = await self._backend.list_range(self._prefix)
@@ -37,12 +55,14 @@ class LocalInformer:
             await self._call(ADDED, stored.key, orjson.loads(stored.value))
         return result.revision
 
-    async def _run(self, after: int) -> None:
+    async def _run(self, after: int | None) -> None:
+        if after is None:
+            after = await self._sync_until_done()
         while True:
             try:
                 sub = self._backend.events.subscribe(self._prefix, after_rv=after)
             except TooOld:
-                after = await self._sync()
+                after = await self._sync_until_done()
                 continue
             try:
                 while True:
