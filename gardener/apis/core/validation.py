@@ -1582,12 +1582,7 @@ def _cloud_profile_images(spec: dict[str, Any], old_spec: dict[str, Any] | None,
     names: set[str] = set()
     for i, image in enumerate(images):
         image_path = f"{path}[{i}]"
-        name = _s(image.get("name"))
-        if not name:
-            errs.append(required(f"{image_path}.name", "machine image name must not be empty"))
-        elif name in names:
-            errs.append(duplicate(f"{image_path}.name", name))
-        names.add(name)
+        name = _unique_name(errs, image, f"{image_path}.name", names, missing="machine image name must not be empty")
         strategy = image.get("updateStrategy")
         if strategy is not None and strategy not in ("major", "minor", "patch"):
             errs.append(not_supported(f"{image_path}.updateStrategy", strategy, ["major", "minor", "patch"]))
@@ -1634,6 +1629,17 @@ def _cloud_profile_images(spec: dict[str, Any], old_spec: dict[str, Any] | None,
     return errs
 
 
+def _unique_name(errs: list[FieldError], entry: dict[str, Any], path: str, seen: set[str], *, missing: str) -> str:
+    """The entry's name, reporting it when empty or already used by an earlier entry of the list."""
+    name = _s(entry.get("name"))
+    if not name:
+        errs.append(required(path, missing))
+    elif name in seen:
+        errs.append(duplicate(path, name))
+    seen.add(name)
+    return name
+
+
 def _cloud_profile_types(spec: dict[str, Any]) -> list[FieldError]:
     errs: list[FieldError] = []
     path = "spec.machineTypes"
@@ -1643,12 +1649,7 @@ def _cloud_profile_types(spec: dict[str, Any]) -> list[FieldError]:
     names: set[str] = set()
     for i, machine_type in enumerate(machine_types):
         type_path = f"{path}[{i}]"
-        name = _s(machine_type.get("name"))
-        if not name:
-            errs.append(required(f"{type_path}.name", "must provide a name"))
-        elif name in names:
-            errs.append(duplicate(f"{type_path}.name", name))
-        names.add(name)
+        _unique_name(errs, machine_type, f"{type_path}.name", names, missing="must provide a name")
         for key in ("cpu", "gpu", "memory"):
             if machine_type.get(key) is None:
                 errs.append(required(f"{type_path}.{key}", ""))
@@ -1673,12 +1674,7 @@ def _cloud_profile_types(spec: dict[str, Any]) -> list[FieldError]:
     names = set()
     for i, volume_type in enumerate(_dicts(spec.get("volumeTypes"))):
         type_path = f"{path}[{i}]"
-        name = _s(volume_type.get("name"))
-        if not name:
-            errs.append(required(f"{type_path}.name", "must provide a name"))
-        elif name in names:
-            errs.append(duplicate(f"{type_path}.name", name))
-        names.add(name)
+        _unique_name(errs, volume_type, f"{type_path}.name", names, missing="must provide a name")
         if not volume_type.get("class"):
             errs.append(required(f"{type_path}.class", "must provide a class"))
         if volume_type.get("minSize") is not None:
@@ -1695,12 +1691,7 @@ def _cloud_profile_regions(spec: dict[str, Any]) -> list[FieldError]:
     names: set[str] = set()
     for i, region in enumerate(regions):
         region_path = f"{path}[{i}]"
-        name = _s(region.get("name"))
-        if not name:
-            errs.append(required(f"{region_path}.name", "must provide a region name"))
-        elif name in names:
-            errs.append(duplicate(f"{region_path}.name", name))
-        names.add(name)
+        _unique_name(errs, region, f"{region_path}.name", names, missing="must provide a region name")
         zones: set[str] = set()
         for j, zone in enumerate(_dicts(region.get("zones"))):
             zone_name = _s(zone.get("name"))
