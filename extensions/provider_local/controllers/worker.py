@@ -132,7 +132,12 @@ class WorkerActuator(BaseActuator):
                 log.info("Deleting machine deployment of a removed pool", extra={"machineDeployment": f"{ns}/{name}"})
                 kube.delete(MACHINE_DEPLOYMENTS.path(ns, name))
         self._wait(kube, ns, wanted, [n for n in existing if n not in names])
-        self._cleanup_classes(kube, ns, ctx.name, keep={w.machine_class for w in wanted})
+        lingering = self._cleanup_classes(kube, ns, ctx.name, keep={w.machine_class for w in wanted})
+        if lingering:
+            # Machines of an old class are still terminating: look again, so their class goes with them.
+            raise RequeueAfter(
+                f"Waiting for the machines of {len(lingering)} old machine classes to be gone", delay=2.0, progress=90
+            )
         return {
             "machineDeployments": deployments,
             "providerStatus": {
@@ -277,15 +282,22 @@ class WorkerActuator(BaseActuator):
                 f"Waiting until machines are running: {ready}/{want} ready ({waiting})", delay=2.0, progress=progress
             )
 
-    def _cleanup_classes(self, kube: Kube, ns: str, worker: str, *, keep: set[str]) -> None:
-        """Delete this Worker's classes (and their user data) that are not wanted and no machine uses."""
+    def _cleanup_classes(self, kube: Kube, ns: str, worker: str, *, keep: set[str]) -> set[str]:
+        """Delete this Worker's classes (and their user data) that are not wanted and no machine uses;
+        returns the unwanted classes that machines still use."""
         used = {((m.get("spec") or {}).get("class") or {}).get("name") for m in kube.list(MACHINES.path(ns))}
         selector = f"{WORKER_LABEL}={worker}"
+        lingering = set()
         for cls in kube.list(MACHINE_CLASSES.path(ns), label_selector=selector):
             name = cls["metadata"]["name"]
-            if name not in keep and name not in used:
-                kube.delete(MACHINE_CLASSES.path(ns, name))
-                kube.delete(SECRETS.path(ns, name))
+            if name in keep:
+                continue
+            if name in used:
+                lingering.add(name)
+                continue
+            kube.delete(MACHINE_CLASSES.path(ns, name))
+            kube.delete(SECRETS.path(ns, name))
+        return lingering
 
     def delete(self, ctx: Context) -> None:
         kube, ns = ctx.kube, ctx.namespace
