@@ -16,7 +16,7 @@ from gardener.apiserver.pki import KeyPair, issue_client_cert
 from tests.helpers import eventually, kubectl
 
 #: shared/ lies beside the repository, on developer machines and in CI alike
-EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "hack" / "examples"
 
 
 def _gardener(*args: str) -> subprocess.CompletedProcess[str]:

@@ -31,7 +31,7 @@ from cryptography.x509.oid import NameOID
 from gardener.local.garden import install_garden_api
 from tests.helpers import ServerProcess, eventually, kubectl
 
-EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "hack" / "examples"
 MONITOR = 2.0
 SHOOT_MONITOR = 2.0
 UNKNOWN_MESSAGE = "Gardenlet stopped sending heartbeats."

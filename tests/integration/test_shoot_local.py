@@ -29,7 +29,7 @@ from gardener.local.garden import install_garden_api
 from gardenlet.kube import Kube
 from tests.helpers import ServerProcess, create_namespace, eventually, kubectl
 
-EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "hack" / "examples"
 NODE_AGENT = "extensions.provider_local.nodeagent.main"
 TECHNICAL_ID = "shoot--dev--demo"
 #: loopback ranges of our own, so that another node agent on this machine (a parallel test run) cannot collide

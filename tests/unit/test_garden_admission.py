@@ -47,12 +47,9 @@ from gardener.apis.core.validation import (
     validate_shoot_deletion,
 )
 
-EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "hack" / "examples"
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 Obj = dict[str, Any]
-
-if not EXAMPLES.is_dir():
-    pytest.skip("shared example manifests not available", allow_module_level=True)
 
 
 def _load_examples() -> list[Obj]:

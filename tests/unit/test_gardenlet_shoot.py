@@ -16,7 +16,7 @@ from gardenlet.kube import Kube
 from gardenlet.shoot.controller import WorkQueue
 from gardenlet.shoot.flow import FlowSettings, ShootOperation
 
-EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "hack" / "examples"
 #: building a flow never talks to a cluster
 NO_CLUSTER: Kube = None  # type: ignore[assignment]
 
