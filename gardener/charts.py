@@ -17,7 +17,9 @@ from typing import Any
 import jinja2
 import yaml
 
-CHARTS = Path(__file__).resolve().parent.parent / "charts"
+from gardener.assets import charts_dir
+
+CHARTS = charts_dir()
 
 
 def _b64(value: str | bytes) -> str:

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 import jinja2
 import yaml
 
+from gardener.assets import charts_dir
 from gardenlet.flow import TemporaryError
 from gardenlet.kube import Kube, object_path, resource_path
 
@@ -25,7 +26,7 @@ Obj = dict[str, Any]
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 
-CHARTS_DIR = Path(__file__).resolve().parents[2] / "charts"
+CHARTS_DIR = charts_dir()
 
 
 class DeployWaiter(Protocol):

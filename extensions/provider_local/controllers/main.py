@@ -26,12 +26,13 @@ from extensions.provider_local.controllers.infrastructure import InfrastructureA
 from extensions.provider_local.controllers.simple import NoOpActuator
 from extensions.provider_local.controllers.worker import WorkerActuator
 from extensions.terraformer.terraformer import Terraformer
+from gardener.assets import terraform_dir
 
 
 def default_terraform_dir() -> Path:
-    """`$GARDENER_TERRAFORM_DIR`, else `terraform/` of the source tree this package runs from."""
+    """`$GARDENER_TERRAFORM_DIR`, else the project's Terraform modules (source tree or installed data)."""
     env = os.environ.get("GARDENER_TERRAFORM_DIR")
-    return Path(env) if env else Path(__file__).resolve().parents[3] / "terraform"
+    return Path(env) if env else terraform_dir()
 
 
 def build(kube: Kube, args: argparse.Namespace) -> Manager:
