@@ -1,4 +1,8 @@
-"""`Lookup` over the garden's API, for admission run as a webhook."""
+"""`Lookup` over the garden's API, for admission run as a webhook.
+
+Reads go to the API server on every request (no informer cache): admission must see a Shoot created a
+moment ago before letting its CloudProfile or SecretBinding go.
+"""
 
 from __future__ import annotations
 
@@ -46,3 +50,9 @@ class APILookup(Lookup):
 
     def seed(self, name: str) -> dict[str, Any] | None:
         return self._get(f"{CORE}/seeds/{name}")
+
+    def shoots(self, namespace: str = "") -> list[dict[str, Any]]:
+        return self._items(f"{CORE}/namespaces/{namespace}/shoots" if namespace else f"{CORE}/shoots")
+
+    def secret_bindings(self) -> list[dict[str, Any]]:
+        return self._items(f"{CORE}/secretbindings")

@@ -52,20 +52,22 @@ def review_response(review: dict[str, Any], *, lookup: Lookup) -> dict[str, Any]
     response: dict[str, Any] = {"uid": uid, "allowed": True}
     problems = admission.admit(request, lookup=lookup) if admission.handles(request.group) else []
     if problems:
+        resource = str((req.get("resource") or {}).get("resource") or f"{request.kind.lower()}s")
         response["allowed"] = False
-        response["status"] = _status(request, problems)
+        response["status"] = _status(request, problems, resource=resource)
     elif obj is not None and isinstance(original, dict) and obj != original:
         response["patchType"] = "JSONPatch"
         response["patch"] = base64.b64encode(json.dumps(json_patch(original, obj)).encode()).decode()
     return {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "response": response}
 
 
-def _status(request: admission.Request, problems: list[FieldError]) -> dict[str, Any]:
+def _status(request: admission.Request, problems: list[FieldError], *, resource: str) -> dict[str, Any]:
     source = request.obj or request.old or {}
     name = str((source.get("metadata") or {}).get("name") or "")
     summary = ", ".join(f"{p.field}: {p.message}" if p.field else p.message for p in problems)
     if request.operation == "DELETE":
-        return {"code": 403, "reason": "Forbidden", "message": "; ".join(p.message for p in problems)}
+        message = admission.deletion_message(resource=resource, group=request.group, name=name, problems=problems)
+        return {"code": 403, "reason": "Forbidden", "message": message}
     return {
         "code": 422,
         "reason": "Invalid",

@@ -57,13 +57,17 @@ class GardenAdmission:
         name = str(((req.obj or req.old or {}).get("metadata") or {}).get("name") or "")
         if req.operation == "DELETE":
             raise errors.forbidden(
-                "; ".join(p.message for p in problems),
+                admission.deletion_message(resource=info.plural, group=info.group, name=name, problems=problems),
                 details={"name": name, "group": info.group, "kind": info.plural},
             )
         raise errors.invalid(kind=info.kind, group=info.group, name=name, causes=[_cause(p) for p in problems])
 
     async def on_delete(self, req: AdmissionRequest) -> None:
-        """Deletion protection runs with the validating hooks, the only ones DELETE passes through."""
+        """Deletion protection runs with the validating hooks, the only ones DELETE passes through.
+
+        Deleting a CloudProfile, Seed, SecretBinding or Quota lists the Shoots (or SecretBindings) from
+        storage to find whether anything still uses it; a rare request, so no index is kept for it.
+        """
         if req.operation == "DELETE":
             await self(req)
 
@@ -84,6 +88,10 @@ class GardenAdmission:
             await self._add_all(lookup, "projects")
         if needs.shoots_of_cloud_profile:
             await self._add_all(lookup, "shoots")
+        elif needs.shoots_in is not None:
+            await self._add_all(lookup, "shoots", needs.shoots_in)
+        if needs.secret_bindings_all:
+            await self._add_all(lookup, "secretbindings")
         return lookup
 
     async def _add(self, lookup: MemoryLookup, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
@@ -97,11 +105,11 @@ class GardenAdmission:
         lookup.add(obj)
         return obj
 
-    async def _add_all(self, lookup: MemoryLookup, plural: str) -> None:
+    async def _add_all(self, lookup: MemoryLookup, plural: str, namespace: str = "") -> None:
         info = self._registry.get(CORE, "v1beta1", plural)
         if info is None:
             return
-        _, items, _ = await self._store.list_objects(info, "")
+        _, items, _ = await self._store.list_objects(info, namespace)
         for obj in items:
             lookup.add(obj)
 

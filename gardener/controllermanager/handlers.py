@@ -10,9 +10,10 @@ import kopf
 from kubernetes import config
 from kubernetes.client.exceptions import ApiException
 
-from gardener.controllermanager import csrapprover, seedlifecycle
+from gardener.controllermanager import csrapprover, protection, seedlifecycle
 from gardener.controllermanager.csrapprover import CSRApprover
 from gardener.controllermanager.project import FINALIZER, NamespaceTaken, ProjectReconciler
+from gardener.controllermanager.protection import Protection, ProtectionConfig
 from gardener.controllermanager.seedlifecycle import LifecycleConfig, SeedLifecycle
 from gardener.kubeclient import Kube
 
@@ -20,13 +21,18 @@ log = logging.getLogger("gardener.controllermanager")
 
 
 def build_registry(
-    *, kubeconfig: str, lifecycle: LifecycleConfig | None = None, token_grace: float = 60.0
+    *,
+    kubeconfig: str,
+    lifecycle: LifecycleConfig | None = None,
+    token_grace: float = 60.0,
+    protection_config: ProtectionConfig | None = None,
 ) -> kopf.OperatorRegistry:
     registry = kopf.OperatorRegistry()
     api_client = config.new_client_from_config(config_file=kubeconfig)  # type: ignore[no-untyped-call]
     projects = ProjectReconciler(Kube(api_client))
     csrapprover.register(registry, CSRApprover(Kube(api_client), token_grace=token_grace))
     seedlifecycle.register(registry, SeedLifecycle(Kube(api_client), lifecycle or LifecycleConfig()))
+    protection.register(registry, Protection(Kube(api_client), protection_config or ProtectionConfig()))
 
     @kopf.on.startup(registry=registry)
     async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:

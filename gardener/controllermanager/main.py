@@ -13,6 +13,7 @@ import kopf
 from prometheus_client import start_http_server
 
 from gardener.controllermanager.handlers import build_registry
+from gardener.controllermanager.protection import ProtectionConfig
 from gardener.controllermanager.seedlifecycle import LifecycleConfig
 
 
@@ -41,6 +42,13 @@ def main(argv: list[str] | None = None) -> None:
         default=60.0,
         help="seconds after a bootstrap CSR is approved before its token is deleted, if the gardenlet has not done so",
     )
+    p.add_argument(
+        "--protection-sync-period",
+        type=float,
+        default=ProtectionConfig().sync_period,
+        help="how often the finalizers protecting CloudProfiles, Seeds, SecretBindings, Quotas and Secrets in use "
+        "are checked",
+    )
     p.add_argument("-v", "--verbose", action="store_true")
     args = p.parse_args(argv)
     logging.basicConfig(
@@ -54,7 +62,12 @@ def main(argv: list[str] | None = None) -> None:
         shoot_monitor_period=args.shoot_monitor_period,
         sync_period=args.seed_sync_period,
     )
-    registry = build_registry(kubeconfig=args.kubeconfig, lifecycle=lifecycle, token_grace=args.bootstrap_token_grace)
+    registry = build_registry(
+        kubeconfig=args.kubeconfig,
+        lifecycle=lifecycle,
+        token_grace=args.bootstrap_token_grace,
+        protection_config=ProtectionConfig(sync_period=args.protection_sync_period),
+    )
     liveness = f"http://127.0.0.1:{args.health_port}/healthz" if args.health_port else None
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(kopf.operator(registry=registry, standalone=True, clusterwide=True, liveness_endpoint=liveness))

@@ -98,17 +98,15 @@ def extension_problem(obj: dict[str, Any]) -> str | None:
 def cluster_manifest(
     name: str, *, shoot: dict[str, Any], seed: dict[str, Any], cloud_profile: dict[str, Any]
 ) -> dict[str, Any]:
-    """The `Cluster` extensions read the Shoot, its Seed and CloudProfile from (named like the seed namespace)."""
+    """The `Cluster` extensions read the Shoot, its Seed and CloudProfile from (named like the seed namespace).
 
-    def plain(obj: dict[str, Any]) -> dict[str, Any]:
-        meta = {k: v for k, v in (obj.get("metadata") or {}).items() if k != "managedFields"}
-        return {**obj, "metadata": meta}
-
+    The objects are embedded as given: the caller bounds what is copied (gardenlet.botanist.cluster).
+    """
     return {
         "apiVersion": API_VERSION,
         "kind": "Cluster",
         "metadata": {"name": name},
-        "spec": {"cloudProfile": plain(cloud_profile), "seed": plain(seed), "shoot": plain(shoot)},
+        "spec": {"cloudProfile": cloud_profile, "seed": seed, "shoot": shoot},
     }
 
 

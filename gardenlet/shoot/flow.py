@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from gardener.apis.extensions.machine import SHOOT_ACCESS_KEY, SHOOT_ACCESS_SECRET
+from gardenlet.botanist.cluster import cluster_copy
 from gardenlet.botanist.controlplane import (
     etcd_values,
     kube_apiserver_values,
@@ -184,7 +185,10 @@ class ShootOperation:
         if profile is None:
             raise TemporaryError(f"CloudProfile {s.cloud_profile} does not exist")
         cluster = cluster_manifest(
-            s.technical_id, shoot=self.shoot_obj, seed=self.seed_obj or {}, cloud_profile=profile
+            s.technical_id,
+            shoot=cluster_copy(self.shoot_obj),
+            seed=cluster_copy(self.seed_obj or {}),
+            cloud_profile=cluster_copy(profile),
         )
         await self.seed.aapply(cluster)
 

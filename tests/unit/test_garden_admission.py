@@ -31,6 +31,7 @@ from gardener.apis.core.formats import (
 )
 from gardener.apis.core.lookup import MemoryLookup
 from gardener.apis.core.validation import (
+    MAX_WORKERS,
     shoot_resources,
     validate_cloud_profile,
     validate_controller_installation,
@@ -1312,3 +1313,21 @@ def test_quantities_and_versions() -> None:
     assert parse_version("1.0.0-rc.1") < parse_version("1.0.0")  # type: ignore[operator]
     assert parse_version("1.10.0") > parse_version("1.9.9")  # type: ignore[operator]
     assert parse_version("latest") is None
+
+
+# ---- bounds ----
+
+
+def test_too_many_worker_pools_are_refused_for_that_alone() -> None:
+    shoot = admitted("Shoot", "apps")
+    pool = shoot["spec"]["provider"]["workers"][0]
+    shoot["spec"]["provider"]["workers"] = [{**copy.deepcopy(pool), "name": f"p{i}"} for i in range(MAX_WORKERS)]
+    assert validate_shoot(shoot, None, lookup=make_lookup(), now=NOW) == []
+    shoot["spec"]["provider"]["workers"].append({"name": "p-bad name"})
+    assert [e.to_dict() for e in validate_shoot(shoot, None, lookup=make_lookup(), now=NOW)] == [
+        {
+            "reason": "FieldValueTooMany",
+            "message": f"Too many: {MAX_WORKERS + 1}: must have at most {MAX_WORKERS} items",
+            "field": "spec.provider.workers",
+        }
+    ]

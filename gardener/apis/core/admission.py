@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from gardener.apis.core import defaulting, validation
-from gardener.apis.core.errors import FieldError, forbidden
+from gardener.apis.core import defaulting, references, validation
+from gardener.apis.core.errors import FORBIDDEN, FieldError, forbidden
 from gardener.apis.core.lookup import Lookup
 
 GROUPS = frozenset({"core.gardener.cloud", "seedmanagement.gardener.cloud"})
@@ -44,6 +44,10 @@ class Needs:
     shoots_of_cloud_profile: str = ""
     #: (namespace, name) of Quotas referenced directly (a SecretBinding's quotas)
     quotas: tuple[tuple[str, str], ...] = ()
+    #: the Shoots of this namespace ("": of all namespaces), None when not needed
+    shoots_in: str | None = None
+    #: every SecretBinding (deleting a Quota)
+    secret_bindings_all: bool = False
 
 
 def handles(group: str) -> bool:
@@ -54,7 +58,9 @@ def needs(req: Request) -> Needs:
     obj = req.obj or req.old or {}
     spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
     assert isinstance(spec, dict)
-    if req.kind == "Shoot" and req.operation != "DELETE":
+    if req.operation == "DELETE":
+        return _deletion_needs(req.kind, obj)
+    if req.kind == "Shoot":
         profile = spec.get("cloudProfileName") or (spec.get("cloudProfile") or {}).get("name") or ""
         ns = str((obj.get("metadata") or {}).get("namespace") or "")
         binding = spec.get("secretBindingName") or ""
@@ -69,18 +75,35 @@ def needs(req: Request) -> Needs:
     if req.kind == "SecretBinding":
         ns = str((obj.get("metadata") or {}).get("namespace") or "")
         refs = [r for r in obj.get("quotas") or [] if isinstance(r, dict) and r.get("name")]
-        return Needs(quotas=tuple((str(r.get("namespace") or ns), str(r["name"])) for r in refs))
+        removed = references.finalizer_removed(req.obj, req.old)
+        return Needs(
+            quotas=tuple((str(r.get("namespace") or ns), str(r["name"])) for r in refs),
+            shoots_in=ns if removed else None,
+        )
+    return Needs()
+
+
+def _deletion_needs(kind: str, obj: dict[str, Any]) -> Needs:
+    """Deleting a protected object needs its users: Shoots (of its namespace for a SecretBinding) or bindings."""
+    if kind in ("CloudProfile", "Seed"):
+        return Needs(shoots_in="")
+    if kind == "SecretBinding":
+        return Needs(shoots_in=str((obj.get("metadata") or {}).get("namespace") or ""))
+    if kind == "Quota":
+        return Needs(secret_bindings_all=True)
     return Needs()
 
 
 def admit(req: Request, *, lookup: Lookup) -> list[FieldError]:
     """Default `req.obj` in place and return every problem found (empty when admitted)."""
     if req.operation == "DELETE":
-        if req.kind == "Shoot" and req.old is not None:
+        if req.old is None:
+            return []
+        if req.kind == "Shoot":
             return validation.validate_shoot_deletion(req.old)
-        if req.kind == "Project" and req.old is not None:
+        if req.kind == "Project":
             return validation.validate_project_deletion(req.old)
-        return []
+        return references.deletion_problems(req.kind, req.old, lookup=lookup)
     obj = req.obj
     if obj is None:
         return []
@@ -98,7 +121,8 @@ def admit(req: Request, *, lookup: Lookup) -> list[FieldError]:
     if req.kind == "Seed":
         return validation.validate_seed(obj, req.old)
     if req.kind == "SecretBinding":
-        return validation.validate_secret_binding(obj, req.old, lookup=lookup)
+        errors = references.finalizer_removal_problems(obj, req.old, lookup=lookup)
+        return errors + validation.validate_secret_binding(obj, req.old, lookup=lookup)
     if req.kind == "Quota":
         return validation.validate_quota(obj, req.old)
     if req.kind == "ControllerRegistration":
@@ -108,6 +132,20 @@ def admit(req: Request, *, lookup: Lookup) -> list[FieldError]:
     if req.kind == "ManagedSeed":
         return validation.validate_managed_seed(obj, req.old)
     return []
+
+
+def deletion_message(*, resource: str, group: str, name: str, problems: list[FieldError]) -> str:
+    """The message of a refused DELETE, as kube's `admission.NewForbidden` words it:
+    `cloudprofiles.core.gardener.cloud "local" is forbidden: Cannot delete CloudProfile, ...`.
+
+    In-process and webhook admission both use it, so a refusal reads the same either way (a webhook's is
+    prefixed with `admission webhook "..." denied the request: ` by the API server, as kube does).
+    """
+    head = "Forbidden: "
+    details = [
+        p.message[len(head) :] if p.reason == FORBIDDEN and p.message.startswith(head) else p.message for p in problems
+    ]
+    return f'{resource}.{group} "{name}" is forbidden: ' + "; ".join(details)
 
 
 def _binding_rules(req: Request) -> list[FieldError]:

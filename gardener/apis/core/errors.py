@@ -20,6 +20,7 @@ FORBIDDEN = "FieldValueForbidden"
 DUPLICATE = "FieldValueDuplicate"
 TOO_LONG = "FieldValueTooLong"
 NOT_FOUND = "FieldValueNotFound"
+TOO_MANY = "FieldValueTooMany"
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,12 @@ def duplicate(field: str, value: Any) -> FieldError:
 
 def too_long(field: str, max_length: int) -> FieldError:
     return FieldError(TOO_LONG, f"Too long: may not be more than {max_length} bytes", field)
+
+
+def too_many(field: str, actual: int, maximum: int) -> FieldError:
+    """What kube's `field.TooMany` reports: `Too many: 1000: must have at most 100 items`."""
+    unit = "item" if maximum == 1 else "items"
+    return FieldError(TOO_MANY, f"Too many: {actual}: must have at most {maximum} {unit}", field)
 
 
 def not_found(field: str, value: Any) -> FieldError:

@@ -1,7 +1,8 @@
 """Read access to other garden objects, as admission needs it.
 
 Admission of one object looks at others: a Shoot at its CloudProfile, SecretBinding, Seed, Project
-and Quotas; a CloudProfile at the Shoots using it. `Lookup` is that read access, synchronous and
+and Quotas; a CloudProfile at the Shoots using it; deleting a CloudProfile, Seed, SecretBinding or
+Quota at the Shoots (or SecretBindings) still using it. `Lookup` is that read access, synchronous and
 returning plain JSON dicts (None when absent). The embedded API server implements it over its
 storage, a webhook over an informer cache; `MemoryLookup` keeps objects in memory (tests, tools).
 """
@@ -39,6 +40,14 @@ class Lookup(Protocol):
 
     def seed(self, name: str) -> Object | None:
         """The Seed `name`."""
+        ...
+
+    def shoots(self, namespace: str = "") -> list[Object]:
+        """All Shoots of `namespace` (of all namespaces when empty)."""
+        ...
+
+    def secret_bindings(self) -> list[Object]:
+        """All SecretBindings (of all namespaces)."""
         ...
 
 
@@ -113,3 +122,9 @@ class MemoryLookup:
 
     def seed(self, name: str) -> Object | None:
         return self._get("Seed", name)
+
+    def shoots(self, namespace: str = "") -> list[Object]:
+        return [s for (k, ns, _), s in self._objects.items() if k == "Shoot" and (not namespace or ns == namespace)]
+
+    def secret_bindings(self) -> list[Object]:
+        return self._all("SecretBinding")

@@ -53,6 +53,7 @@ from gardener.apis.core.errors import (
     not_supported,
     required,
     too_long,
+    too_many,
 )
 from gardener.apis.core.formats import (
     KUBERNETES_VERSION_PATTERN,
@@ -91,6 +92,11 @@ TAINT_EFFECTS = ["NoSchedule", "PreferNoSchedule", "NoExecute"]
 VERSION_CLASSIFICATIONS = ["deprecated", "preview", "supported"]
 DEFAULT_VPN_RANGE = "192.168.123.0/24"
 MAX_WORKER_NAME_LENGTH = 15
+#: Worker pools per Shoot. Gardener sets no limit, but every pool becomes a MachineClass and a MachineDeployment
+#: (with its MachineSets) per zone in the seed and an entry in the Worker and Cluster objects there, so the pool
+#: count multiplies what one Shoot costs its seed; 100 is far beyond the few pools real clusters use and keeps
+#: those objects well below the API's request size limit.
+MAX_WORKERS = 100
 MAX_VOLUME_NAME_LENGTH = 15
 SHOOT_PROJECT_NAME_LIMIT = 21
 GENERATE_NAME_RANDOM_LENGTH = 5
@@ -455,6 +461,12 @@ class _Shoot:
         if self.old is not None and _d(self.old.get("metadata")).get("deletionTimestamp"):
             if self.spec != self.old_spec:
                 self.add(forbidden("spec", "cannot update the spec of a Shoot that is being deleted"))
+            return self.errs
+        workers = self.provider.get("workers")
+        if isinstance(workers, list) and len(workers) > MAX_WORKERS:
+            # The per-pool checks grow with the pool count (names are compared pairwise), so a Shoot
+            # over the bound is refused for that alone rather than checked at any cost.
+            self.add(too_many("spec.provider.workers", len(workers), MAX_WORKERS))
             return self.errs
         self.static()
         if self.old is not None:
