@@ -52,7 +52,7 @@ def garden_manifests(values: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def _generate_certs(namespace: str) -> dict[str, str]:
-    from gardener.apiserver.pki import create_ca, issue_serving_cert
+    from gardener.runtime.pki import create_ca, issue_serving_cert
 
     ca = create_ca(common_name="gardener-admission-controller-ca")
     service = f"gardener-admission-controller.{namespace}"

@@ -23,11 +23,11 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from kubernetes.client.exceptions import ApiException
 
 from gardener.apis.kubeconfig import build_kubeconfig, read_current, write_kubeconfig
-from gardenlet.config import GardenletConfig
-from gardenlet.kube import Kube
+from gardener.runtime.errors import ApiError
+from gardener.runtime.kube import Kube
+from gardenlet.config import FIELD_MANAGER, GardenletConfig
 
 log = logging.getLogger("gardenlet.bootstrap")
 
@@ -119,7 +119,8 @@ def write_credentials(path: Path, *, cluster: dict[str, Any], seed: str, credent
 
 
 def client(path: Path) -> Kube:
-    return Kube.from_kubeconfig(path)
+    """A client that writes as the gardenlet's field manager, so server-side apply keeps owning the same fields."""
+    return Kube.from_kubeconfig(path, field_manager=FIELD_MANAGER)
 
 
 # ---- certificate requests ----
@@ -181,7 +182,7 @@ def _drop_bootstrap_token(kube: Kube, token: str) -> None:
     token_id = token.partition(".")[0]
     try:
         kube.delete(f"/api/v1/namespaces/kube-system/secrets/bootstrap-token-{token_id}")
-    except ApiException as exc:
+    except ApiError as exc:
         # The controller-manager deletes it after a grace period anyway.
         log.warning("Could not delete the bootstrap token", extra={"code": exc.status})
 

@@ -17,16 +17,17 @@ server: {metrics: {bindAddress: 127.0.0.1, port: 0}}   # port 0: no /metrics and
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from gardener.runtime import durations
+
 DEFAULT_SHOOT_CAPACITY = 250
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(h|m|s|ms)")
-_UNIT_SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+#: the field manager of every server-side apply of the gardenlet, in the garden and in the seed
+FIELD_MANAGER = "gardenlet"
 
 
 class ConfigError(ValueError):
@@ -54,14 +55,11 @@ class GardenletConfig:
 
 
 def parse_duration(value: Any, *, field: str) -> float:
-    """A Go duration ("720h", "1h30m", "90s") or a number of seconds."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    text = str(value).strip()
-    parts = _DURATION_PART.findall(text)
-    if not text or "".join(n + u for n, u in parts) != text:
-        raise ConfigError(f"{field}: {value!r} is not a duration such as 720h, 30m or 90s")
-    return sum(float(n) * _UNIT_SECONDS[u] for n, u in parts)
+    """A Go duration ("720h", "1h30m", "90s") or a number of seconds; a ConfigError names `field`."""
+    try:
+        return durations.parse_duration(value)
+    except ValueError:
+        raise ConfigError(f"{field}: {value!r} is not a duration such as 720h, 30m or 90s") from None
 
 
 def _mapping(doc: dict[str, Any], key: str, *, path: str) -> dict[str, Any]:

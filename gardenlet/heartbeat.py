@@ -18,18 +18,17 @@ import socket
 from collections.abc import Callable
 from typing import Any
 
-from kubernetes.client.exceptions import ApiException
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from gardener.apis.core import conditions as cond
+from gardener.runtime.errors import Conflict, NotFound
+from gardener.runtime.kube import MERGE_PATCH, Kube
 from gardenlet.config import GardenletConfig
-from gardenlet.kube import Kube
 
 log = logging.getLogger("gardenlet.heartbeat")
 
 SEEDS = "/apis/core.gardener.cloud/v1beta1/seeds"
 LEASES = f"/apis/coordination.k8s.io/v1/namespaces/{cond.SEED_LEASE_NAMESPACE}/leases"
-MERGE_PATCH = "application/merge-patch+json"
 READY_REASON = "GardenletReady"
 READY_MESSAGE = "Gardenlet is posting ready status."
 
@@ -171,9 +170,7 @@ class Heartbeat:
         }
         try:
             self.kube.raw("PATCH", f"{LEASES}/{name}", lease, content_type=MERGE_PATCH)
-        except ApiException as exc:
-            if exc.status != 404:
-                raise
+        except NotFound:
             self.kube.raw("POST", LEASES, lease)
 
     def _report(self, seed: dict[str, Any]) -> None:
@@ -185,9 +182,7 @@ class Heartbeat:
         body = {"metadata": {"resourceVersion": seed["metadata"]["resourceVersion"]}, "status": changed}
         try:
             self.kube.raw("PATCH", f"{self._seed_path}/status", body, content_type=MERGE_PATCH)
-        except ApiException as exc:
-            if exc.status != 409:
-                raise
+        except Conflict:
             return  # the Seed changed meanwhile: the next beat reports on the newer version
         if "conditions" in changed:
             log.info("Seed status reported", extra={"seed": self.config.seed_name, "fields": sorted(changed)})

@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import TypeVar
 
 from aiohttp import web
-from kubernetes.client.exceptions import ApiException
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from gardener.runtime.errors import ApiError
+from gardener.runtime.logs import FORMATS, setup_logging
 from gardenlet import bootstrap
 from gardenlet.config import ConfigError, GardenletConfig, load_config
 from gardenlet.heartbeat import Heartbeat, Metrics
@@ -31,8 +32,8 @@ RETRY_SECONDS = 2.0
 
 def _describe(exc: Exception) -> str:
     """What went wrong, for the log: API errors carry the server's Status message, never credentials."""
-    if isinstance(exc, ApiException):
-        return f"{exc.status} {exc.reason}: {str(exc.body or '')[:500]}"
+    if isinstance(exc, ApiError):
+        return str(exc)[:500]
     return f"{exc.__class__.__name__}: {exc}"[:500]
 
 
@@ -163,10 +164,9 @@ def main(argv: list[str] | None = None) -> None:
         "--seed-kubeconfig", type=Path, help="kubeconfig of the seed cluster; without it no shoots are reconciled"
     )
     p.add_argument("-v", "--verbose", action="store_true")
+    p.add_argument("--log-format", choices=FORMATS, default="text", help="text (logfmt) or json lines")
     args = p.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    setup_logging(log_format=args.log_format, verbose=args.verbose)
     try:
         code = asyncio.run(run(load_config(args.config), seed_kubeconfig=args.seed_kubeconfig))
     except (ConfigError, bootstrap.BootstrapError, OSError) as exc:

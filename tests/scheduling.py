@@ -17,9 +17,9 @@ from typing import Any
 from kubernetes import client, config
 
 from gardener.apis.kubeconfig import build_kubeconfig, write_kubeconfig
-from gardener.apiserver.pki import KeyPair, issue_client_cert
-from gardener.kubeclient import Kube
 from gardener.local.garden import install_garden_api
+from gardener.runtime.kube import Kube
+from gardener.runtime.pki import KeyPair, issue_client_cert
 from gardener.scheduler import rbac
 from tests.helpers import ServerProcess, eventually
 

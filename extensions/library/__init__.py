@@ -1,7 +1,7 @@
-"""The extension contract library: what every extension controller and the machine controller manager share.
+"""The extension contract library: what every extension controller and the machine controller manager share on
+top of `gardener.runtime` (client, informers, queues, controller loop, errors, logging).
 
-A small client over the official `kubernetes` package (`kube`), level-triggered controllers built from
-list+watch and a work queue (`informer`, `workqueue`, `controller`), the generic reconciler for extension
-resources (`reconciler`: finalizer, operation annotation, `status.lastOperation`) and errors that say whether
-to retry (`errors`). Imports only `gardener.apis`; everything under `extensions` may import it.
+The generic reconciler for extension resources (`reconciler`: finalizer, operation annotation,
+`status.lastOperation`) and the worker helpers (`worker`). Imports only `gardener.apis` and `gardener.runtime`;
+everything under `extensions` may import it.
 """

@@ -18,20 +18,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from kubernetes.client.exceptions import ApiException
-
-from extensions.library.controller import Controller, Key, Manager, key_of
-from extensions.library.errors import (
-    DEFAULT_RETRY,
-    CodedError,
-    PermanentError,
-    RequeueAfter,
-    TemporaryError,
-    classify,
-    retryable,
-)
-from extensions.library.informer import Obj
-from extensions.library.kube import JSON_PATCH, Kube, Resource, finalizer_patch
 from gardener.apis.extensions.v1alpha1 import (
     GROUP,
     OPERATION_ANNOTATION,
@@ -40,8 +26,22 @@ from gardener.apis.extensions.v1alpha1 import (
     LastOperationType,
     Operation,
 )
+from gardener.runtime.controller import Controller, Key, Manager, Result, key_of
+from gardener.runtime.errors import (
+    ApiError,
+    CodedError,
+    PermanentError,
+    RequeueAfter,
+    TemporaryError,
+    classify,
+    retryable,
+)
+from gardener.runtime.kube import JSON_PATCH, Kube, Obj, Resource, finalizer_patch
 
 log = logging.getLogger("extensions.library.reconciler")
+
+#: when to try again after a temporary error that names no delay of its own
+DEFAULT_RETRY = 5.0
 
 CLUSTERS = Resource(GROUP, VERSION, "clusters", "Cluster", namespaced=False)
 
@@ -183,7 +183,7 @@ def error_status(
         changes["observedGeneration"] = generation
     if isinstance(err, PermanentError) or not retryable(err.codes):
         return changes, DELETE_RETRY if op == LastOperationType.DELETE else math.inf
-    return changes, err.delay if isinstance(err, TemporaryError) else DEFAULT_RETRY
+    return changes, (err.delay if isinstance(err, TemporaryError) else 0.0) or DEFAULT_RETRY
 
 
 class Context:
@@ -296,7 +296,7 @@ class ExtensionReconciler:
     def matches(self, obj: Obj) -> bool:
         return (obj.get("spec") or {}).get("type") == self.type
 
-    def register(self, manager: Manager, *, workers: int = 2) -> Controller:
+    def register(self, manager: Manager, *, workers: int = 2) -> Controller[Key]:
         controller = manager.add(Controller(f"{self.resource.plural}-{self.type}", self, workers=workers))
         manager.watch(controller, self.resource, lambda o: [key_of(o)] if self.matches(o) else [])
         return controller
@@ -323,7 +323,7 @@ class ExtensionReconciler:
             return obj
         try:
             return self.kube.patch(self._path(obj), patch)
-        except ApiException as exc:
+        except ApiError as exc:
             if exc.status == 404 and not present:
                 return obj
             raise
@@ -335,7 +335,10 @@ class ExtensionReconciler:
 
     # ---- the loop ----
 
-    def __call__(self, key: Key) -> float | None:
+    def __call__(self, key: Key) -> Result:
+        return Result(self._reconcile(key))
+
+    def _reconcile(self, key: Key) -> float | None:
         obj = self.kube.get(self.resource.path(key[0] or None, key[1]))
         if obj is None or not self.matches(obj):
             with self._lock:

@@ -11,13 +11,12 @@ import copy
 import logging
 from typing import Any
 
-from extensions.library.controller import Key
-from extensions.library.informer import Obj
-from extensions.library.kube import Kube, finalizer_patch, owned_by, owner_reference
 from extensions.library.reconciler import now_rfc3339
 from extensions.mcm.objects import MACHINE_DEPLOYMENTS, MACHINE_SETS, is_terminating, selector_string
 from extensions.mcm.rollout import SetState, max_unavailable, rolling_step, template_hash
 from gardener.apis.extensions import machine as api
+from gardener.runtime.controller import Key, Result
+from gardener.runtime.kube import Kube, Obj, finalizer_patch, owned_by, owner_reference
 
 log = logging.getLogger("mcm.machinedeployment")
 
@@ -34,7 +33,10 @@ class MachineDeploymentController:
     def __init__(self, kube: Kube) -> None:
         self.kube = kube
 
-    def __call__(self, key: Key) -> float | None:
+    def __call__(self, key: Key) -> Result:
+        return Result(self._reconcile(key))
+
+    def _reconcile(self, key: Key) -> float | None:
         ns, name = key
         md = self.kube.get(MACHINE_DEPLOYMENTS.path(ns, name))
         if md is None:

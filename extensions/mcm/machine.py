@@ -12,17 +12,17 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from kubernetes.client.exceptions import ApiException
 from prometheus_client import Counter
 
-from extensions.library.controller import Key
-from extensions.library.informer import Obj
-from extensions.library.kube import NODES, SECRETS, Kube, finalizer_patch, secret_data
 from extensions.library.reconciler import now_rfc3339
 from extensions.mcm.driver import Driver, DriverError, MachineRequest
-from extensions.mcm.objects import MACHINE_CLASSES, MACHINES, is_terminating, parse_duration, parse_time, phase_of
+from extensions.mcm.objects import MACHINE_CLASSES, MACHINES, is_terminating, parse_time, phase_of
 from extensions.mcm.shoot import ShootClients
 from gardener.apis.extensions import machine as api
+from gardener.runtime.controller import Key, Result
+from gardener.runtime.durations import parse_duration_or
+from gardener.runtime.errors import ApiError
+from gardener.runtime.kube import NODES, SECRETS, Kube, Obj, finalizer_patch, secret_data
 
 log = logging.getLogger("mcm.machine")
 
@@ -104,7 +104,10 @@ class MachineController:
 
     # ---- reconcile ----
 
-    def __call__(self, key: Key) -> float | None:
+    def __call__(self, key: Key) -> Result:
+        return Result(self._reconcile(key))
+
+    def _reconcile(self, key: Key) -> float | None:
         ns, name = key
         machine = self.kube.get(MACHINES.path(ns, name))
         if machine is None:
@@ -159,7 +162,7 @@ class MachineController:
         since = parse_time(((machine.get("status") or {}).get("currentStatus") or {}).get("lastUpdateTime")) or now
         spec = machine.get("spec") or {}
         if phase in (Phase.PENDING, "", Phase.CRASH_LOOP_BACK_OFF):
-            timeout = parse_duration(spec.get("creationTimeout"), self.creation_timeout)
+            timeout = parse_duration_or(spec.get("creationTimeout"), self.creation_timeout)
             if now - since > timeout:
                 self._set_status(
                     machine,
@@ -173,7 +176,7 @@ class MachineController:
                 machine, Phase.PENDING, op="Create", state="Processing", description="Waiting for the node to join"
             )
             return 1.0
-        timeout = parse_duration(spec.get("healthTimeout"), self.health_timeout)
+        timeout = parse_duration_or(spec.get("healthTimeout"), self.health_timeout)
         if phase == Phase.UNKNOWN and now - since > timeout:
             self._set_status(
                 machine,
@@ -236,7 +239,7 @@ class MachineController:
             else:
                 try:
                     shoot.delete(NODES.path(name=node_name))
-                except ApiException as exc:
+                except ApiError as exc:
                     if exc.status not in (404, 403, 401):
                         raise
         patch = finalizer_patch(machine, api.FINALIZER, present=False)

@@ -11,9 +11,6 @@ import logging
 import time
 from typing import Any
 
-from extensions.library.controller import Key
-from extensions.library.informer import Obj
-from extensions.library.kube import Kube, finalizer_patch, owned_by, owner_reference
 from extensions.mcm.objects import (
     MACHINE_SETS,
     MACHINES,
@@ -24,6 +21,8 @@ from extensions.mcm.objects import (
     selector_string,
 )
 from gardener.apis.extensions import machine as api
+from gardener.runtime.controller import Key, Result
+from gardener.runtime.kube import Kube, Obj, finalizer_patch, owned_by, owner_reference
 
 log = logging.getLogger("mcm.machineset")
 
@@ -56,7 +55,10 @@ class MachineSetController:
     def __init__(self, kube: Kube) -> None:
         self.kube = kube
 
-    def __call__(self, key: Key) -> float | None:
+    def __call__(self, key: Key) -> Result:
+        return Result(self._reconcile(key))
+
+    def _reconcile(self, key: Key) -> float | None:
         ns, name = key
         ms = self.kube.get(MACHINE_SETS.path(ns, name))
         if ms is None:

@@ -6,15 +6,15 @@ import argparse
 import os
 from pathlib import Path
 
-from extensions.library import logs
-from extensions.library.controller import Controller, Manager, owner_keys
-from extensions.library.kube import Kube
 from extensions.mcm.deployment import MachineDeploymentController
 from extensions.mcm.local.driver import PROVIDER, LocalDriver
 from extensions.mcm.machine import MachineController
 from extensions.mcm.machineset import MachineSetController
 from extensions.mcm.objects import MACHINE_DEPLOYMENTS, MACHINE_SETS, MACHINES
 from extensions.mcm.shoot import ShootClients
+from gardener.runtime import logs
+from gardener.runtime.controller import Controller, Manager, owner_keys
+from gardener.runtime.kube import Kube
 
 
 def default_state_dir() -> Path:
@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--log-format", choices=("text", "json"), default="text")
     p.add_argument("-v", "--verbose", action="store_true")
     args = p.parse_args(argv)
-    logs.setup(verbose=args.verbose, json_format=args.log_format == "json")
+    logs.setup_logging(log_format=args.log_format, verbose=args.verbose)
     kube = Kube.from_kubeconfig(args.kubeconfig)
     manager, shoots = build(kube, args)
     manager.run(metrics_port=args.metrics_port)

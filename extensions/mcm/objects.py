@@ -6,9 +6,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from extensions.library.informer import Obj
-from extensions.library.kube import Resource
 from gardener.apis.extensions import machine as api
+from gardener.runtime.kube import Obj, Resource
 
 MACHINE_CLASSES = Resource(api.GROUP, api.VERSION, "machineclasses", "MachineClass")
 MACHINE_DEPLOYMENTS = Resource(api.GROUP, api.VERSION, "machinedeployments", "MachineDeployment")
@@ -39,20 +38,3 @@ def parse_time(value: str | None) -> float | None:
     if not value:
         return None
     return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-
-
-def parse_duration(value: str | None, default: float) -> float:
-    """A Go duration like 10m, 1h30m or 90s in seconds."""
-    if not value:
-        return default
-    total, number = 0.0, ""
-    units = {"h": 3600.0, "m": 60.0, "s": 1.0}
-    for ch in value.strip():
-        if ch.isdigit() or ch == ".":
-            number += ch
-        elif ch in units and number:
-            total += float(number) * units[ch]
-            number = ""
-        else:
-            return default
-    return total + (float(number) if number else 0.0)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from extensions.library.kube import NODES, SECRETS, Kube, secret_data
 from gardener.apis.extensions.machine import SHOOT_ACCESS_KEY, SHOOT_ACCESS_SECRET
+from gardener.runtime.kube import NODES, SECRETS, Kube, secret_data
 
 
 class ShootClients:

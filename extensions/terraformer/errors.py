@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 
-from extensions.library.errors import CodedError, PermanentError, TemporaryError, retryable
 from gardener.apis.extensions.v1alpha1 import ErrorCode
+from gardener.runtime.errors import CodedError, PermanentError, TemporaryError, retryable
 
 _PATTERNS: tuple[tuple[ErrorCode, re.Pattern[str]], ...] = (
     (

@@ -11,10 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from kubernetes.client.exceptions import ApiException
-
-from extensions.library.errors import TemporaryError
-from extensions.library.kube import SECRETS, Kube
+from gardener.runtime.errors import ApiError, TemporaryError
+from gardener.runtime.kube import SECRETS, Kube
 
 STATE_KEY = "terraform.tfstate"
 MANAGED_BY = "terraformer.gardener.cloud/name"
@@ -65,7 +63,7 @@ class StateStore:
                 {"metadata": {"resourceVersion": current.resource_version}, "data": {STATE_KEY: encoded}},
             )
             return StoredState(data, patched["metadata"]["resourceVersion"])
-        except ApiException as exc:
+        except ApiError as exc:
             if exc.status == 409:
                 raise TemporaryError(
                     f"terraform state {self.namespace}/{self.secret_name} changed concurrently", delay=2.0

@@ -23,10 +23,10 @@ from typing import Any
 
 from prometheus_client import Counter
 
-from extensions.library.errors import PermanentError, TemporaryError
-from extensions.library.kube import Kube
 from extensions.terraformer.errors import classify
 from extensions.terraformer.state import StateStore, StoredState
+from gardener.runtime.errors import PermanentError, TemporaryError
+from gardener.runtime.kube import Kube
 
 log = logging.getLogger("extensions.terraformer")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from gardener.apis.core.lookup import Lookup, MemoryLookup, shoot_cloud_profile_name
-from gardener.kubeclient import Kube
+from gardener.runtime.kube import Kube
 
 CORE = "/apis/core.gardener.cloud/v1beta1"
 

@@ -7,11 +7,10 @@ import logging
 import ssl
 
 from aiohttp import web
-from kubernetes import config
 
 from gardener.admissioncontroller.lookup import APILookup
 from gardener.admissioncontroller.server import build_app
-from gardener.kubeclient import Kube
+from gardener.runtime.kube import Kube
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -23,7 +22,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--port", type=int, default=9443)
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    kube = Kube(config.new_client_from_config(config_file=args.kubeconfig))  # type: ignore[no-untyped-call]
+    kube = Kube.from_kubeconfig(args.kubeconfig, field_manager="gardener-admission-controller")
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(args.tls_cert_file, args.tls_private_key_file)
     web.run_app(build_app(APILookup(kube)), host=args.bind_address, port=args.port, ssl_context=context, print=None)

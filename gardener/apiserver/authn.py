@@ -8,11 +8,11 @@ from typing import Any
 from aiohttp import web
 
 from gardener.apiserver.bootstraptokens import BootstrapTokens
-from gardener.apiserver.pki import identity_from_peercert
 from gardener.apiserver.rbac import UserInfo
 from gardener.apiserver.resources import Registry
 from gardener.apiserver.storage.interface import Backend
 from gardener.apiserver.tokens import ServiceAccountTokenSigner, StaticTokenUser
+from gardener.runtime.pki import identity_from_peercert
 
 log = logging.getLogger("gardener.apiserver.authn")
 

@@ -14,8 +14,8 @@ from typing import Any
 
 from gardener.apiserver import errors
 from gardener.apiserver.errors import FieldCause
-from gardener.apiserver.pki import csr_identity
 from gardener.apiserver.rest import AdmissionRequest
+from gardener.runtime.pki import csr_identity
 
 GROUP = "certificates.k8s.io"
 PLURAL = "certificatesigningrequests"

@@ -24,10 +24,10 @@ from gardener.apiserver.bootstraptokens import NAMESPACE as TOKEN_NAMESPACE
 from gardener.apiserver.bootstraptokens import SECRET_PREFIX as TOKEN_SECRET_PREFIX
 from gardener.apiserver.bootstraptokens import USER_PREFIX as BOOTSTRAP_USER_PREFIX
 from gardener.apiserver.errors import StatusError
-from gardener.apiserver.pki import csr_identity
 from gardener.apiserver.rbac import Decision, RBACSource, RequestAttributes, UserInfo
 from gardener.apiserver.resources import Registry
 from gardener.apiserver.rest import AdmissionRequest, ObjectStore
+from gardener.runtime.pki import csr_identity
 
 log = logging.getLogger("gardener.apiserver.seedauthorizer")
 

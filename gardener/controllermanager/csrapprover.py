@@ -23,10 +23,10 @@ from typing import Any
 import kopf
 from cryptography import x509
 from cryptography.x509.oid import NameOID
-from kubernetes.client.exceptions import ApiException
 
 from gardener.apis.core.conditions import format_time, get_condition, parse_time
-from gardener.kubeclient import Kube
+from gardener.runtime.errors import ApiError, Conflict, ServerError, TooManyRequests, Unreachable
+from gardener.runtime.kube import Kube
 
 log = logging.getLogger("gardener.controllermanager.csrapprover")
 
@@ -166,7 +166,7 @@ class CSRApprover:
         await asyncio.sleep(delay)
         try:
             gone = await asyncio.to_thread(self.kube.delete, f"/api/v1/namespaces/{TOKEN_NAMESPACE}/secrets/{secret}")
-        except ApiException as exc:
+        except ApiError as exc:
             log.warning("Could not delete bootstrap token", extra={"secret": secret, "code": exc.status})
             return
         if gone:
@@ -184,8 +184,8 @@ def register(registry: kopf.OperatorRegistry, approver: CSRApprover) -> None:
                 try:
                     await asyncio.to_thread(approver.decide, csr["metadata"]["name"])
                     break
-                except ApiException as exc:
-                    if exc.status not in (409, 429) and exc.status < 500:
+                except ApiError as exc:
+                    if not isinstance(exc, Conflict | TooManyRequests | ServerError | Unreachable):
                         log.warning("Could not review certificate request", extra={"code": exc.status})
                         break
                     await asyncio.sleep(0.2 * 2**attempt)

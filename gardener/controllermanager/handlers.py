@@ -7,15 +7,14 @@ import logging
 from typing import Any
 
 import kopf
-from kubernetes import config
-from kubernetes.client.exceptions import ApiException
 
 from gardener.controllermanager import csrapprover, protection, seedlifecycle
 from gardener.controllermanager.csrapprover import CSRApprover
 from gardener.controllermanager.project import FINALIZER, NamespaceTaken, ProjectReconciler
 from gardener.controllermanager.protection import Protection, ProtectionConfig
 from gardener.controllermanager.seedlifecycle import LifecycleConfig, SeedLifecycle
-from gardener.kubeclient import Kube
+from gardener.runtime.errors import ApiError
+from gardener.runtime.kube import Kube
 
 log = logging.getLogger("gardener.controllermanager")
 
@@ -28,11 +27,12 @@ def build_registry(
     protection_config: ProtectionConfig | None = None,
 ) -> kopf.OperatorRegistry:
     registry = kopf.OperatorRegistry()
-    api_client = config.new_client_from_config(config_file=kubeconfig)  # type: ignore[no-untyped-call]
-    projects = ProjectReconciler(Kube(api_client))
-    csrapprover.register(registry, CSRApprover(Kube(api_client), token_grace=token_grace))
-    seedlifecycle.register(registry, SeedLifecycle(Kube(api_client), lifecycle or LifecycleConfig()))
-    protection.register(registry, Protection(Kube(api_client), protection_config or ProtectionConfig()))
+    # One client for every controller: its connection pool is thread-safe.
+    kube = Kube.from_kubeconfig(kubeconfig, field_manager="gardener-controller-manager")
+    projects = ProjectReconciler(kube)
+    csrapprover.register(registry, CSRApprover(kube, token_grace=token_grace))
+    seedlifecycle.register(registry, SeedLifecycle(kube, lifecycle or LifecycleConfig()))
+    protection.register(registry, Protection(kube, protection_config or ProtectionConfig()))
 
     @kopf.on.startup(registry=registry)
     async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
@@ -63,7 +63,7 @@ def build_registry(
             patch.status["phase"] = "Failed"
             kopf.warn(body, reason="NamespaceTaken", message=str(exc))
             raise kopf.PermanentError(str(exc)) from exc
-        except ApiException as exc:
+        except ApiError as exc:
             raise kopf.TemporaryError(f"API error {exc.status} while reconciling", delay=2) from exc
         for key, value in status.items():
             patch.status[key] = value
@@ -74,7 +74,7 @@ def build_registry(
             patch.status["phase"] = "Terminating"
         try:
             done = await asyncio.to_thread(projects.delete_content, dict(body))
-        except ApiException as exc:
+        except ApiError as exc:
             raise kopf.TemporaryError(f"API error {exc.status} while deleting the project", delay=2) from exc
         if not done:
             raise kopf.TemporaryError("waiting for the project's shoots and namespace to be deleted", delay=1)

@@ -11,9 +11,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from kubernetes.client.exceptions import ApiException
-
-from gardener.kubeclient import Kube
+from gardener.runtime.errors import ApiError
+from gardener.runtime.kube import Kube
 
 log = logging.getLogger("gardener.controllermanager.project")
 
@@ -204,7 +203,7 @@ class ProjectReconciler:
             if not shoot["metadata"].get("deletionTimestamp"):
                 try:
                     self.kube.delete(path)
-                except ApiException as exc:
+                except ApiError as exc:
                     log.warning(
                         "Could not delete shoot",
                         extra={"project": project["metadata"]["name"], "shoot": sname, "code": exc.status},

@@ -24,10 +24,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import kopf
-from kubernetes.client.exceptions import ApiException
 
 from gardener.apis.core import references as refs
-from gardener.kubeclient import Kube
+from gardener.runtime.errors import Conflict, NotFound
+from gardener.runtime.kube import Kube
 
 log = logging.getLogger("gardener.controllermanager.protection")
 
@@ -224,9 +224,7 @@ class Protection:
         for change in changes:
             try:
                 self.kube.raw("PATCH", change.path, change.body(), content_type=MERGE_PATCH)
-            except ApiException as exc:
-                if exc.status not in (404, 409):
-                    raise
+            except (NotFound, Conflict):
                 continue  # gone or changed meanwhile: the next sync decides on fresh facts
             log.info("Updated protection finalizer", extra={"object": change.path, "change": change.why})
 

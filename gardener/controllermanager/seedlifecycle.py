@@ -10,6 +10,7 @@ reported and are left alone.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 from collections.abc import Callable
@@ -17,10 +18,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import kopf
-from kubernetes.client.exceptions import ApiException
 
 from gardener.apis.core import conditions as cond
-from gardener.kubeclient import Kube
+from gardener.runtime.errors import Conflict, NotFound
+from gardener.runtime.kube import Kube
 
 log = logging.getLogger("gardener.controllermanager.seedlifecycle")
 
@@ -157,12 +158,9 @@ class SeedLifecycle:
     def _patch_status(self, path: str, obj: dict[str, Any], status: dict[str, Any]) -> None:
         """Merge-patch status fields, guarded by the resourceVersion the decision was based on."""
         body = {"metadata": {"resourceVersion": obj["metadata"]["resourceVersion"]}, "status": status}
-        try:
+        # Gone or changed meanwhile: the next sync decides on fresh facts.
+        with contextlib.suppress(NotFound, Conflict):
             self.kube.raw("PATCH", path, body, content_type=MERGE_PATCH)
-        except ApiException as exc:
-            if exc.status not in (404, 409):
-                raise
-            # gone or changed meanwhile: the next sync decides on fresh facts
 
 
 def register(registry: kopf.OperatorRegistry, lifecycle: SeedLifecycle) -> None:

@@ -24,17 +24,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-import orjson
-from kubernetes.client.exceptions import ApiException
-from urllib3.exceptions import HTTPError
-
-from gardener.kubeclient import Kube
+from gardener.runtime.errors import ApiError, NotFound, ServerError, Unreachable
+from gardener.runtime.informer import Informer
+from gardener.runtime.kube import Kube, Obj
+from gardener.runtime.workqueue import WorkQueue
 from gardener.scheduler import filters, strategy
 from gardener.scheduler.filters import Code, Reason, SeedView, ShootView
-from gardener.scheduler.informer import Informer, Object
 from gardener.scheduler.metrics import Metrics
 from gardener.scheduler.strategy import Decision, Plan, RegionConfigError, Strategy
-from gardener.scheduler.workqueue import WorkQueue
 
 log = logging.getLogger("gardener.scheduler")
 
@@ -82,14 +79,14 @@ class _Facts(Generic[V]):
     changed, so a gardenlet's heartbeat on its Seed costs a comparison, not a recomputation.
     """
 
-    def __init__(self, kind: str, view: Callable[[Object], V], *, lock: threading.Lock, changed: Callable[[], None]):
+    def __init__(self, kind: str, view: Callable[[Obj], V], *, lock: threading.Lock, changed: Callable[[], None]):
         self.kind = kind
         self.view = view
         self.views: dict[str, V] = {}
         self._lock = lock
         self._changed = changed
 
-    def replace(self, items: list[Object]) -> None:
+    def replace(self, items: list[Obj]) -> None:
         views = {}
         for obj in items:
             view = self._view(obj)
@@ -100,7 +97,7 @@ class _Facts(Generic[V]):
                 self.views = views
                 self._changed()
 
-    def event(self, kind: str, obj: Object) -> None:
+    def event(self, kind: str, obj: Obj) -> None:
         key = _key(obj)
         view = None if kind == "DELETED" else self._view(obj)
         with self._lock:
@@ -112,7 +109,7 @@ class _Facts(Generic[V]):
                 self.views[key] = view
             self._changed()
 
-    def _view(self, obj: Object) -> V | None:
+    def _view(self, obj: Obj) -> V | None:
         try:
             return self.view(obj)
         except (ValueError, KeyError) as exc:
@@ -139,9 +136,24 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _key(obj: Object) -> str:
+def _key(obj: Obj) -> str:
     meta = obj["metadata"]
     return f"{meta['namespace']}/{meta['name']}" if meta.get("namespace") else str(meta["name"])
+
+
+def _informer(
+    kube: Kube,
+    path: str,
+    name: str,
+    on_replace: Callable[[list[Obj]], None],
+    on_event: Callable[[str, Obj], None],
+    *,
+    label_selector: str = "",
+) -> Informer:
+    """An informer whose lists replace a view at once and whose events update it one by one."""
+    informer = Informer(kube, path, name=name, label_selector=label_selector, on_replace=on_replace)
+    informer.add_handler(on_event)
+    return informer
 
 
 class Scheduler:
@@ -152,7 +164,7 @@ class Scheduler:
         self.config = config
         self.metrics = metrics
         self.clock = clock
-        self.queue = WorkQueue(clock=clock)
+        self.queue: WorkQueue[str] = WorkQueue(clock=clock)
         self._lock = threading.Lock()
         self._state = _State()
         self._stop = threading.Event()
@@ -162,25 +174,19 @@ class Scheduler:
         self.profiles = _Facts("CloudProfile", filters.cloud_profile_view, lock=lock, changed=changed)
         self.region_configs = _Facts("ConfigMap", _config_part, lock=lock, changed=changed)
         self.informers = [
-            Informer(kube.api, f"{CORE}/seeds", name="seeds", on_replace=self.seeds.replace, on_event=self.seeds.event),
-            Informer(
-                kube.api,
-                f"{CORE}/cloudprofiles",
-                name="cloudprofiles",
-                on_replace=self.profiles.replace,
-                on_event=self.profiles.event,
-            ),
-            Informer(kube.api, f"{CORE}/shoots", name="shoots", on_replace=self._shoots, on_event=self._shoot),
+            _informer(kube, f"{CORE}/seeds", "seeds", self.seeds.replace, self.seeds.event),
+            _informer(kube, f"{CORE}/cloudprofiles", "cloudprofiles", self.profiles.replace, self.profiles.event),
+            _informer(kube, f"{CORE}/shoots", "shoots", self._shoots, self._shoot),
         ]
         if config.strategy is Strategy.MINIMAL_DISTANCE:
             self.informers.append(
-                Informer(
-                    kube.api,
+                _informer(
+                    kube,
                     f"/api/v1/namespaces/{config.garden_namespace}/configmaps",
-                    name="region-configs",
+                    "region-configs",
+                    self.region_configs.replace,
+                    self.region_configs.event,
                     label_selector=f"{strategy.REGION_CONFIG_PURPOSE_LABEL}={strategy.REGION_CONFIG_PURPOSE}",
-                    on_replace=self.region_configs.replace,
-                    on_event=self.region_configs.event,
                 )
             )
         metrics.pending.set_function(lambda: len(self._state.pending))
@@ -200,7 +206,7 @@ class Scheduler:
 
     def stop(self) -> None:
         self._stop.set()
-        self.queue.shut_down()
+        self.queue.shutdown()
 
     # ---- informer callbacks (informer threads) ----
 
@@ -216,7 +222,7 @@ class Scheduler:
             self.queue.add(key)
         self._state.unschedulable.clear()
 
-    def _shoots(self, items: list[Object]) -> None:
+    def _shoots(self, items: list[Obj]) -> None:
         with self._lock:
             seen = set()
             for obj in items:
@@ -226,7 +232,7 @@ class Scheduler:
             for key in (self._state.assignments.keys() | self._state.pending.keys()) - seen:
                 self._remove(key)
 
-    def _shoot(self, kind: str, obj: Object) -> None:
+    def _shoot(self, kind: str, obj: Obj) -> None:
         key = _key(obj)
         with self._lock:
             if kind == "DELETED":
@@ -234,7 +240,7 @@ class Scheduler:
             else:
                 self._upsert(key, obj)
 
-    def _upsert(self, key: str, obj: Object) -> None:
+    def _upsert(self, key: str, obj: Obj) -> None:
         """(Lock held.)"""
         s = self._state
         spec = obj.get("spec") or {}
@@ -365,8 +371,8 @@ class Scheduler:
             self.kube.raw(
                 "PATCH", f"{CORE}/namespaces/{entry.namespace}/shoots/{entry.name}", body, content_type=MERGE_PATCH
             )
-        except (ApiException, HTTPError, OSError) as exc:
-            status = exc.status if isinstance(exc, ApiException) else None
+        except ApiError as exc:
+            status = exc.status
             with self._lock:
                 s = self._state
                 s.binding.pop(key, None)
@@ -381,8 +387,8 @@ class Scheduler:
                 return
             self.metrics.error()
             log.warning("Binding failed", extra={"shoot": key, "seed": seed, "code": status, "error": str(exc)})
-            if isinstance(exc, ApiException) and exc.status < 500:  # refused (admission, RBAC): tell the user
-                self._report(entry, f"binding to seed {seed!r} was refused: {_status_message(exc)}")
+            if not isinstance(exc, Unreachable | ServerError):  # refused (admission, RBAC): tell the user
+                self._report(entry, f"binding to seed {seed!r} was refused: {exc.message or exc.reason}")
             self._retry_later(key)
             return
         with self._lock:
@@ -421,23 +427,16 @@ class Scheduler:
                 content_type=MERGE_PATCH,
             )
             self.kube.raw("POST", f"/api/v1/namespaces/{entry.namespace}/events", _event(entry, description, now))
-        except (ApiException, HTTPError, OSError) as exc:
+        except ApiError as exc:
             with self._lock:
                 self._state.reported.pop(key, None)
-            if isinstance(exc, ApiException) and exc.status == 404:
+            if isinstance(exc, NotFound):
                 return
             log.warning("Reporting the scheduling failure failed", extra={"shoot": key, "error": str(exc)})
             self._retry_later(key)
 
 
-def _status_message(exc: ApiException) -> str:
-    try:
-        return str(orjson.loads(exc.body or b"").get("message") or exc.reason)
-    except (orjson.JSONDecodeError, TypeError, AttributeError):
-        return str(exc.reason)
-
-
-def _config_part(obj: Object) -> Object:
+def _config_part(obj: Obj) -> Obj:
     """What the scheduler reads of a region ConfigMap."""
     meta = obj["metadata"]
     return {
@@ -450,7 +449,7 @@ def _config_part(obj: Object) -> Object:
     }
 
 
-def _event(entry: Pending, message: str, now: str) -> Object:
+def _event(entry: Pending, message: str, now: str) -> Obj:
     return {
         "apiVersion": "v1",
         "kind": "Event",

@@ -13,8 +13,8 @@ from types import FrameType
 
 from kubernetes import client, config
 
-from gardener.apiserver.logs import setup_logging
-from gardener.kubeclient import Kube
+from gardener.runtime.kube import Kube
+from gardener.runtime.logs import setup_logging
 from gardener.scheduler.controller import Config, Scheduler
 from gardener.scheduler.metrics import Metrics, serve
 from gardener.scheduler.strategy import Strategy
@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--log-format", choices=["text", "json"], default="text")
     p.add_argument("-v", "--verbose", action="store_true")
     args = p.parse_args(argv)
-    setup_logging(json_format=args.log_format == "json", verbose=args.verbose)
+    setup_logging(log_format=args.log_format, verbose=args.verbose)
     configuration = client.Configuration()
     config.load_kube_config(config_file=args.kubeconfig, client_configuration=configuration)  # type: ignore[no-untyped-call]
     configuration.connection_pool_maxsize = args.workers + SPARE_CONNECTIONS

@@ -17,8 +17,8 @@ from typing import Any
 import aiohttp
 
 from gardener.apis.core import conditions as cond
+from gardener.runtime.pki import KeyPair
 from gardenlet.components.health import workload_problem
-from gardenlet.components.secrets import Certificate
 
 Obj = dict[str, Any]
 REQUEST_TIMEOUT = 5.0
@@ -31,7 +31,7 @@ class Verdict:
     message: str
 
 
-def ssl_context(ca_pem: bytes, client: Certificate | None = None) -> ssl.SSLContext:
+def ssl_context(ca_pem: bytes, client: KeyPair | None = None) -> ssl.SSLContext:
     """Trust only the shoot CA; present the client certificate if given (loaded through a private temp dir)."""
     ctx = ssl.create_default_context(cadata=ca_pem.decode("ascii"))
     if client is not None:
@@ -106,3 +106,28 @@ def system_components(workloads: Iterable[Obj]) -> Verdict:
     if problems:
         return Verdict(cond.FALSE, "SystemComponentsUnhealthy", "; ".join(problems))
     return Verdict(cond.TRUE, "SystemComponentsRunning", "All system components are healthy.")
+
+
+def hibernated_control_plane(workloads: Iterable[Obj], pods: Iterable[Obj], *, expected: Iterable[str]) -> Verdict:
+    """A hibernated shoot's control plane is down: its workloads are kept, at zero replicas, and none of its pods
+    runs any more. Seen, not assumed: a scale-down that did not take effect is a problem the user must read."""
+    seen = {f"{w['kind']}/{w['metadata']['name']}": w for w in workloads}
+    missing = [name for name in expected if name not in seen]
+    if missing:
+        return Verdict(cond.FALSE, "ControlPlaneMissing", f"Missing control plane components: {', '.join(missing)}.")
+    problems = []
+    for name, workload in sorted(seen.items()):
+        wanted = int((workload.get("spec") or {}).get("replicas", 1))
+        running = int((workload.get("status") or {}).get("replicas") or 0)
+        if wanted:
+            problems.append(f"{name} wants {wanted} replicas")
+        elif running:
+            problems.append(f"{name} still has {running} replicas")
+    alive = sorted(
+        p["metadata"]["name"] for p in pods if (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
+    )
+    if alive:
+        problems.append(f"pods {', '.join(alive)} still exist")
+    if problems:
+        return Verdict(cond.FALSE, "HibernationIncomplete", "Shoot is hibernated, but: " + "; ".join(problems) + ".")
+    return Verdict(cond.TRUE, "ShootHibernated", "Shoot cluster is hibernated: its control plane is scaled down.")

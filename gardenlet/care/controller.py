@@ -3,13 +3,15 @@
 Every `period` seconds, and right after a reconcile, it checks each Shoot's control plane in the seed and the
 shoot cluster itself, and writes `APIServerAvailable`, `ControlPlaneHealthy`, `EveryNodeReady` and
 `SystemComponentsHealthy` plus the `shoot.gardener.cloud/status` label, touching the Shoot only when something
-changed. Shoots still being created or being deleted are left to the shoot controller.
+changed. A hibernated Shoot is healthy only once its control plane really is scaled down: nothing is assumed.
+Shoots still being created or being deleted are left to the shoot controller.
+
+Each Shoot is a key of the runtime's controller loop, requeued every `period`: one check per Shoot at a time,
+`concurrency` Shoots at once, and every line logged during a check names the Shoot.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import datetime as dt
 import logging
 import ssl
@@ -20,19 +22,23 @@ from typing import Any
 import aiohttp
 
 from gardener.apis.core import conditions as cond
+from gardener.runtime.controller import AsyncController, Result
+from gardener.runtime.errors import Conflict, Forbidden
+from gardener.runtime.kube import Kube, resource_path
+from gardener.runtime.workqueue import Backoff
+from gardenlet import shootstatus as st
 from gardenlet.care import checks
 from gardenlet.care.checks import Verdict
 from gardenlet.components.base import labels_selector
 from gardenlet.components.etcd import CONTROL_PLANE_ROLE
 from gardenlet.components.secrets import load_admin
-from gardenlet.kube import ApiException, Kube
-from gardenlet.shoot import status as st
-from gardenlet.shoot.reconciler import on_seed, shoot_path
+from gardenlet.shootstatus import on_seed, shoot_path
 
 log = logging.getLogger("gardenlet.care")
 
 Obj = dict[str, Any]
 EXPECTED_CONTROL_PLANE = ("StatefulSet/etcd-main", "Deployment/kube-apiserver")
+HIBERNATED = Verdict(cond.TRUE, "ShootHibernated", "Shoot cluster is hibernated.")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -69,63 +75,55 @@ class Care:
         self.seed_name = seed_name
         self.settings = settings or CareSettings()
         self.clock = clock
+        #: Shoots being checked periodically; a Shoot seen again after it left starts over
         self._keys: set[str] = set()
-        self._urgent: set[str] = set()
-        self._wake = asyncio.Event()
+        # A failed check is retried at the next period, as a successful one is repeated then.
+        period = Backoff(base=self.settings.period, cap=self.settings.period)
+        self.controller: AsyncController[str] = AsyncController(
+            "care", self._reconcile, workers=self.settings.concurrency, backoff=period
+        )
 
     def track(self, shoot: Obj) -> None:
-        """Called with every Shoot event of this seed."""
+        """Called with every Shoot event of this seed: start checking a Shoot not checked yet."""
         m = shoot["metadata"]
         key = f"{m['namespace']}/{m['name']}"
         if m.get("deletionTimestamp") or not on_seed(shoot, self.seed_name):
-            self._keys.discard(key)
-        else:
+            self._keys.discard(key)  # a pending check finds it so and stops
+        elif key not in self._keys:
             self._keys.add(key)
+            self.controller.add(key)
 
     def forget(self, key: str) -> None:
         """The Shoot is gone."""
         self._keys.discard(key)
-        self._urgent.discard(key)
+        self.controller.queue.discard(key)
 
     def trigger(self, key: str) -> None:
         """Check this Shoot now (after a reconcile)."""
         self._keys.add(key)
-        self._urgent.add(key)
-        self._wake.set()
+        self.controller.add(key)
 
     async def run(self) -> None:
-        limit = asyncio.Semaphore(self.settings.concurrency)
+        """Check until cancelled."""
+        await self.controller.run()
 
-        async def one(key: str) -> None:
-            async with limit:
-                try:
-                    await self.check(key)
-                except Exception:
-                    log.exception("Health check failed", extra={"shoot": key})
+    async def _reconcile(self, key: str) -> Result | None:
+        return Result(requeue_after=self.settings.period) if await self.check(key) else None
 
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.settings.period)
-            keys = set(self._urgent) if self._wake.is_set() else set(self._keys)
-            self._wake.clear()
-            self._urgent -= keys
-            await asyncio.gather(*(one(key) for key in sorted(keys)))
-
-    async def check(self, key: str) -> None:
+    async def check(self, key: str) -> bool:
+        """Check one Shoot and write what changed; whether to keep checking it."""
         namespace, _, name = key.partition("/")
         try:
             shoot = await self.garden.aget(shoot_path(namespace, name))
-        except ApiException as exc:
-            if exc.status != 403:  # a Shoot no longer on this seed, or gone
-                raise
+        except Forbidden:  # a Shoot no longer on this seed, or gone
             shoot = None
         if shoot is None or not on_seed(shoot, self.seed_name) or shoot["metadata"].get("deletionTimestamp"):
             self._keys.discard(key)
-            return
+            return False
         status = shoot.get("status") or {}
         last = status.get("lastOperation") or {}
         if not status.get("technicalID") or not last or st.operation_type(shoot) != st.OperationType.RECONCILE:
-            return
+            return True
         verdicts = await self.verdicts(shoot)
         now = self.clock()
         existing = status.get("conditions")
@@ -148,22 +146,23 @@ class Care:
             }
             try:
                 shoot = await self.garden.amerge_patch(shoot_path(namespace, name, "status"), body) or shoot
-            except ApiException as exc:
-                if exc.status != 409:
-                    raise
-                return  # changed meanwhile: the next round checks again
+            except Conflict:
+                return True  # changed meanwhile: the next round checks again
         label = str(st.health((shoot.get("status") or {}).get("lastOperation"), merged))
         if (shoot["metadata"].get("labels") or {}).get(st.STATUS_LABEL) != label:
             await self.garden.amerge_patch(
                 shoot_path(namespace, name), {"metadata": {"labels": {st.STATUS_LABEL: label}}}
             )
+        return True
 
     async def verdicts(self, shoot: Obj) -> dict[str, Verdict]:
         status = shoot.get("status") or {}
-        if status.get("hibernated"):
-            asleep = Verdict(cond.TRUE, "ShootHibernated", "Shoot cluster is hibernated.")
-            return {t: asleep for t in self._types()}
         technical_id = str(status["technicalID"])
+        if status.get("hibernated"):
+            # Nothing of the shoot runs to look into; what is checked is that its control plane really is down.
+            result = {t: HIBERNATED for t in self._types()}
+            result[cond.SHOOT_CONTROL_PLANE_HEALTHY] = await self._hibernated_control_plane(technical_id)
+            return result
         workerless = not _minimum_nodes(shoot) and not ((shoot.get("spec") or {}).get("provider") or {}).get("workers")
         result = {cond.SHOOT_CONTROL_PLANE_HEALTHY: await self._control_plane(technical_id)}
         url = _external_url(shoot)
@@ -219,10 +218,21 @@ class Care:
             raise ValueError(f"GET {path} answered {code}")
         return [{**item, "kind": kind} for item in body.get("items") or []]
 
-    async def _control_plane(self, namespace: str) -> Verdict:
+    async def _control_plane_objects(self, namespace: str, *kinds: str) -> list[Obj]:
+        """The control-plane objects of these kinds (Deployment, StatefulSet, Pod) in the seed, each with its kind."""
         selector = {"labelSelector": labels_selector(CONTROL_PLANE_ROLE)}
-        workloads: list[Obj] = []
-        for plural, kind in (("deployments", "Deployment"), ("statefulsets", "StatefulSet")):
-            listed = await self.seed.araw("GET", f"/apis/apps/v1/namespaces/{namespace}/{plural}", params=selector)
-            workloads += [{**w, "kind": kind} for w in (listed or {}).get("items") or []]
+        found: list[Obj] = []
+        for kind in kinds:
+            api_version = "v1" if kind == "Pod" else "apps/v1"
+            listed = await self.seed.araw("GET", resource_path(api_version, kind, namespace), params=selector)
+            found += [{**obj, "kind": kind} for obj in (listed or {}).get("items") or []]
+        return found
+
+    async def _control_plane(self, namespace: str) -> Verdict:
+        workloads = await self._control_plane_objects(namespace, "Deployment", "StatefulSet")
         return checks.control_plane(workloads, expected=EXPECTED_CONTROL_PLANE)
+
+    async def _hibernated_control_plane(self, namespace: str) -> Verdict:
+        workloads = await self._control_plane_objects(namespace, "Deployment", "StatefulSet")
+        pods = await self._control_plane_objects(namespace, "Pod")
+        return checks.hibernated_control_plane(workloads, pods, expected=EXPECTED_CONTROL_PLANE)

@@ -19,8 +19,8 @@ import jinja2
 import yaml
 
 from gardener.assets import charts_dir
+from gardener.runtime.kube import Kube, object_path, resource_path
 from gardenlet.flow import TemporaryError
-from gardenlet.kube import Kube, object_path, resource_path
 
 Obj = dict[str, Any]
 Clock = Callable[[], float]
@@ -30,6 +30,9 @@ CHARTS_DIR = charts_dir()
 
 
 class DeployWaiter(Protocol):
+    """The four verbs of a component. `wait_ready` returns only once a check has seen the component ready: a
+    component that has no such check raises NotImplementedError rather than report success it has not seen."""
+
     async def deploy(self) -> None: ...
 
     async def wait_ready(self) -> None: ...
@@ -108,7 +111,7 @@ async def wait_for(
 
 
 class ChartComponent:
-    """A component whose objects all come from one chart; subclasses say what "ready" means."""
+    """A component whose objects all come from one chart; subclasses say what "ready" means (`problem`)."""
 
     chart: str = ""
 
@@ -143,14 +146,17 @@ class ChartComponent:
 
     async def deploy(self) -> None:
         for obj in self.manifests():
-            await self.kube.aapply(obj)
+            await self.kube.aserver_side_apply(obj)
 
     async def wait_ready(self) -> None:
         await self._wait(self.problem, what=f"{self.what} ready", timeout=self.timeouts.ready)
 
     async def problem(self) -> str | None:
-        """Why the component is not ready yet; None when it is."""
-        return None
+        """Why the component is not ready yet; None when it is.
+
+        No default: a component that cannot say what "ready" means must not be reported ready.
+        """
+        raise NotImplementedError(f"{type(self).__name__} has no readiness check")
 
     async def destroy(self) -> None:
         for obj in reversed(self.manifests()):

@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from gardener.runtime.kube import resource_path
 from gardenlet.components.base import ChartComponent, labels_selector, pods_left
 from gardenlet.components.health import statefulset_problem
-from gardenlet.kube import resource_path
 
 CONTROL_PLANE_ROLE = {"gardener.cloud/role": "controlplane"}
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from gardener.runtime.kube import resource_path
 from gardenlet.components.base import ChartComponent, pods_left
 from gardenlet.components.etcd import CONTROL_PLANE_ROLE
 from gardenlet.components.health import deployment_problem
-from gardenlet.kube import resource_path
 
 NAME = "kube-apiserver"
 SELECTOR = {"app": "kubernetes", "role": "apiserver"}

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from gardener.runtime.kube import resource_path
 from gardenlet.components.base import ChartComponent
-from gardenlet.kube import resource_path
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -12,7 +12,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from gardenlet.flow.errors import ErrorCode, codes_of, describe
+from gardener.runtime.errors import ErrorCode, codes_of, describe
 from gardenlet.flow.task import Clock, Sleep, Task, TaskID, call
 
 log = logging.getLogger("gardenlet.flow")

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import NewType
 
-from gardenlet.flow.errors import PermanentError, TemporaryError, codes_of, describe
+from gardener.runtime.errors import PermanentError, TemporaryError, codes_of, describe
 
 log = logging.getLogger("gardenlet.flow")
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from gardener.apis.extensions.machine import SHOOT_ACCESS_KEY, SHOOT_ACCESS_SECRET
+from gardener.runtime.kube import Kube, resource_path
 from gardenlet.botanist.cluster import cluster_copy
 from gardenlet.botanist.controlplane import (
     etcd_values,
@@ -55,7 +56,6 @@ from gardenlet.components.kubeapiserver import Endpoint, KubeAPIServer, KubeAPIS
 from gardenlet.components.namespace import Namespace
 from gardenlet.components.secrets import SecretsManager, ShootSecrets, secret_manifest
 from gardenlet.flow import ErrorCode, Flow, PermanentError, RetryPolicy, Task, TaskFn, TemporaryError
-from gardenlet.kube import Kube, resource_path
 from gardenlet.shoot.kubeconfig import kubeconfig_secret, machine_controller_manager_kubeconfig, secret_name
 
 log = logging.getLogger("gardenlet.shoot.flow")
@@ -144,9 +144,7 @@ class ShootOperation:
             return False
         if kind not in self._skipped:
             self._skipped.add(kind)
-            log.info(
-                "Extension kind not installed in the seed, skipping", extra={"shoot": self.shoot.key, "kind": kind}
-            )
+            log.info("Extension kind not installed in the seed, skipping", extra={"kind": kind})
         return True
 
     # ---- task functions ----
@@ -177,7 +175,7 @@ class ShootOperation:
         if credentials is None:
             raise TemporaryError(f"credentials Secret {path} of the SecretBinding does not exist")
         data = {k: base64.b64decode(v) for k, v in (credentials.get("data") or {}).items()}
-        await self.seed.aapply(secret_manifest(s.technical_id, CLOUDPROVIDER_SECRET, data))
+        await self.seed.aserver_side_apply(secret_manifest(s.technical_id, CLOUDPROVIDER_SECRET, data))
 
     async def deploy_cluster_resource(self) -> None:
         s = self.shoot
@@ -190,7 +188,7 @@ class ShootOperation:
             seed=cluster_copy(self.seed_obj or {}),
             cloud_profile=cluster_copy(profile),
         )
-        await self.seed.aapply(cluster)
+        await self.seed.aserver_side_apply(cluster)
 
     async def delete_cluster_resource(self) -> None:
         await self.seed.adelete(resource_path(API_VERSION, "Cluster", name=self.shoot.technical_id))
@@ -205,7 +203,7 @@ class ShootOperation:
         """The kubeconfig the machine controller manager reaches the shoot with (to register its Nodes)."""
         assert self.secrets is not None and self.endpoint is not None
         document = machine_controller_manager_kubeconfig(self.shoot, self.endpoint, self.secrets)
-        await self.seed.aapply(
+        await self.seed.aserver_side_apply(
             secret_manifest(self.shoot.technical_id, SHOOT_ACCESS_SECRET, {SHOOT_ACCESS_KEY: document})
         )
 
@@ -218,11 +216,12 @@ class ShootOperation:
     async def deploy_secrets(self) -> None:
         manager = self._secrets_manager()
         await manager.deploy()
+        await manager.wait_ready()
         self.secrets = manager.result
 
     async def publish_kubeconfig(self) -> None:
         assert self.secrets is not None and self.endpoint is not None
-        await self.garden.aapply(kubeconfig_secret(self.shoot, self.endpoint, self.secrets))
+        await self.garden.aserver_side_apply(kubeconfig_secret(self.shoot, self.endpoint, self.secrets))
 
     async def delete_kubeconfig(self) -> None:
         await self.garden.adelete(resource_path("v1", "Secret", self.shoot.namespace, secret_name(self.shoot.name)))

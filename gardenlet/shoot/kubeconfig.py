@@ -13,9 +13,10 @@ from typing import Any
 import yaml
 
 from gardener.apis.kubeconfig import build_kubeconfig
+from gardener.runtime.pki import KeyPair
 from gardenlet.botanist.shoot import ShootInfo
 from gardenlet.components.kubeapiserver import Endpoint
-from gardenlet.components.secrets import ADMIN_USER, MCM_USER, Certificate, ShootSecrets
+from gardenlet.components.secrets import ADMIN_USER, MCM_USER, ShootSecrets
 
 SUFFIX = ".kubeconfig"
 
@@ -24,7 +25,7 @@ def secret_name(shoot_name: str) -> str:
     return f"{shoot_name}{SUFFIX}"
 
 
-def _kubeconfig(shoot: ShootInfo, endpoint: Endpoint, secrets: ShootSecrets, user: str, cert: Certificate) -> bytes:
+def _kubeconfig(shoot: ShootInfo, endpoint: Endpoint, secrets: ShootSecrets, user: str, cert: KeyPair) -> bytes:
     config = build_kubeconfig(
         server=endpoint.url,
         ca_pem=secrets.ca_pem,

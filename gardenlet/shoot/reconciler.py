@@ -16,28 +16,21 @@ from collections.abc import Callable
 from typing import Any
 
 from gardener.apis.core.conditions import format_micro_time, format_time
+from gardener.runtime.controller import Result
+from gardener.runtime.errors import ApiError, Forbidden
+from gardener.runtime.kube import Kube, resource_path
+from gardenlet import shootstatus as st
 from gardenlet.botanist.profile import SeedProfile
 from gardenlet.botanist.shoot import ShootInfo, shoot_info
 from gardenlet.flow import FlowError, Progress
 from gardenlet.heartbeat import gardenlet_version
-from gardenlet.kube import ApiException, Kube, resource_path
-from gardenlet.shoot import status as st
 from gardenlet.shoot.flow import FlowSettings, ShootOperation
+from gardenlet.shootstatus import CORE, on_seed, shoot_path
 
 log = logging.getLogger("gardenlet.shoot")
 
-CORE = "/apis/core.gardener.cloud/v1beta1"
 Obj = dict[str, Any]
 Clock = Callable[[], dt.datetime]
-
-
-def shoot_path(namespace: str, name: str, subresource: str = "") -> str:
-    path = f"{CORE}/namespaces/{namespace}/shoots/{name}"
-    return f"{path}/{subresource}" if subresource else path
-
-
-def on_seed(shoot: Obj, seed: str) -> bool:
-    return seed in ((shoot.get("spec") or {}).get("seedName"), (shoot.get("status") or {}).get("seedName"))
 
 
 class ShootReconciler:
@@ -118,21 +111,23 @@ class ShootReconciler:
         }
         try:
             await self.garden.araw("POST", resource_path("v1", "Event", m["namespace"]), event)
-        except ApiException as exc:
+        except ApiError as exc:
             # Events are for people; a lost one must not fail the reconcile.
-            log.warning("Could not record event", extra={"shoot": f"{m['namespace']}/{m['name']}", "code": exc.status})
+            log.warning("Could not record event", extra={"reason": reason, "code": exc.status})
 
     # ---- reconcile ----
 
-    async def reconcile(self, key: str) -> float | None:
-        """Bring one Shoot in line; the delay after which to look again, or None."""
+    async def reconcile(self, key: str) -> Result | None:
+        """Bring one Shoot (`namespace/name`) in line; when to look again without a change, or None.
+
+        Errors outside a flow (the garden unreachable, a conflict) propagate: the controller retries them with the
+        key's backoff. A failed flow is recorded in the Shoot and retried here, after `backoff`.
+        """
         namespace, _, name = key.partition("/")
         try:
             shoot = await self.garden.aget(shoot_path(namespace, name))
-        except ApiException as exc:
+        except Forbidden:
             # A gardenlet may read only Shoots of its seed: one that is gone is forbidden rather than not found.
-            if exc.status != 403:
-                raise
             shoot = None
         if shoot is None or not on_seed(shoot, self.seed_name):
             self._failures.pop(key, None)
@@ -142,8 +137,8 @@ class ShootReconciler:
         if reason is None:
             return None
         if reason == st.RETRY_AFTER_ERROR and (wait := self._retry_at.get(key, 0.0) - time.monotonic()) > 0:
-            return wait
-        log.info("Running shoot flow", extra={"shoot": key, "reason": reason})
+            return Result(requeue_after=wait)
+        log.info("Running shoot flow", extra={"reason": reason})
         shoot = await self._prepare(shoot)
         if shoot is None:
             return None
@@ -168,7 +163,8 @@ class ShootReconciler:
         try:
             await flow.run(progress=reporter)
         except FlowError as exc:
-            return await self._failed(reporter.shoot, kind, exc)
+            delay = await self._failed(reporter.shoot, kind, exc)
+            return None if delay is None else Result(requeue_after=delay)
         self._failures.pop(key, None)
         self._retry_at.pop(key, None)
         await self._succeeded(reporter.shoot, info, kind, operation)
@@ -216,7 +212,6 @@ class ShootReconciler:
         }
 
     async def _succeeded(self, shoot: Obj, info: ShootInfo, kind: st.OperationType, operation: ShootOperation) -> None:
-        key = info.key
         if kind == st.OperationType.DELETE:
             await self.event(shoot, "Deleted", "Deleted Shoot cluster")
             m = shoot["metadata"]
@@ -226,7 +221,7 @@ class ShootReconciler:
                 "metadata": {"finalizers": finalizers or None, "resourceVersion": fresh["metadata"]["resourceVersion"]}
             }
             await self._patch(fresh, body)
-            log.info("Shoot deleted", extra={"shoot": key})
+            log.info("Shoot deleted")
             return
         description = "Shoot cluster has been successfully reconciled."
         if info.hibernated:
@@ -241,7 +236,7 @@ class ShootReconciler:
             status["advertisedAddresses"] = [{"name": "external", "url": operation.endpoint.url}]
         shoot = await self._status(shoot, status)
         await self.event(shoot, "Reconciled", description)
-        log.info("Shoot reconciled", extra={"shoot": key, "hibernated": info.hibernated})
+        log.info("Shoot reconciled", extra={"hibernated": info.hibernated})
 
     async def _failed(self, shoot: Obj, kind: st.OperationType, error: FlowError) -> float | None:
         m = shoot["metadata"]
@@ -264,7 +259,7 @@ class ShootReconciler:
         shoot = await self._status(shoot, status)
         reason = "DeleteError" if kind == st.OperationType.DELETE else "ReconcileError"
         await self.event(shoot, reason, str(error)[:1000], warning=True)
-        log.warning("Shoot flow failed", extra={"shoot": key, "state": str(state), "error": str(error)[:500]})
+        log.warning("Shoot flow failed", extra={"state": str(state), "error": str(error)[:500]})
         if state == st.OperationState.FAILED:
             return None
         failures = self._failures[key] = self._failures.get(key, 0) + 1

@@ -45,7 +45,7 @@ REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "hack" / "examples"
 sys.path.insert(0, str(REPO))
 
-from gardenlet.kube import Kube  # noqa: E402
+from gardener.runtime.kube import Kube  # noqa: E402
 from tests.helpers import kubectl  # noqa: E402
 
 NAMESPACE = "garden-dev"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from gardener.apiserver.kubeconfig import build_kubeconfig, write_kubeconfig
-from gardener.apiserver.pki import KeyPair, issue_client_cert
+from gardener.runtime.pki import KeyPair, issue_client_cert
 from tests.helpers import ServerProcess, create_namespace, eventually, kubectl
 
 

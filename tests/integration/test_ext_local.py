@@ -23,12 +23,12 @@ from typing import Any
 
 import pytest
 
-from extensions.library.kube import NODES, SECRETS, Kube
-from extensions.mcm.local.process import PidFile, start_ticks
 from extensions.mcm.objects import MACHINE_CLASSES, MACHINE_DEPLOYMENTS, MACHINE_SETS, MACHINES
 from extensions.terraformer.terraformer import Config, Terraformer, find_terraform
 from gardener.apis.extensions.crds import extensions_crds
 from gardener.apis.extensions.machine import SHOOT_ACCESS_SECRET
+from gardener.runtime.kube import NODES, SECRETS, Kube
+from gardener.runtime.process import PidFile, start_ticks
 from tests.helpers import ServerProcess, eventually
 
 NS = "shoot--dev--apps"

@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from extensions.library.controller import Manager
-from extensions.library.errors import PermanentError, RequeueAfter, TemporaryError
-from extensions.library.kube import Kube
 from extensions.library.reconciler import EXTENSIONS, BaseActuator, Context, ExtensionReconciler
 from gardener.apis.extensions.crds import extensions_crds
+from gardener.runtime.controller import Manager
+from gardener.runtime.errors import PermanentError, RequeueAfter, TemporaryError
+from gardener.runtime.kube import Kube
 from tests.helpers import ServerProcess, eventually
 
 NS = "shoot--p--s"

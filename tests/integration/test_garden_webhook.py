@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from gardener.apiserver.pki import create_ca, issue_serving_cert
 from gardener.local.garden import install_garden_api
+from gardener.runtime.pki import create_ca, issue_serving_cert
 from tests.helpers import ServerProcess, eventually, kubectl
 from tests.integration.test_durability import _client
 from tests.unit.test_garden_admission import INVALID, RAW, Case, example

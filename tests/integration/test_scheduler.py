@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from kubernetes.client.exceptions import ApiException
 
-from gardener.kubeclient import Kube
+from gardener.runtime.kube import Kube
 from tests.helpers import ServerProcess, eventually
 from tests.scheduling import (
     CORE,

@@ -24,9 +24,9 @@ import yaml
 
 from gardener.apis.extensions.crds import extensions_crds
 from gardener.apis.kubeconfig import build_kubeconfig, write_kubeconfig
-from gardener.apiserver.pki import KeyPair, issue_client_cert
 from gardener.local.garden import install_garden_api
-from gardenlet.kube import Kube
+from gardener.runtime.kube import Kube
+from gardener.runtime.pki import KeyPair, issue_client_cert
 from tests.helpers import ServerProcess, create_namespace, eventually, kubectl
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "hack" / "examples"
@@ -44,13 +44,13 @@ pytestmark = [
 
 CONTROLLER = """
 import asyncio, sys
-from gardener.apiserver.logs import setup_logging
+from gardener.runtime.logs import setup_logging
 from gardenlet.care.controller import CareSettings
 from gardenlet.components.base import Timeouts
 from gardenlet.flow import RetryPolicy
 from gardenlet.shoot.controller import ShootControllerSettings, run_shoot_controller
 from gardenlet.shoot.flow import FlowSettings
-setup_logging(json_format=False, verbose=False)
+setup_logging()
 # Extensions give up quickly here, so that a failing one fails the flow within seconds.
 flow = FlowSettings(extensions=Timeouts(ready=3.0, gone=60.0, interval=0.2),
                     retry=RetryPolicy(timeout=5.0, interval=0.5, backoff=2.0, max_interval=2.0))
@@ -276,6 +276,15 @@ def test_workerless_shoot_lifecycle(landscape: Landscape) -> None:
     # Hibernate: the control plane's processes go, its data stays.
     _hibernate(landscape, True)
     eventually(lambda: not _shoot_processes(), timeout=60, what="control-plane processes gone")
+
+    def seen_asleep() -> bool:
+        conditions = {c["type"]: c for c in landscape.shoot()["status"].get("conditions") or []}
+        control_plane = conditions.get("ControlPlaneHealthy") or {}
+        assert control_plane.get("status") == "True", control_plane  # care looked: scaled down, no pods left
+        assert "scaled down" in control_plane.get("message", ""), control_plane
+        return True
+
+    eventually(seen_asleep, timeout=30, interval=0.5, what="care saw the control plane scaled down")
 
     # Wake up: the same cluster is back, namespace x included.
     _hibernate(landscape, False)

@@ -32,7 +32,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from gardener.apiserver.pki import KeyPair, create_ca, issue_serving_cert
+from gardener.runtime.pki import KeyPair, create_ca, issue_serving_cert
 from tests.helpers import ServerProcess, eventually, kubectl
 
 OPERATOR = Path(__file__).with_name("kopf_webhook_operator.py")

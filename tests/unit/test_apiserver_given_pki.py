@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from gardener.apiserver.main import given_pki, parse_args
-from gardener.apiserver.pki import create_ca, issue_serving_cert, ssl_server_context
+from gardener.runtime.pki import create_ca, issue_serving_cert, ssl_server_context
 
 FLAGS = (
     "--client-ca-file",

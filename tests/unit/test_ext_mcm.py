@@ -13,7 +13,6 @@ from extensions.library.worker import (
     pool_hash,
 )
 from extensions.mcm.machineset import deletion_order
-from extensions.mcm.objects import parse_duration
 from extensions.mcm.rollout import SetState, fenceposts, max_unavailable, resolve, rolling_step, template_hash
 from extensions.provider_local.controllers.worker import wanted_deployments
 
@@ -168,10 +167,3 @@ def test_scale_down_removes_low_priority_then_not_running_then_newest() -> None:
         "new-running",
         "old-running",
     ]
-
-
-@pytest.mark.parametrize(
-    ("text", "seconds"), [("10m", 600), ("1h30m", 5400), ("90s", 90), ("2.5m", 150), ("", 7), ("x", 7)]
-)
-def test_parse_duration(text: str, seconds: float) -> None:
-    assert parse_duration(text, 7) == seconds

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import math
-import threading
-import time
 from typing import Any
 
 import pytest
 
-from extensions.library.errors import PermanentError, TemporaryError, classify
 from extensions.library.reconciler import (
+    DEFAULT_RETRY,
     DELETE_RETRY,
     error_status,
     operation_of,
@@ -18,8 +16,8 @@ from extensions.library.reconciler import (
     status_patch,
     success_status,
 )
-from extensions.library.workqueue import WorkQueue
 from gardener.apis.extensions.v1alpha1 import ErrorCode, LastOperationType
+from gardener.runtime.errors import PermanentError, TemporaryError, classify
 
 FINALIZER = "extensions.gardener.cloud/local"
 NOW = "2025-01-01T00:00:00Z"
@@ -151,39 +149,4 @@ def test_foreign_exceptions_are_temporary_and_typed() -> None:
     err = classify(KeyError("spec"))
     assert isinstance(err, TemporaryError) and err.message == "KeyError: 'spec'" and err.codes == ()
     _, retry = error_status(LastOperationType.CREATE, "x", err, generation=1, progress=1, now=NOW)
-    assert retry == err.delay
-
-
-def test_workqueue_never_hands_out_a_key_twice_at_once() -> None:
-    q: WorkQueue[str] = WorkQueue()
-    q.add("a")
-    q.add("a")
-    assert q.get(timeout=0) == "a"
-    q.add("a")  # changed while being worked on
-    assert q.get(timeout=0) is None
-    q.done("a")
-    assert q.get(timeout=0) == "a"
-    q.done("a")
-    assert q.get(timeout=0) is None
-
-
-def test_workqueue_delays_and_backs_off() -> None:
-    q: WorkQueue[str] = WorkQueue(base_backoff=0.5, max_backoff=2.0)
-    assert [q.backoff("k") for _ in range(4)] == [0.5, 1.0, 2.0, 2.0]
-    q.forget("k")
-    assert q.backoff("k") == 0.5
-    q.add_after("k", 0.2)
-    started = time.monotonic()
-    assert q.get(timeout=0) is None
-    assert q.get(timeout=5) == "k"
-    assert time.monotonic() - started >= 0.15
-
-
-def test_workqueue_shutdown_wakes_waiters() -> None:
-    q: WorkQueue[str] = WorkQueue()
-    got: list[str | None] = []
-    t = threading.Thread(target=lambda: got.append(q.get()))
-    t.start()
-    q.shutdown()
-    t.join(timeout=5)
-    assert got == [None]
+    assert err.delay == 0 and retry == DEFAULT_RETRY  # no delay of its own: the reconciler's pace

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from extensions.library.errors import PermanentError, TemporaryError
 from extensions.terraformer.errors import classify, codes_of, summary
 from extensions.terraformer.state import StoredState
 from extensions.terraformer.terraformer import Config, Terraformer
 from gardener.apis.extensions.v1alpha1 import ErrorCode
+from gardener.runtime.errors import PermanentError, TemporaryError
 
 BOXED = """
 ╷

@@ -15,12 +15,12 @@ from typing import Any
 import pytest
 import yaml
 
+from gardener.runtime.kube import Kube
 from gardenlet.components.base import render
 from gardenlet.components.etcd import Etcd, EtcdValues
 from gardenlet.components.extension import ExtensionResource, ExtensionValues
 from gardenlet.components.kubeapiserver import KubeAPIServer, KubeAPIServerService, KubeAPIServerValues, ServiceValues
 from gardenlet.components.namespace import Namespace, NamespaceValues
-from gardenlet.kube import Kube
 
 GOLDEN = Path(__file__).parent / "fixtures" / "gardenlet"
 NS = "shoot--dev--demo"

@@ -1,63 +1,20 @@
-"""Component logic that needs no cluster: certificates and their reuse, readiness rules, health verdicts."""
+"""Component logic that needs no cluster: readiness rules, health verdicts, no readiness without a check."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 import pytest
-from cryptography import x509
 
+from gardener.runtime.kube import Kube
 from gardenlet.care import checks
+from gardenlet.components.base import ChartComponent
 from gardenlet.components.extension import extension_problem
 from gardenlet.components.health import deployment_problem, statefulset_problem
-from gardenlet.components.secrets import LeafSpec, ca_usable, issue, leaf_usable, new_ca
+from gardenlet.components.secrets import SecretsManager, SecretsValues
 
-MONTH = dt.timedelta(days=30)
-SERVER = LeafSpec(common_name="kube-apiserver", hosts=("kube-apiserver", "127.3.0.1"), server=True)
-
-
-def test_issued_certificates_carry_subject_hosts_and_usages() -> None:
-    ca = new_ca("kubernetes", days=10)
-    leaf = issue(ca, SERVER, days=5)
-    cert = x509.load_pem_x509_certificate(leaf.cert_pem)
-    cert.verify_directly_issued_by(x509.load_pem_x509_certificate(ca.cert_pem))
-    names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    assert names.get_values_for_type(x509.DNSName) == ["kube-apiserver"]
-    assert [str(ip) for ip in names.get_values_for_type(x509.IPAddress)] == ["127.3.0.1"]
-    usage = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
-    assert [u.dotted_string for u in usage] == ["1.3.6.1.5.5.7.3.1"]
-    admin = issue(ca, LeafSpec(common_name="system:admin", organizations=("system:masters",), client=True), days=5)
-    subject = x509.load_pem_x509_certificate(admin.cert_pem).subject.rfc4514_string()
-    assert subject == "CN=system:admin,O=system:masters"
-    # A leaf never outlives its CA.
-    assert x509.load_pem_x509_certificate(issue(ca, SERVER, days=365).cert_pem).not_valid_after_utc <= (
-        x509.load_pem_x509_certificate(ca.cert_pem).not_valid_after_utc
-    )
-
-
-def test_a_stored_certificate_is_reused_until_something_it_covers_changes() -> None:
-    ca = new_ca("kubernetes", days=3650)
-    leaf = issue(ca, SERVER, days=365)
-    assert leaf_usable(leaf, ca, SERVER, renew_before=MONTH)
-    fewer = LeafSpec(common_name="kube-apiserver", hosts=("127.3.0.1",), server=True)
-    assert leaf_usable(leaf, ca, fewer, renew_before=MONTH)
-    more = LeafSpec(common_name="kube-apiserver", hosts=(*SERVER.hosts, "127.3.0.2"), server=True)
-    assert not leaf_usable(leaf, ca, more, renew_before=MONTH)
-    assert not leaf_usable(leaf, new_ca("kubernetes", days=3650), SERVER, renew_before=MONTH)
-    renamed = LeafSpec(common_name="other", hosts=SERVER.hosts, server=True)
-    assert not leaf_usable(leaf, ca, renamed, renew_before=MONTH)
-    short = issue(ca, SERVER, days=10)
-    assert not leaf_usable(short, ca, SERVER, renew_before=MONTH)
-    assert ca_usable(ca, renew_before=MONTH) and not ca_usable(new_ca("kubernetes", days=5), renew_before=MONTH)
-
-
-def test_garbage_is_never_usable() -> None:
-    ca = new_ca("kubernetes", days=10)
-    broken = type(ca)(cert_pem=b"not a certificate", key_pem=b"")
-    assert not leaf_usable(broken, ca, SERVER, renew_before=MONTH)
-    with pytest.raises(ValueError, match="CA secret"):
-        issue(broken, SERVER, days=1)
+#: these checks fail before they would talk to a cluster
+NO_CLUSTER: Kube = None  # type: ignore[assignment]
 
 
 def _workload(kind: str, wanted: int, generation: int = 1, **status: Any) -> dict[str, Any]:
@@ -146,3 +103,45 @@ def test_system_components_verdict() -> None:
     assert checks.system_components([]).status == "True"
     broken = _workload("Deployment", 1, replicas=1)
     assert checks.system_components([broken]).status == "False"
+
+
+def test_a_hibernated_control_plane_is_seen_scaled_down_not_assumed() -> None:
+    expected = ("StatefulSet/etcd-main", "Deployment/kube-apiserver")
+
+    def pair(etcd: int, apiserver: int, *, running: int = 0) -> list[dict[str, Any]]:
+        sts = _workload("StatefulSet", etcd, replicas=running)
+        sts["metadata"]["name"] = "etcd-main"
+        deploy = _workload("Deployment", apiserver)
+        deploy["metadata"]["name"] = "kube-apiserver"
+        return [sts, deploy]
+
+    down = checks.hibernated_control_plane(pair(0, 0), [], expected=expected)
+    assert (down.status, down.reason) == ("True", "ShootHibernated")
+    up = checks.hibernated_control_plane(pair(0, 1), [], expected=expected)
+    assert (up.status, up.reason) == ("False", "HibernationIncomplete")
+    assert "Deployment/kube-apiserver wants 1 replicas" in up.message
+    lagging = checks.hibernated_control_plane(pair(0, 0, running=1), [], expected=expected)
+    assert lagging.status == "False" and "StatefulSet/etcd-main still has 1 replicas" in lagging.message
+    pod = {"metadata": {"name": "etcd-main-0"}, "status": {"phase": "Running"}}
+    alive = checks.hibernated_control_plane(pair(0, 0), [pod], expected=expected)
+    assert alive.status == "False" and "etcd-main-0" in alive.message
+    finished = {"metadata": {"name": "old"}, "status": {"phase": "Succeeded"}}
+    assert checks.hibernated_control_plane(pair(0, 0), [finished], expected=expected).status == "True"
+    gone = checks.hibernated_control_plane(pair(0, 0)[1:], [], expected=expected)
+    assert (gone.status, gone.reason) == ("False", "ControlPlaneMissing")
+
+
+class _NoCheck(ChartComponent):
+    chart = "namespace"
+
+
+async def test_a_component_without_a_readiness_check_is_never_ready() -> None:
+    component = _NoCheck(NO_CLUSTER, {"name": "x", "labels": {}})
+    with pytest.raises(NotImplementedError, match="_NoCheck has no readiness check"):
+        await component.wait_ready()
+
+
+async def test_secrets_cannot_be_ready_before_they_were_deployed() -> None:
+    manager = SecretsManager(NO_CLUSTER, SecretsValues(namespace="x", apiserver_hosts=(), etcd_hosts=()))
+    with pytest.raises(RuntimeError, match="before deploy"):
+        await manager.wait_ready()

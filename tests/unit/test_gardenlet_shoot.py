@@ -1,4 +1,4 @@
-"""The shape of the shoot flows and the controller's work queue."""
+"""The shape of the shoot flows, and the shoot controller's one-worker-per-key promise."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ from typing import Any
 
 import yaml
 
+from gardener.runtime.controller import Result
+from gardener.runtime.kube import Kube
 from gardenlet.botanist.profile import profile_for
 from gardenlet.botanist.shoot import shoot_info
 from gardenlet.flow import Flow
-from gardenlet.kube import Kube
-from gardenlet.shoot.controller import WorkQueue
+from gardenlet.shoot.controller import ShootController, ShootControllerSettings
 from gardenlet.shoot.flow import FlowSettings, ShootOperation
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "hack" / "examples"
@@ -73,19 +74,43 @@ def test_deletion_runs_in_reverse_and_drops_the_namespace_last() -> None:
     assert _before(flow, "delete-namespace", "delete-cluster-resource")
 
 
-async def test_work_queue_runs_a_key_once_at_a_time_and_again_after_changes() -> None:
-    queue = WorkQueue()
-    queue.add("a")
-    queue.add("a")
-    queue.add("b")
-    assert await queue.get() == "a"
-    queue.add("a")  # changed while being worked on: once more afterwards, not in parallel
-    assert await queue.get() == "b"
-    queue.done("b")
-    queue.done("a")
-    assert await asyncio.wait_for(queue.get(), 1) == "a"
-    queue.done("a")
-    queue.add_after("c", 0.01)
-    queue.add_after("c", 10)  # a later re-add does not postpone an earlier one
-    assert await asyncio.wait_for(queue.get(), 1) == "c"
-    queue.close()
+def _shoot(name: str, *, seed: str = "local") -> dict[str, Any]:
+    return {"metadata": {"namespace": "garden-dev", "name": name}, "spec": {"seedName": seed}}
+
+
+async def test_shoot_controller_never_reconciles_a_shoot_twice_at_once_and_again_after_changes() -> None:
+    running: set[str] = set()
+    runs: list[str] = []
+    overlap: list[str] = []
+    release = asyncio.Event()
+
+    async def reconcile(key: str) -> Result | None:
+        if key in running:
+            overlap.append(key)
+        running.add(key)
+        runs.append(key)
+        await release.wait()
+        running.discard(key)
+        return None
+
+    settings = ShootControllerSettings(workers=4, backoff=(0.01, 0.01))
+    controller = ShootController(garden=NO_CLUSTER, reconcile=reconcile, seed_name="local", settings=settings)
+    controller.controller.start()
+    try:
+        controller.offer(_shoot("a"))
+        controller.offer(_shoot("b"))
+        controller.offer(_shoot("other", seed="elsewhere"))  # not this seed's
+        while len(runs) < 2:
+            await asyncio.sleep(0.01)
+        controller.offer(_shoot("a"))  # changed while being worked on: once more afterwards, not in parallel
+        controller.offer(_shoot("a"))
+        await asyncio.sleep(0.05)
+        assert sorted(runs) == ["garden-dev/a", "garden-dev/b"]
+        release.set()
+        while len(runs) < 3:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)
+        assert sorted(runs) == ["garden-dev/a", "garden-dev/a", "garden-dev/b"]
+        assert not overlap
+    finally:
+        await controller.controller.stop()

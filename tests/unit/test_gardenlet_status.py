@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from gardenlet import shootstatus as st
 from gardenlet.flow import ErrorCode, FlowError, FlowResult, PermanentError, TaskError, TemporaryError
-from gardenlet.shoot import status as st
 
 NOW = dt.datetime(2026, 5, 6, 7, 8, 9, tzinfo=dt.UTC)
 
@@ -131,7 +131,7 @@ def test_health_label(last: dict[str, Any] | None, conditions: list[dict[str, st
 def test_errors_turn_failed_after_the_retry_window() -> None:
     import datetime as dt
 
-    from gardenlet.shoot.status import OperationState, state_after_failure
+    from gardenlet.shootstatus import OperationState, state_after_failure
 
     start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
     within = start + dt.timedelta(hours=1)

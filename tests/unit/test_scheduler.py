@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import pytest
 from kubernetes.client import ApiClient, Configuration
 
-from gardener.kubeclient import Kube
+from gardener.runtime.kube import Kube
 from gardener.scheduler import filters
 from gardener.scheduler.controller import Config, Scheduler
 from gardener.scheduler.filters import CloudProfileView, Code, SeedView, ShootView
@@ -21,7 +20,6 @@ from gardener.scheduler.strategy import (
     region_distances,
     schedule,
 )
-from gardener.scheduler.workqueue import WorkQueue
 
 
 def seed_obj(
@@ -380,35 +378,6 @@ def test_problems_of_the_shoot_rather_than_a_seed() -> None:
     assert missing.codes == {Code.CLOUD_PROFILE} and missing.message == "CloudProfile 'local' not found"
     obj = shoot_obj(cloudProfile={"kind": "NamespacedCloudProfile", "name": "p"})
     assert "NamespacedCloudProfile" in decide(filters.shoot_view(obj), [seed("a")]).message
-
-
-# ---- the work queue ----
-
-
-def test_work_queue_hands_a_key_to_one_worker_at_a_time() -> None:
-    now = [0.0]
-    q = WorkQueue(clock=lambda: now[0])
-    q.add("a")
-    q.add("a")
-    q.add("b")
-    assert len(q) == 2
-    assert q.get() == "a"
-    q.add("a")  # while processing: comes back once done, not before
-    assert q.get() == "b"
-    q.done("b")
-    q.done("a")
-    assert q.get() == "a"
-    q.done("a")
-    q.add_after("later", 5.0)
-    now[0] = 6.0
-    assert q.get() == "later"
-    q.done("later")
-    got: list[str | None] = []
-    waiter = threading.Thread(target=lambda: got.append(q.get()))
-    waiter.start()
-    q.shut_down()
-    waiter.join(timeout=5)
-    assert got == [None]
 
 
 # ---- the controller's bookkeeping (callbacks fed by hand; no API server, no worker threads) ----

@@ -14,13 +14,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
 
-from gardener.apiserver.pki import load_or_create_server_pki
 from gardener.apiserver.tokens import (
     ServiceAccountClaims,
     ServiceAccountTokenSigner,
     StaticTokenUser,
     load_token_file,
 )
+from gardener.runtime.pki import load_or_create_server_pki
 
 NOW = 1_700_000_000.0
 

@@ -17,7 +17,6 @@ import pytest
 from aiohttp import web
 
 from gardener.apiserver.errors import StatusError
-from gardener.apiserver.pki import create_ca, issue_serving_cert
 from gardener.apiserver.rbac import UserInfo
 from gardener.apiserver.resources import Registry, ResourceInfo
 from gardener.apiserver.rest import AdmissionRequest, ObjectStore
@@ -40,6 +39,7 @@ from gardener.apiserver.webhooks import (
     timeout_seconds,
     verify_response,
 )
+from gardener.runtime.pki import create_ca, issue_serving_cert
 
 USER = UserInfo(name="alice", groups=("dev", "system:authenticated"), uid="u-1")
 

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from extensions.mcm.driver import VM, DriverError, MachineRequest
-from extensions.mcm.local.process import PidFile, start_ticks
 from gardener.apis.extensions.machine import SHOOT_ACCESS_KEY
+from gardener.runtime.process import PidFile
 
 log = logging.getLogger("mcm.driver.local")
 
@@ -92,7 +92,7 @@ class LocalDriver:
             child.stdin.close()
         except OSError as exc:
             raise DriverError("the node process exited at once; see its node.log") from exc
-        record = PidFile(child.pid, start_ticks(child.pid) or 0)
+        record = PidFile.of(child.pid)
         record.write(directory / "pid")
         with self._lock:
             self._children[child.pid] = child

@@ -19,11 +19,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from kubernetes.client.exceptions import ApiException
-
-from extensions.library import logs
-from extensions.library.kube import LEASES, NODES, Kube
 from extensions.library.reconciler import now_rfc3339
+from gardener.runtime import logs
+from gardener.runtime.errors import ApiError
+from gardener.runtime.kube import LEASES, NODES, Kube
 
 log = logging.getLogger("mcm.local.node")
 
@@ -77,7 +76,7 @@ class LocalNode:
         try:
             self.kube.create(NODES.path(), node)
             log.info("Registered node", extra={"node": self.name})
-        except ApiException as exc:
+        except ApiError as exc:
             if exc.status != 409:
                 raise
             self.kube.patch(NODES.path(name=self.name), {"metadata": node["metadata"], "spec": node["spec"]})
@@ -127,7 +126,7 @@ class LocalNode:
     def heartbeat(self) -> None:
         try:
             self.kube.patch(NODES.path(name=self.name, subresource="status"), {"status": self.status()})
-        except ApiException as exc:
+        except ApiError as exc:
             if exc.status != 404:
                 raise
             self.register()
@@ -143,7 +142,7 @@ class LocalNode:
         }
         try:
             self.kube.patch(path, {"spec": spec})
-        except ApiException as exc:
+        except ApiError as exc:
             if exc.status != 404:
                 raise
             lease = {
@@ -180,7 +179,7 @@ def main(argv: list[str] | None = None) -> None:
     args = p.parse_args(argv)
     if not args.kubelet_version.startswith("v"):
         args.kubelet_version = f"v{args.kubelet_version}"
-    logs.setup()
+    logs.setup_logging()
     kubeconfig = sys.stdin.read()
     if not kubeconfig.strip():
         log.error("No kubeconfig on standard input")

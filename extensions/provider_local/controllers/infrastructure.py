@@ -12,11 +12,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from extensions.library.errors import TemporaryError
-from extensions.library.kube import SECRETS, secret_data
 from extensions.library.reconciler import BaseActuator, Context
 from extensions.provider_local.controllers import PROVIDER_API_VERSION
 from extensions.terraformer.terraformer import Config, Terraformer
+from gardener.runtime.errors import TemporaryError
+from gardener.runtime.kube import SECRETS, secret_data
 
 log = logging.getLogger("provider_local.infrastructure")
 

@@ -6,9 +6,6 @@ import argparse
 import os
 from pathlib import Path
 
-from extensions.library import logs
-from extensions.library.controller import Manager
-from extensions.library.kube import Kube, Resource
 from extensions.library.reconciler import (
     BACKUPBUCKETS,
     CONTROLPLANES,
@@ -27,6 +24,9 @@ from extensions.provider_local.controllers.simple import NoOpActuator
 from extensions.provider_local.controllers.worker import WorkerActuator
 from extensions.terraformer.terraformer import Terraformer
 from gardener.assets import terraform_dir
+from gardener.runtime import logs
+from gardener.runtime.controller import Manager
+from gardener.runtime.kube import Kube, Resource
 
 
 def default_terraform_dir() -> Path:
@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--log-format", choices=("text", "json"), default="text")
     p.add_argument("-v", "--verbose", action="store_true")
     args = p.parse_args(argv)
-    logs.setup(verbose=args.verbose, json_format=args.log_format == "json")
+    logs.setup_logging(log_format=args.log_format, verbose=args.verbose)
     kube = Kube.from_kubeconfig(args.kubeconfig)
     manager = build(kube, args)
     manager.run(metrics_port=args.metrics_port)

@@ -15,8 +15,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from extensions.library.errors import PermanentError, RequeueAfter, TemporaryError
-from extensions.library.kube import SECRETS, Kube
 from extensions.library.reconciler import BaseActuator, Context, now_rfc3339
 from extensions.library.worker import (
     IntOrPercent,
@@ -29,6 +27,8 @@ from extensions.mcm.objects import MACHINE_CLASSES, MACHINE_DEPLOYMENTS, MACHINE
 from extensions.provider_local.controllers import PROVIDER_API_VERSION
 from extensions.provider_local.controllers.infrastructure import shoot_of
 from gardener.apis.extensions import machine as mcm
+from gardener.runtime.errors import PermanentError, RequeueAfter, TemporaryError
+from gardener.runtime.kube import SECRETS, Kube
 
 log = logging.getLogger("provider_local.worker")
 

@@ -20,18 +20,6 @@ from extensions.provider_local.nodeagent.addresses import AddressPool
 from extensions.provider_local.nodeagent.container import Backoff
 from extensions.provider_local.nodeagent.deployments import Deployments
 from extensions.provider_local.nodeagent.images import ImageTable
-from extensions.provider_local.nodeagent.informer import Informer
-from extensions.provider_local.nodeagent.kube import (
-    CONFIGMAPS,
-    DEPLOYMENTS,
-    ENDPOINTS,
-    PODS,
-    PVCS,
-    SECRETS,
-    SERVICES,
-    STATEFULSETS,
-    KubeClient,
-)
 from extensions.provider_local.nodeagent.kubelet import Kubelet
 from extensions.provider_local.nodeagent.metrics import Metrics, MetricsServer
 from extensions.provider_local.nodeagent.proxy import ProxyTable
@@ -40,6 +28,9 @@ from extensions.provider_local.nodeagent.runtime import Node
 from extensions.provider_local.nodeagent.services import Services
 from extensions.provider_local.nodeagent.statefulsets import StatefulSets
 from extensions.provider_local.nodeagent.workloads import WorkloadContext
+from gardener.runtime.aiokube import AsyncKube as KubeClient
+from gardener.runtime.informer import AsyncInformer as Informer
+from gardener.runtime.kube import CONFIGMAPS, DEPLOYMENTS, ENDPOINTS, PODS, PVCS, SECRETS, SERVICES, STATEFULSETS
 
 log = logging.getLogger("provider_local.nodeagent")
 

@@ -11,9 +11,8 @@ from __future__ import annotations
 import logging
 import time
 
-from extensions.provider_local.nodeagent.informer import Informer, Key, Obj, key_of
-from extensions.provider_local.nodeagent.kube import DEPLOYMENTS
 from extensions.provider_local.nodeagent.objects import (
+    RETRY,
     condition,
     controller_ref,
     is_ready,
@@ -28,7 +27,9 @@ from extensions.provider_local.nodeagent.workloads import (
     resolve_int_or_percent,
     template_hash,
 )
-from extensions.provider_local.nodeagent.workqueue import WorkQueue
+from gardener.runtime.controller import AsyncController, Result
+from gardener.runtime.informer import AsyncInformer, Key
+from gardener.runtime.kube import DEPLOYMENTS, Obj, key_of
 
 log = logging.getLogger("provider_local.nodeagent.deployments")
 
@@ -36,10 +37,10 @@ HASH_LABEL = "pod-template-hash"
 
 
 class Deployments:
-    def __init__(self, ctx: WorkloadContext, deployments: Informer) -> None:
+    def __init__(self, ctx: WorkloadContext, deployments: AsyncInformer) -> None:
         self.ctx = ctx
         self.deployments = deployments
-        self.queue: WorkQueue[Key] = WorkQueue("deployments", self.reconcile)
+        self.queue: AsyncController[Key] = AsyncController("deployments", self.reconcile, backoff=RETRY)
 
     def on_deployment(self, _: str, obj: Obj) -> None:
         self.queue.add(key_of(obj))
@@ -49,7 +50,10 @@ class Deployments:
         if ref and ref.get("kind") == "Deployment":
             self.queue.add((pod["metadata"]["namespace"], str(ref.get("name"))))
 
-    async def reconcile(self, key: Key) -> float | None:
+    async def reconcile(self, key: Key) -> Result:
+        return Result(await self._reconcile(key))
+
+    async def _reconcile(self, key: Key) -> float | None:
         deploy = self.deployments.get(*key)
         if deploy is None or is_terminating(deploy):
             return None

@@ -14,13 +14,14 @@ import logging
 import shutil
 from pathlib import Path
 
-from extensions.provider_local.nodeagent.informer import Key, Obj, key_of
-from extensions.provider_local.nodeagent.kube import PODS, ApiError
-from extensions.provider_local.nodeagent.objects import FINALIZER, is_terminating
+from extensions.provider_local.nodeagent.objects import FINALIZER, RETRY, is_terminating
 from extensions.provider_local.nodeagent.podworker import PodWorker, grace_of
 from extensions.provider_local.nodeagent.process import stop_recorded
 from extensions.provider_local.nodeagent.runtime import Node
-from extensions.provider_local.nodeagent.workqueue import WorkQueue
+from gardener.runtime.controller import AsyncController, Result
+from gardener.runtime.errors import ApiError
+from gardener.runtime.informer import Key
+from gardener.runtime.kube import PODS, Obj, key_of
 
 log = logging.getLogger("provider_local.nodeagent.kubelet")
 
@@ -31,7 +32,7 @@ class Kubelet:
     def __init__(self, node: Node, *, resync: float = RESYNC_SECONDS) -> None:
         self.node = node
         self.workers: dict[Key, PodWorker] = {}
-        self.queue: WorkQueue[Key] = WorkQueue("pods", self.reconcile, workers=8)
+        self.queue: AsyncController[Key] = AsyncController("pods", self.reconcile, workers=8, backoff=RETRY)
         self._resync = resync
         self._waiters: set[asyncio.Task[None]] = set()
 
@@ -86,7 +87,10 @@ class Kubelet:
         if remove:
             shutil.rmtree(directory, ignore_errors=True)
 
-    async def reconcile(self, key: Key) -> float | None:
+    async def reconcile(self, key: Key) -> Result:
+        return Result(await self._reconcile(key))
+
+    async def _reconcile(self, key: Key) -> float | None:
         pod = self.node.pods.get(*key)
         worker = self.workers.get(key)
         if worker is not None:

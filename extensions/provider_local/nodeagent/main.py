@@ -10,9 +10,9 @@ import socket
 import sys
 from pathlib import Path
 
-from extensions.library import logs
 from extensions.provider_local.nodeagent.agent import Agent, AgentConfig, DataDirBusy
 from extensions.provider_local.nodeagent.container import Backoff
+from gardener.runtime import logs
 
 log = logging.getLogger("provider_local.nodeagent")
 

@@ -7,8 +7,10 @@ import os
 import platform
 from typing import Any
 
-from extensions.provider_local.nodeagent.kube import NODES, ApiError, KubeClient
 from extensions.provider_local.nodeagent.objects import now_rfc3339
+from gardener.runtime.aiokube import AsyncKube
+from gardener.runtime.errors import ApiError
+from gardener.runtime.kube import NODES
 
 log = logging.getLogger("provider_local.nodeagent.node")
 
@@ -43,7 +45,7 @@ def node_status(*, host_ip: str, ready: bool) -> dict[str, Any]:
     }
 
 
-async def register(client: KubeClient, name: str, *, host_ip: str) -> None:
+async def register(client: AsyncKube, name: str, *, host_ip: str) -> None:
     body = {
         "apiVersion": "v1",
         "kind": "Node",
@@ -64,7 +66,7 @@ async def register(client: KubeClient, name: str, *, host_ip: str) -> None:
     await heartbeat(client, name, host_ip=host_ip, ready=True)
 
 
-async def heartbeat(client: KubeClient, name: str, *, host_ip: str, ready: bool) -> None:
+async def heartbeat(client: AsyncKube, name: str, *, host_ip: str, ready: bool) -> None:
     status = node_status(host_ip=host_ip, ready=ready)
     try:
         current = await client.get(NODES.path(name=name))

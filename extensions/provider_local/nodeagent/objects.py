@@ -7,7 +7,12 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from gardener.runtime.workqueue import Backoff
+
 Obj = dict[str, Any]
+
+#: how the agent's controllers retry a failed key: quickly at first, a local process rarely takes long
+RETRY = Backoff(base=0.2, cap=30.0)
 
 #: kept on a Pod while the agent stops its processes, so the Pod object outlives them (graceful deletion)
 FINALIZER = "provider-local.gardener.cloud/node-agent"

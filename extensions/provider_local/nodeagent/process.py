@@ -1,67 +1,25 @@
 """Container processes on the host: start, adopt after an agent restart, signal, stop.
 
 Every container runs in a session of its own, so its process group is the container: signals go
-to the group, and leftovers are killed with it. A pid file records the pid together with the
-process start time from /proc, so a restarted agent re-adopts exactly its own processes and never
-signals a stranger that reused the pid.
+to the group, and leftovers are killed with it. A pid file (`gardener.runtime.process`) records the pid
+together with the process start time, so a restarted agent re-adopts exactly its own processes and
+never signals a stranger that reused the pid.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
 import os
 import signal
 import subprocess
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from extensions.provider_local.nodeagent.objects import now_rfc3339
+from gardener.runtime.process import PidFile, signal_group
 
 #: a container's log is rotated (one old file kept) when it starts again past this size
 LOG_LIMIT = 10 * 1024 * 1024
-
-
-def start_ticks(pid: int) -> int | None:
-    """The process start time (clock ticks since boot), or None when it is gone or a zombie."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = stat.rsplit(")", 1)[1].split()
-    if fields[0] in ("Z", "X"):
-        return None
-    return int(fields[19])
-
-
-def signal_group(pid: int, sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, sig)
-
-
-@dataclass(frozen=True)
-class PidRecord:
-    pid: int
-    ticks: int
-    started_at: str
-
-    def alive(self) -> bool:
-        return start_ticks(self.pid) == self.ticks
-
-    def save(self, path: Path) -> None:
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(json.dumps({"pid": self.pid, "ticks": self.ticks, "startedAt": self.started_at}))
-        os.replace(tmp, path)
-
-    @classmethod
-    def load(cls, path: Path) -> PidRecord | None:
-        try:
-            doc = json.loads(path.read_text())
-            return cls(pid=int(doc["pid"]), ticks=int(doc["ticks"]), started_at=str(doc["startedAt"]))
-        except (OSError, ValueError, KeyError, TypeError):
-            return None
 
 
 class HostProcess:
@@ -72,7 +30,7 @@ class HostProcess:
     `--cleanup-on-exit`. Exits are noticed through a pidfd, for children and adopted processes alike.
     """
 
-    def __init__(self, record: PidRecord, child: subprocess.Popen[bytes] | None, pid_file: Path) -> None:
+    def __init__(self, record: PidFile, child: subprocess.Popen[bytes] | None, pid_file: Path) -> None:
         self.record = record
         self._child = child
         self._pid_file = pid_file
@@ -110,14 +68,14 @@ class HostProcess:
                 stderr=log,
                 start_new_session=True,
             )
-        record = PidRecord(pid=child.pid, ticks=start_ticks(child.pid) or 0, started_at=now_rfc3339())
-        record.save(pid_file)
+        record = PidFile.of(child.pid, started_at=now_rfc3339())
+        record.write(pid_file)
         return cls(record, child, pid_file)
 
     @classmethod
     def adopt(cls, pid_file: Path) -> HostProcess | None:
         """The process recorded in `pid_file` if it still runs (the same process, not a reused pid)."""
-        record = PidRecord.load(pid_file)
+        record = PidFile.read(pid_file)
         if record is None or not record.alive():
             return None
         return cls(record, None, pid_file)

@@ -11,10 +11,13 @@ import logging
 import shutil
 from pathlib import Path
 
-from extensions.provider_local.nodeagent.informer import DELETED, Informer, Key, Obj, key_of
-from extensions.provider_local.nodeagent.kube import PVCS, ApiError, KubeClient
+from extensions.provider_local.nodeagent.objects import RETRY
 from extensions.provider_local.nodeagent.volumes import pvc_dir
-from extensions.provider_local.nodeagent.workqueue import WorkQueue
+from gardener.runtime.aiokube import AsyncKube
+from gardener.runtime.controller import AsyncController, Result
+from gardener.runtime.errors import ApiError
+from gardener.runtime.informer import DELETED, AsyncInformer, Key
+from gardener.runtime.kube import PVCS, Obj, key_of
 
 log = logging.getLogger("provider_local.nodeagent.pvc")
 
@@ -22,12 +25,12 @@ DEFAULT_CAPACITY = "1Gi"
 
 
 class ClaimBinder:
-    def __init__(self, client: KubeClient, pvcs: Informer, pods: Informer, *, pvc_root: Path) -> None:
+    def __init__(self, client: AsyncKube, pvcs: AsyncInformer, pods: AsyncInformer, *, pvc_root: Path) -> None:
         self.client = client
         self.pvcs = pvcs
         self.pods = pods
         self.pvc_root = pvc_root
-        self.queue: WorkQueue[Key] = WorkQueue("claims", self.reconcile, workers=2)
+        self.queue: AsyncController[Key] = AsyncController("claims", self.reconcile, workers=2, backoff=RETRY)
 
     def on_claim(self, kind: str, obj: Obj) -> None:
         key = key_of(obj)
@@ -48,7 +51,10 @@ class ClaimBinder:
             log.info("Deleting data of a deleted claim", extra={"claim": f"{namespace}/{claim}"})
             shutil.rmtree(directory, ignore_errors=True)
 
-    async def reconcile(self, key: Key) -> float | None:
+    async def reconcile(self, key: Key) -> Result:
+        return Result(await self._reconcile(key))
+
+    async def _reconcile(self, key: Key) -> float | None:
         claim = self.pvcs.get(*key)
         if claim is None or (claim.get("status") or {}).get("phase") == "Bound":
             return None

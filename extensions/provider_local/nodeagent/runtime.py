@@ -12,25 +12,27 @@ from extensions.provider_local.nodeagent.addresses import AddressPool
 from extensions.provider_local.nodeagent.container import Backoff
 from extensions.provider_local.nodeagent.expand import service_env
 from extensions.provider_local.nodeagent.images import ImageTable
-from extensions.provider_local.nodeagent.informer import Informer
-from extensions.provider_local.nodeagent.kube import PODS, ApiError, KubeClient
 from extensions.provider_local.nodeagent.metrics import Metrics
+from gardener.runtime.aiokube import AsyncKube
+from gardener.runtime.errors import ApiError
+from gardener.runtime.informer import AsyncInformer
+from gardener.runtime.kube import PODS
 
 log = logging.getLogger("provider_local.nodeagent")
 
 
 @dataclass(frozen=True)
 class Node:
-    client: KubeClient
+    client: AsyncKube
     name: str
     host_ip: str
     data_dir: Path
     images: ImageTable
     pod_ips: AddressPool
-    pods: Informer
-    secrets: Informer
-    configmaps: Informer
-    services: Informer
+    pods: AsyncInformer
+    secrets: AsyncInformer
+    configmaps: AsyncInformer
+    services: AsyncInformer
     backoff: Backoff
     max_grace: float
     metrics: Metrics

@@ -13,11 +13,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from extensions.provider_local.nodeagent.addresses import AddressPool
-from extensions.provider_local.nodeagent.informer import DELETED, Informer, Key, Obj, key_of
-from extensions.provider_local.nodeagent.kube import ENDPOINTS, SERVICES, KubeClient
-from extensions.provider_local.nodeagent.objects import is_ready, is_terminating, matches_map
+from extensions.provider_local.nodeagent.objects import RETRY, is_ready, is_terminating, matches_map
 from extensions.provider_local.nodeagent.proxy import Address, ProxyTable
-from extensions.provider_local.nodeagent.workqueue import WorkQueue
+from gardener.runtime.aiokube import AsyncKube
+from gardener.runtime.controller import AsyncController, Result
+from gardener.runtime.informer import DELETED, AsyncInformer, Key
+from gardener.runtime.kube import ENDPOINTS, SERVICES, Obj, key_of
 
 log = logging.getLogger("provider_local.nodeagent.services")
 
@@ -87,11 +88,11 @@ def backends(svc_port: Obj, subsets: Sequence[Obj]) -> list[Address]:
 class Services:
     def __init__(
         self,
-        client: KubeClient,
+        client: AsyncKube,
         *,
-        services: Informer,
-        pods: Informer,
-        endpoints: Informer,
+        services: AsyncInformer,
+        pods: AsyncInformer,
+        endpoints: AsyncInformer,
         cluster_ips: AddressPool,
         lb_ips: AddressPool,
         proxies: ProxyTable,
@@ -103,7 +104,7 @@ class Services:
         self.cluster_ips = cluster_ips
         self.lb_ips = lb_ips
         self.proxies = proxies
-        self.queue: WorkQueue[Key] = WorkQueue("services", self.reconcile)
+        self.queue: AsyncController[Key] = AsyncController("services", self.reconcile, backoff=RETRY)
         self._members: dict[Key, set[str]] = {}
 
     def on_service(self, _: str, svc: Obj) -> None:
@@ -140,7 +141,10 @@ class Services:
         for svc in self.services.items():
             self.queue.add(key_of(svc))
 
-    async def reconcile(self, key: Key) -> float | None:
+    async def reconcile(self, key: Key) -> Result:
+        return Result(await self._reconcile(key))
+
+    async def _reconcile(self, key: Key) -> float | None:
         namespace, name = key
         flat = f"{namespace}/{name}"
         svc = self.services.get(namespace, name)

@@ -12,11 +12,12 @@ import logging
 import re
 import time
 
-from extensions.provider_local.nodeagent.informer import Informer, Key, Obj, key_of
-from extensions.provider_local.nodeagent.kube import PVCS, STATEFULSETS, ApiError
-from extensions.provider_local.nodeagent.objects import controller_ref, is_ready, is_terminating, owner_ref
+from extensions.provider_local.nodeagent.objects import RETRY, controller_ref, is_ready, is_terminating, owner_ref
 from extensions.provider_local.nodeagent.workloads import WorkloadContext, available_since, new_pod, template_hash
-from extensions.provider_local.nodeagent.workqueue import WorkQueue
+from gardener.runtime.controller import AsyncController, Result
+from gardener.runtime.errors import ApiError
+from gardener.runtime.informer import AsyncInformer, Key
+from gardener.runtime.kube import PVCS, STATEFULSETS, Obj, key_of
 
 log = logging.getLogger("provider_local.nodeagent.statefulsets")
 
@@ -26,11 +27,11 @@ POD_INDEX_LABEL = "apps.kubernetes.io/pod-index"
 
 
 class StatefulSets:
-    def __init__(self, ctx: WorkloadContext, statefulsets: Informer, pvcs: Informer) -> None:
+    def __init__(self, ctx: WorkloadContext, statefulsets: AsyncInformer, pvcs: AsyncInformer) -> None:
         self.ctx = ctx
         self.statefulsets = statefulsets
         self.pvcs = pvcs
-        self.queue: WorkQueue[Key] = WorkQueue("statefulsets", self.reconcile)
+        self.queue: AsyncController[Key] = AsyncController("statefulsets", self.reconcile, backoff=RETRY)
 
     def on_statefulset(self, _: str, obj: Obj) -> None:
         self.queue.add(key_of(obj))
@@ -40,7 +41,10 @@ class StatefulSets:
         if ref and ref.get("kind") == "StatefulSet":
             self.queue.add((pod["metadata"]["namespace"], str(ref.get("name"))))
 
-    async def reconcile(self, key: Key) -> float | None:
+    async def reconcile(self, key: Key) -> Result:
+        return Result(await self._reconcile(key))
+
+    async def _reconcile(self, key: Key) -> float | None:
         sts = self.statefulsets.get(*key)
         if sts is None or is_terminating(sts):
             return None

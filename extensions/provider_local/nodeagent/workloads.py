@@ -17,8 +17,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from extensions.provider_local.nodeagent.informer import Informer, Obj
-from extensions.provider_local.nodeagent.kube import PODS, ApiError, KubeClient, Resource
 from extensions.provider_local.nodeagent.metrics import Metrics
 from extensions.provider_local.nodeagent.objects import (
     FINALIZER,
@@ -29,6 +27,10 @@ from extensions.provider_local.nodeagent.objects import (
     owner_ref,
     parse_time,
 )
+from gardener.runtime.aiokube import AsyncKube
+from gardener.runtime.errors import ApiError
+from gardener.runtime.informer import AsyncInformer
+from gardener.runtime.kube import PODS, Obj, Resource
 
 log = logging.getLogger("provider_local.nodeagent.workloads")
 
@@ -95,8 +97,8 @@ def new_pod(
 
 @dataclass(frozen=True)
 class WorkloadContext:
-    client: KubeClient
-    pods: Informer
+    client: AsyncKube
+    pods: AsyncInformer
     node_name: str
     metrics: Metrics
 
@@ -138,7 +140,7 @@ class WorkloadContext:
             OBSERVE_TIMEOUT,
         )
 
-    async def write_status(self, resource: Resource, informer: Informer, obj: Obj, status: Obj) -> None:
+    async def write_status(self, resource: Resource, informer: AsyncInformer, obj: Obj, status: Obj) -> None:
         """Replace the status, guarded by the cached resourceVersion; wait until the cache shows the result."""
         if (obj.get("status") or {}) == status:
             return

@@ -15,10 +15,10 @@ from typing import Any
 from gardener.apiserver import certificates, meta
 from gardener.apiserver.controllers.informer import LocalInformer
 from gardener.apiserver.errors import StatusError
-from gardener.apiserver.pki import KeyPair, sign_csr
 from gardener.apiserver.resources import Registry, ResourceInfo
 from gardener.apiserver.rest import Context, ObjectStore
 from gardener.apiserver.storage.events import DELETED
+from gardener.runtime.pki import KeyPair, sign_csr
 
 log = logging.getLogger("gardener.apiserver.csrsigning")
 

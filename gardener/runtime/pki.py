@@ -1,4 +1,5 @@
-"""X.509 material for the API server: its CA, serving and client certificates, CSR signing, and the TLS context.
+"""X.509 material for every component: CAs, serving and client certificates, CSR signing, TLS contexts, and the
+API server's own PKI on disk. The gardenlet issues a shoot's certificates from the same code (`CertSpec`).
 
 Certificates are built to pass Go's strict crypto/x509 (kubectl, client-go): the CA carries a critical
 BasicConstraints CA=true and keyCertSign, leaves carry SANs, KeyUsage/ExtKeyUsage and key identifiers.
@@ -26,14 +27,20 @@ from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKey
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 __all__ = [
+    "CertSpec",
     "KeyPair",
     "ServerPKI",
+    "ca_usable",
+    "cert_usable",
     "create_ca",
     "csr_identity",
     "identity_from_peercert",
+    "issue_cert",
     "issue_client_cert",
     "issue_serving_cert",
     "load_or_create_server_pki",
+    "new_key_pem",
+    "pair_readable",
     "server_pki_from_files",
     "sign_csr",
     "ssl_server_context",
@@ -342,52 +349,119 @@ def create_ca(*, common_name: str, valid_days: int = 3650) -> KeyPair:
     return _pair(cert, key)
 
 
+@dataclass(frozen=True, kw_only=True)
+class CertSpec:
+    """What a leaf certificate says: its subject, the hosts it serves and what it may be used for."""
+
+    common_name: str
+    organizations: tuple[str, ...] = ()
+    #: DNS names and IP addresses, in the subjectAltName
+    hosts: tuple[str, ...] = ()
+    server: bool = False
+    client: bool = False
+
+    def subject(self) -> x509.Name:
+        attributes = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, o) for o in self.organizations]
+        return x509.Name([*attributes, x509.NameAttribute(NameOID.COMMON_NAME, self.common_name)])
+
+
+def issue_cert(ca: KeyPair, spec: CertSpec, *, valid_days: int = 365) -> KeyPair:
+    """Issue a leaf certificate with a new P-256 key; it never outlives the CA."""
+    if valid_days <= 0:
+        raise ValueError("valid_days must be positive")
+    if not spec.common_name:
+        raise ValueError("common_name must not be empty")
+    dns, ips = _split_hosts(_str_sequence(spec.hosts, what="hosts"))
+    usages = [
+        u
+        for u, on in ((ExtendedKeyUsageOID.SERVER_AUTH, spec.server), (ExtendedKeyUsageOID.CLIENT_AUTH, spec.client))
+        if on
+    ]
+    ca_cert, ca_key = _load_ca(ca)
+    key = _new_key()
+    cert = _issue(
+        ca_cert=ca_cert,
+        ca_key=ca_key,
+        subject=spec.subject(),
+        public_key=key.public_key(),
+        lifetime=dt.timedelta(days=valid_days),
+        key_usage=_leaf_key_usage(key.public_key()),
+        ext_key_usages=usages,
+        san=_san(dns, ips) if dns or ips else None,
+    )
+    return _pair(cert, key)
+
+
 def issue_serving_cert(
     ca: KeyPair, *, common_name: str, dns_names: Sequence[str], ip_addresses: Sequence[str], valid_days: int = 365
 ) -> KeyPair:
     """Issue a TLS server certificate (new P-256 key) for the given DNS names and IP addresses."""
-    if valid_days <= 0:
-        raise ValueError("valid_days must be positive")
-    dns = list(dict.fromkeys(_dns_name(n) for n in _str_sequence(dns_names, what="dns_names")))
-    ips = list(dict.fromkeys(_parse_ip(a) for a in _str_sequence(ip_addresses, what="ip_addresses")))
-    if not dns and not ips:
+    hosts = (*_str_sequence(dns_names, what="dns_names"), *_str_sequence(ip_addresses, what="ip_addresses"))
+    for address in _str_sequence(ip_addresses, what="ip_addresses"):
+        _parse_ip(address)
+    if not hosts:
         raise ValueError("a serving certificate needs at least one DNS name or IP address")
-    ca_cert, ca_key = _load_ca(ca)
-    key = _new_key()
-    cert = _issue(
-        ca_cert=ca_cert,
-        ca_key=ca_key,
-        subject=x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]),
-        public_key=key.public_key(),
-        lifetime=dt.timedelta(days=valid_days),
-        key_usage=_leaf_key_usage(key.public_key()),
-        ext_key_usages=[ExtendedKeyUsageOID.SERVER_AUTH],
-        san=_san(dns, ips),
-    )
-    return _pair(cert, key)
+    return issue_cert(ca, CertSpec(common_name=common_name, hosts=hosts, server=True), valid_days=valid_days)
 
 
 def issue_client_cert(ca: KeyPair, *, user: str, groups: Sequence[str], valid_days: int = 365) -> KeyPair:
     """Issue a TLS client certificate (new P-256 key): CN is the user name, one O attribute per group."""
-    if valid_days <= 0:
-        raise ValueError("valid_days must be positive")
     if not user:
         raise ValueError("user must not be empty")
-    attributes = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, g) for g in _str_sequence(groups, what="groups")]
-    attributes.append(x509.NameAttribute(NameOID.COMMON_NAME, user))
-    ca_cert, ca_key = _load_ca(ca)
+    spec = CertSpec(common_name=user, organizations=tuple(_str_sequence(groups, what="groups")), client=True)
+    return issue_cert(ca, spec, valid_days=valid_days)
+
+
+def _readable(pair: KeyPair) -> tuple[x509.Certificate, _SigningKey] | None:
+    try:
+        cert = x509.load_pem_x509_certificate(pair.cert_pem)
+        key = _load_private_key(pair.key_pem, what="key")
+    except (ValueError, TypeError):
+        return None
+    return (cert, key) if _same_public_key(cert, key) else None
+
+
+def pair_readable(pair: KeyPair) -> bool:
+    """Whether `pair` holds a PEM certificate and the private key that belongs to it."""
+    return _readable(pair) is not None
+
+
+def cert_usable(leaf: KeyPair, ca: KeyPair, spec: CertSpec, *, renew_before: dt.timedelta) -> bool:
+    """Whether a stored certificate still fits: signed by `ca`, `spec`'s subject, every wanted host, not expiring."""
+    loaded, ca_loaded = _readable(leaf), _readable(ca)
+    if loaded is None or ca_loaded is None:
+        return False
+    cert = loaded[0]
+    try:
+        cert.verify_directly_issued_by(ca_loaded[0])
+    except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
+        return False
+    if cert.subject != spec.subject() or cert.not_valid_after_utc - _now() < renew_before:
+        return False
+    if not spec.hosts:
+        return True
+    try:
+        have = set(cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value)
+    except x509.ExtensionNotFound:
+        return False
+    try:
+        dns, ips = _split_hosts(spec.hosts)
+    except ValueError:
+        return False
+    return set(_san(dns, ips)) <= have
+
+
+def ca_usable(ca: KeyPair, *, renew_before: dt.timedelta) -> bool:
+    """Whether `ca` is readable and valid for at least `renew_before` more."""
+    loaded = _readable(ca)
+    return loaded is not None and loaded[0].not_valid_after_utc - _now() >= renew_before
+
+
+def new_key_pem() -> tuple[bytes, bytes]:
+    """A new P-256 key: (private PEM, public PEM), e.g. to sign service-account tokens."""
     key = _new_key()
-    cert = _issue(
-        ca_cert=ca_cert,
-        ca_key=ca_key,
-        subject=x509.Name(attributes),
-        public_key=key.public_key(),
-        lifetime=dt.timedelta(days=valid_days),
-        key_usage=_leaf_key_usage(key.public_key()),
-        ext_key_usages=[ExtendedKeyUsageOID.CLIENT_AUTH],
-        san=None,
-    )
-    return _pair(cert, key)
+    public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return _key_to_pem(key), public
 
 
 def _load_csr(csr_pem: bytes) -> x509.CertificateSigningRequest:

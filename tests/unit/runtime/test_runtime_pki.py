@@ -1,4 +1,4 @@
-"""Tests for gardener.apiserver.pki and gardener.apiserver.kubeconfig: certificates, CSR signing, TLS, kubectl."""
+"""Tests for gardener.runtime.pki and gardener.apiserver.kubeconfig: certificates, CSR signing, TLS, kubectl."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ from cryptography.x509.verification import (
 )
 
 from gardener.apiserver.kubeconfig import build_kubeconfig, write_kubeconfig
-from gardener.apiserver.pki import (
+from gardener.runtime.pki import (
     KeyPair,
     ServerPKI,
     create_ca,

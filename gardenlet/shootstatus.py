@@ -14,6 +14,19 @@ from gardenlet.flow import FlowError, PermanentError
 
 Obj = dict[str, Any]
 
+CORE = "/apis/core.gardener.cloud/v1beta1"
+
+
+def shoot_path(namespace: str, name: str, subresource: str = "") -> str:
+    path = f"{CORE}/namespaces/{namespace}/shoots/{name}"
+    return f"{path}/{subresource}" if subresource else path
+
+
+def on_seed(shoot: Obj, seed: str) -> bool:
+    """Whether the Shoot is this seed's to build or to clean up (scheduled here, or still here while migrating)."""
+    return seed in ((shoot.get("spec") or {}).get("seedName"), (shoot.get("status") or {}).get("seedName"))
+
+
 OPERATION_ANNOTATION = "gardener.cloud/operation"
 #: values of the operation annotation that ask the gardenlet for a run now
 RUN_NOW = frozenset({"reconcile", "retry"})
