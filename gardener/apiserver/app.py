@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import collections
+import functools
 import logging
 import time
 from dataclasses import dataclass, field
@@ -27,21 +29,24 @@ from gardener.apiserver.errors import StatusError
 from gardener.apiserver.gardenadmission import GardenAdmission
 from gardener.apiserver.handlers import ResourceHandler
 from gardener.apiserver.housekeeping import Housekeeping
-from gardener.apiserver.pki import KeyPair, ServerPKI, issue_client_cert, load_or_create_server_pki, ssl_server_context
 from gardener.apiserver.rbac import RequestAttributes, UserInfo
 from gardener.apiserver.requestinfo import RequestInfo, parse_request_info
 from gardener.apiserver.resources import Registry
 from gardener.apiserver.rest import Context, ObjectStore
 from gardener.apiserver.seedauthorizer import Authorizer, StoreObjects, seed_restriction
-from gardener.apiserver.storage.interface import Backend
+from gardener.apiserver.storage.interface import Backend, StorageError, Unavailable
 from gardener.apiserver.tokens import ServiceAccountTokenSigner, StaticTokenUser
 from gardener.apiserver.webhooks import WebhookAdmission
+from gardener.runtime.pki import KeyPair, ServerPKI, issue_client_cert, load_or_create_server_pki, ssl_server_context
 
 log = logging.getLogger("gardener.apiserver")
 
 PUBLIC_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/version", "/version/"})
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 NOT_FOUND = StatusError(404, "NotFound", "the server could not find the requested resource", {})
+#: what the middleware learnt about a request, for the handlers
+USER = web.RequestKey("user", UserInfo)
+REQUEST_INFO = web.RequestKey("ri", RequestInfo)
 
 
 @dataclass
@@ -58,6 +63,10 @@ class ServerConfig:
     #: certificates and keys handed in (kube-apiserver's --client-ca-file, --tls-cert-file ...); None creates
     #: and keeps them under `data_dir/pki`
     pki: ServerPKI | None = None
+    #: request bodies past this many bytes answer 413 (kube-apiserver's limit is 3 MiB)
+    max_request_bytes: int = httputil.MAX_BODY_BYTES
+    #: URL and header sizes, header/idle/TLS-handshake timeouts, open connections per client IP
+    limits: httputil.ConnectionLimits = field(default_factory=httputil.ConnectionLimits)
 
 
 class _Metrics:
@@ -127,20 +136,29 @@ class APIServer:
         self._openapi_generation = -1
         self._runner: web.AppRunner | None = None
         self.port = 0
+        #: background tasks started with the server, and the ones that died (name -> error)
+        self._supervised: dict[str, asyncio.Task[Any]] = {}
+        self.failed_tasks: dict[str, str] = {}
+        self._stopping = False
 
     # ---- lifecycle ----
 
     async def start(self) -> int:
+        self._stopping = False
         await self.backend.start()
         await self.rbac.start()
         await self._bootstrap()
         for controller in self.controllers:
             await controller.start()
-        app = web.Application(middlewares=[self._middleware], client_max_size=8 * 1024 * 1024)
-        app.router.add_route("*", "/{tail:.*}", self._dispatch)
-        self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=5.0)
+        self._supervise(_workers([self.backend, self.rbac, *self.controllers]))
+        app = web.Application(middlewares=[self._middleware], client_max_size=self.config.max_request_bytes)
+        app[httputil.MAX_BODY_BYTES_KEY] = self.config.max_request_bytes
+        app.router.add_route("*", "/{tail:(?s:.*)}", self._dispatch, expect_handler=httputil.expect_continue)
+        self._runner = httputil.LimitedRunner(
+            app, limits=self.config.limits, access_log=None, handler_cancellation=True, shutdown_timeout=5.0
+        )
         await self._runner.setup()
-        site = web.TCPSite(
+        site = httputil.LimitedSite(
             self._runner,
             self.config.bind_address,
             self.config.port,
@@ -176,7 +194,47 @@ class APIServer:
         )
         write_kubeconfig(path, config)
 
+    def _supervise(self, tasks: list[asyncio.Task[Any]]) -> None:
+        """Watch the long-running tasks of the backend and the controllers (the SQLite writer thread has a task
+        standing for it): one that dies of an error makes /readyz, /livez and /healthz answer 500, like a failed
+        post-start hook in kube-apiserver, so the process gets restarted instead of hanging half-dead.
+        """
+        for task in tasks:
+            if task.done():
+                continue
+            name = task.get_name()
+            while name in self._supervised:
+                name += "'"
+            self._supervised[name] = task
+            task.add_done_callback(functools.partial(self._task_done, name))
+
+    def _task_done(self, name: str, task: asyncio.Task[Any]) -> None:
+        if task.cancelled() or self._stopping:
+            return
+        exc = task.exception()
+        if exc is None:
+            return
+        self.failed_tasks[name] = repr(exc)
+        log.critical("Background task died; reporting unhealthy", exc_info=exc, extra={"task": name})
+
+    def _health(self, request: web.Request, path: str) -> web.Response:
+        """kube's /healthz, /livez and /readyz: "ok", or one line per check and 500 when one failed."""
+        endpoint, _, only = path.strip("/").partition("/")
+        checks = {"ping": True, **{f"poststarthook/{n}": n not in self.failed_tasks for n in sorted(self._supervised)}}
+        if only:
+            # a single check; names this server does not have pass, as before there were checks at all
+            healthy = checks.get(only, True)
+            text = "ok" if healthy else f"internal server error: {only} failed"
+            return web.Response(text=text, status=200 if healthy else 500, content_type="text/plain")
+        healthy = all(checks.values())
+        if healthy and "verbose" not in request.query:
+            return web.Response(text="ok", content_type="text/plain")
+        lines = [f"[+]{name} ok" if ok else f"[-]{name} failed: reason withheld" for name, ok in checks.items()]
+        lines.append(f"{endpoint} check {'passed' if healthy else 'failed'}")
+        return web.Response(text="\n".join(lines) + "\n", status=200 if healthy else 500, content_type="text/plain")
+
     async def stop(self) -> None:
+        self._stopping = True
         # End open watches first: their clients reconnect elsewhere (or after restart) with their RV.
         self.backend.events.close_all()
         if self._runner is not None:
@@ -245,8 +303,8 @@ class APIServer:
                     if ri.is_resource_request
                     else {},
                 )
-            request["user"] = user
-            request["ri"] = ri
+            request[USER] = user
+            request[REQUEST_INFO] = ri
             if verb == "watch":
                 self.metrics.watchers.inc()
             try:
@@ -262,6 +320,16 @@ class APIServer:
         except StatusError as exc:
             code = exc.code
             return httputil.status_response(exc)
+        except StorageError as exc:
+            status = _storage_status(exc)
+            code = status.code
+            log.warning("Storage failed a request", extra={"path": request.path, "error": repr(exc)})
+            return httputil.status_response(status)
+        except web.HTTPError as exc:
+            # aiohttp's own (a body over client_max_size read elsewhere): a Status, not a logged 500
+            status = _http_status(exc, limit=self.config.max_request_bytes)
+            code = status.code
+            return httputil.status_response(status)
         except (ConnectionResetError, asyncio.CancelledError):
             code = 499
             raise
@@ -277,13 +345,13 @@ class APIServer:
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
         path = request.path.rstrip("/") or "/"
         if path in ("/healthz", "/livez", "/readyz") or path.startswith(("/healthz/", "/livez/", "/readyz/")):
-            return web.Response(text="ok", content_type="text/plain")
+            return self._health(request, path)
         if path == "/version":
             return httputil.json_response(VERSION_INFO)
-        ri: RequestInfo = request["ri"]
+        ri = request[REQUEST_INFO]
         if not ri.is_resource_request:
             return await self._non_resource(request, path)
-        user: UserInfo = request["user"]
+        user = request[USER]
         return await self.handler.handle(request, ri, user)
 
     async def _non_resource(self, request: web.Request, path: str) -> web.StreamResponse:
@@ -331,3 +399,40 @@ class APIServer:
                 raise NOT_FOUND
             self._openapi_cache[key] = doc
         return httputil.json_response(self._openapi_cache[key])
+
+
+def _workers(roots: list[Any]) -> list[asyncio.Task[Any]]:
+    """The long-running tasks of `roots`: by this code base's convention a worker loop is a task held directly
+    in an attribute (`self._task`, `self._worker`, an informer's, the backend's behind the watch cache), while
+    one-off jobs (a namespace's termination, a cache load) live in collections and are their owner's to handle.
+    Objects of this package held in attributes are searched too, two levels down.
+    """
+    found: dict[int, asyncio.Task[Any]] = {}
+    seen: set[int] = set()
+    queue = collections.deque((root, 0) for root in roots)  # breadth first: each object at its lowest level
+    while queue:
+        obj, level = queue.popleft()
+        if id(obj) in seen or not hasattr(obj, "__dict__"):
+            continue
+        seen.add(id(obj))
+        for value in vars(obj).values():
+            if isinstance(value, asyncio.Task):
+                found[id(value)] = value
+            elif level < 2 and type(value).__module__.startswith("gardener."):
+                queue.append((value, level + 1))
+    return list(found.values())
+
+
+def _storage_status(exc: StorageError) -> StatusError:
+    """Storage failures that reach the HTTP layer: 503 with Retry-After when trying again may help, else 500."""
+    if isinstance(exc, Unavailable):
+        return errors.service_unavailable(f"storage is unavailable: {exc}")
+    return errors.internal(f"Internal error occurred: {exc}")  # Unserializable included: the server built it
+
+
+def _http_status(exc: web.HTTPError, *, limit: int) -> StatusError:
+    if exc.status == 413:
+        return errors.request_entity_too_large(limit)
+    if exc.status >= 500:
+        return errors.internal(exc.text or exc.reason)
+    return StatusError(exc.status, "BadRequest" if exc.status == 400 else exc.reason.replace(" ", ""), exc.reason)

@@ -143,3 +143,52 @@ def internal(message: str) -> StatusError:
 
 def too_many_requests(message: str, *, retry_after: int = 1) -> StatusError:
     return StatusError(429, "TooManyRequests", message, retryable=True, retry_after_seconds=retry_after)
+
+
+def request_entity_too_large(limit: int) -> StatusError:
+    """kube-apiserver's answer to a body over its limit (3 MiB): the client must send less, retrying cannot help."""
+    return StatusError(413, "RequestEntityTooLarge", f"Request entity too large: limit is {limit}")
+
+
+def request_uri_too_long(limit: int) -> StatusError:
+    """A request line over the limit. Reason BadRequest: kube has no reason of its own for it, and client-go's
+    IsBadRequest is the right classification (the client has to change the request)."""
+    return StatusError(414, "BadRequest", f"Request-URI too long: limit is {limit} bytes")
+
+
+def request_header_fields_too_large(message: str) -> StatusError:
+    """Header fields over the limit (Go's net/http, under kube-apiserver, answers 431 too); reason as for 414."""
+    return StatusError(431, "BadRequest", f"Request header fields too large: {message}")
+
+
+def service_unavailable(message: str, *, retry_after: int = 1) -> StatusError:
+    """Storage that may come back (etcd unreachable): 503 with Retry-After, which client-go retries on its own."""
+    return StatusError(503, "ServiceUnavailable", message, retryable=True, retry_after_seconds=retry_after)
+
+
+def forbidden_object(*, resource: str, group: str, name: str, why: str) -> StatusError:
+    """kube's NewForbidden for one object: `namespaces "default" is forbidden: <why>`, as admission plugins answer."""
+    return StatusError(
+        403,
+        "Forbidden",
+        f'{_qualified(resource, group)} "{name}" is forbidden: {why}',
+        _details(name=name, group=group, kind=resource),
+    )
+
+
+def invalid_options(kind: str, causes: list[FieldCause] | tuple[FieldCause, ...]) -> StatusError:
+    """kube's answer to bad request options (ListOptions, DeleteOptions, CreateOptions ...): 422 in meta.k8s.io."""
+    return invalid(kind=kind, group="meta.k8s.io", name="", causes=causes)
+
+
+def invalid_patch_result(document: str, problem: str) -> StatusError:
+    """kube's answer when a patched document does not decode into the object's type: 422 on the field `patch`.
+
+    `document` is the patched JSON (kube quotes all of it into the cause), `problem` the decoder's message.
+    """
+    import json
+
+    cause = FieldCause(
+        "FieldValueInvalid", f"Invalid value: {json.dumps(document, ensure_ascii=False)}: {problem}", "patch"
+    )
+    return invalid(kind="", group="", name="", causes=[cause])

@@ -1058,11 +1058,12 @@ def _check_config(config: Any, info: ResourceInfo) -> dict[str, Any]:
 
 
 def _typed_error(info: ResourceInfo, config: dict[str, Any], exc: ShapeError) -> StatusError:
+    """kube-apiserver answers 500 here (kubernetes/kubernetes#122480), but the fault is the patch's: 400."""
     m = config.get("metadata") or {}
     gvk = f"{info.group}/{info.version}, Kind={info.kind}"
     return StatusError(
-        500,
-        "InternalError",
+        400,
+        "BadRequest",
         f"failed to create typed patch object ({m.get('namespace') or ''}/{m.get('name') or ''}; {gvk}): {exc}",
     )
 

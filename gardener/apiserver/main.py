@@ -10,12 +10,13 @@ import sys
 from pathlib import Path
 
 from gardener.apiserver.app import APIServer, ServerConfig
+from gardener.apiserver.httputil import MAX_BODY_BYTES, ConnectionLimits
 from gardener.apiserver.logs import setup_logging
-from gardener.apiserver.pki import ServerPKI, server_pki_from_files
 from gardener.apiserver.storage.cache import CachedBackend
 from gardener.apiserver.storage.interface import Backend, ValueTransformer
 from gardener.apiserver.storage.sqlite import SQLiteBackend
 from gardener.apiserver.tokens import load_token_file
+from gardener.runtime.pki import ServerPKI, server_pki_from_files
 
 log = logging.getLogger("gardener.apiserver")
 
@@ -66,6 +67,34 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--disable-garden-admission",
         action="store_true",
         help="do not run the garden's admission in-process (when a webhook runs it instead)",
+    )
+    limits = ConnectionLimits()
+    transport = p.add_argument_group("request and connection limits (kube-apiserver's values by default)")
+    transport.add_argument(
+        "--max-request-body-bytes", type=int, default=MAX_BODY_BYTES, help="larger request bodies answer 413"
+    )
+    transport.add_argument(
+        "--request-header-timeout",
+        type=float,
+        default=limits.header_timeout,
+        metavar="SECONDS",
+        help="close a connection whose request line and headers have not all arrived by then",
+    )
+    transport.add_argument(
+        "--idle-connection-timeout",
+        type=float,
+        default=limits.idle_timeout,
+        metavar="SECONDS",
+        help="close a kept-alive connection idle between requests for this long (never during a request)",
+    )
+    transport.add_argument(
+        "--tls-handshake-timeout", type=float, default=limits.tls_handshake_timeout, metavar="SECONDS"
+    )
+    transport.add_argument(
+        "--max-connections-per-client",
+        type=int,
+        default=limits.max_connections_per_client,
+        help="open connections one client IP may hold; more get 429 and are closed (0: no limit)",
     )
     p.add_argument("--log-format", choices=["text", "json"], default="text")
     p.add_argument("-v", "--verbose", action="store_true")
@@ -134,6 +163,13 @@ async def run(args: argparse.Namespace) -> int:
             admin_kubeconfig=data_dir / "admin.kubeconfig",
             garden_admission=not args.disable_garden_admission,
             pki=given_pki(args),
+            max_request_bytes=args.max_request_body_bytes,
+            limits=ConnectionLimits(
+                header_timeout=args.request_header_timeout,
+                idle_timeout=args.idle_connection_timeout,
+                tls_handshake_timeout=args.tls_handshake_timeout,
+                max_connections_per_client=args.max_connections_per_client,
+            ),
         ),
         backend=backend,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 import uuid
@@ -196,3 +197,189 @@ def prune_unknown_metadata(obj: dict[str, Any]) -> list[str]:
     for k in unknown:
         del m[k]
     return [f"metadata.{k}" for k in unknown]
+
+
+class DecodeError(Exception):
+    """A body whose JSON types do not fit the object's Go types: kube's decoder rejects it before anything else.
+
+    Raised by the shape checks below and turned into kube's answer by the caller: 400 BadRequest for a request
+    body, 422 Invalid on the field `patch` for the result of a patch.
+    """
+
+
+def json_type(value: Any) -> str:
+    """The JSON type name Go's decoder puts in `cannot unmarshal <type> into ...`."""
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+def unmarshal_error(value: Any, *, struct: str, path: str, go_type: str) -> DecodeError:
+    """encoding/json's UnmarshalTypeError text, so clients see what kube-apiserver would have said."""
+    got = json_type(value)
+    if got == "number" and go_type in ("int64", "int32"):
+        got = f"number {value}"
+    return DecodeError(f"json: cannot unmarshal {got} into Go struct field {struct}.{path} of type {go_type}")
+
+
+def is_int(value: Any, *, bits: int = 64) -> bool:
+    """A JSON number that decodes into a Go int64 (or int32): integral, in range, not a bool."""
+    limit = 1 << (bits - 1)
+    return isinstance(value, int) and not isinstance(value, bool) and -limit <= value < limit
+
+
+def decode_string_map(m: dict[str, Any], key: str, *, struct: str, path: str, value_type: str = "string") -> None:
+    """A map[string]string field: an object of strings, where null means "" as when Go decodes it."""
+    value = m.get(key)
+    if value is None:
+        m.pop(key, None)
+        return
+    if not isinstance(value, dict):
+        raise unmarshal_error(value, struct=struct, path=path, go_type=f"map[string]{value_type}")
+    for k, v in value.items():
+        if v is None:
+            value[k] = ""
+        elif not isinstance(v, str):
+            raise unmarshal_error(v, struct=struct, path=path, go_type=value_type)
+
+
+_META_STRINGS = {
+    "name": "string",
+    "generateName": "string",
+    "namespace": "string",
+    "selfLink": "string",
+    "uid": "types.UID",
+    "resourceVersion": "string",
+}
+_OWNER_STRINGS = {"apiVersion": "string", "kind": "string", "name": "string", "uid": "types.UID"}
+_MANAGED_STRINGS = {
+    "manager": "string",
+    "operation": "v1.ManagedFieldsOperationType",
+    "apiVersion": "string",
+    "time": "string",
+    "fieldsType": "string",
+    "subresource": "string",
+}
+
+
+def _decode_struct_list(
+    m: dict[str, Any], key: str, *, struct: str, go_elem: str, strings: dict[str, str], bools: tuple[str, ...] = ()
+) -> None:
+    """A list of small structs (ownerReferences, managedFields): objects whose scalar fields have the right types."""
+    items = m.get(key)
+    if items is None:
+        m.pop(key, None)
+        return
+    path = f"metadata.{key}"
+    if not isinstance(items, list):
+        raise unmarshal_error(items, struct="ObjectMeta", path=path, go_type=f"[]v1.{go_elem}")
+    for item in items:
+        if item is None:
+            continue
+        if not isinstance(item, dict):
+            raise unmarshal_error(item, struct="ObjectMeta", path=path, go_type=f"v1.{go_elem}")
+        for field, go_type in strings.items():
+            value = item.get(field)
+            if value is not None and not isinstance(value, str):
+                raise unmarshal_error(value, struct=struct, path=f"{path}.{field}", go_type=go_type)
+        for field in bools:
+            value = item.get(field)
+            if value is not None and not isinstance(value, bool):
+                raise unmarshal_error(value, struct=struct, path=f"{path}.{field}", go_type="bool")
+    m[key] = [{} if item is None else item for item in items]
+
+
+def decode_object_meta(obj: dict[str, Any], *, kind: str) -> dict[str, Any]:
+    """Check `obj["metadata"]` has ObjectMeta's JSON types, normalising nulls to Go's zero values.
+
+    kube-apiserver decodes every body into its Go type first, so a name that is a number or labels that are a
+    list never reach validation: the request fails with the decoder's message. Returns the metadata object
+    (created when absent or null); raises DecodeError otherwise.
+    """
+    m = obj.get("metadata")
+    if m is None:
+        m = obj["metadata"] = {}
+    if not isinstance(m, dict):
+        raise unmarshal_error(m, struct=kind, path="metadata", go_type="v1.ObjectMeta")
+    for key, go_type in _META_STRINGS.items():
+        value = m.get(key)
+        if value is None:
+            m.pop(key, None)
+        elif not isinstance(value, str):
+            raise unmarshal_error(value, struct="ObjectMeta", path=f"metadata.{key}", go_type=go_type)
+    for key in ("generation", "deletionGracePeriodSeconds"):
+        value = m.get(key)
+        if value is None:
+            m.pop(key, None)
+        elif not is_int(value):
+            raise unmarshal_error(value, struct="ObjectMeta", path=f"metadata.{key}", go_type="int64")
+    for key in ("creationTimestamp", "deletionTimestamp"):
+        value = m.get(key)
+        if value is None:
+            m.pop(key, None)
+        elif not isinstance(value, str):
+            # metav1.Time decodes itself from a JSON string, hence Go's "Go value" wording here
+            raise DecodeError(f"json: cannot unmarshal {json_type(value)} into Go value of type string")
+    for key in ("labels", "annotations"):
+        decode_string_map(m, key, struct="ObjectMeta", path=f"metadata.{key}")
+    finalizers = m.get("finalizers")
+    if finalizers is None:
+        m.pop("finalizers", None)
+    elif not isinstance(finalizers, list):
+        raise unmarshal_error(finalizers, struct="ObjectMeta", path="metadata.finalizers", go_type="[]string")
+    else:
+        for f in finalizers:
+            if f is not None and not isinstance(f, str):
+                raise unmarshal_error(f, struct="ObjectMeta", path="metadata.finalizers", go_type="string")
+        m["finalizers"] = ["" if f is None else f for f in finalizers]
+    _decode_struct_list(
+        m,
+        "ownerReferences",
+        struct="OwnerReference",
+        go_elem="OwnerReference",
+        strings=_OWNER_STRINGS,
+        bools=("controller", "blockOwnerDeletion"),
+    )
+    _decode_struct_list(
+        m, "managedFields", struct="ManagedFieldsEntry", go_elem="ManagedFieldsEntry", strings=_MANAGED_STRINGS
+    )
+    for entry in m.get("managedFields") or []:
+        fields = entry.get("fieldsV1")
+        if fields is not None and not isinstance(fields, dict):
+            raise unmarshal_error(
+                fields, struct="ManagedFieldsEntry", path="metadata.managedFields.fieldsV1", go_type="v1.FieldsV1"
+            )
+    return m
+
+
+_UINT64_MAX = (1 << 64) - 1
+
+
+def parse_resource_version(value: str, *, field: str = "resourceVersion") -> int:
+    """kube's APIObjectVersioner.ParseResourceVersion: "" and "0" are 0, anything else a decimal uint64.
+
+    Raises ValueError with kube's field error text (`resourceVersion: Invalid value: "abc": strconv.ParseUint:
+    parsing "abc": invalid syntax`), for the caller to answer 400 with.
+    """
+    if value in ("", "0"):
+        return 0
+    problem = ""
+    if not value.isascii() or not value.isdigit():
+        problem = "invalid syntax"
+    elif int(value) > _UINT64_MAX:
+        problem = "value out of range"
+    if problem:
+        quoted = json_string(value)
+        raise ValueError(f"{field}: Invalid value: {quoted}: strconv.ParseUint: parsing {quoted}: {problem}")
+    return int(value)
+
+
+def json_string(value: str) -> str:
+    """A string quoted as Go's %q does for printable ASCII (JSON escaping is close enough for the rest)."""
+    return json.dumps(value, ensure_ascii=False)

@@ -5,8 +5,15 @@ x-kubernetes-group-version-kind and a `fieldValidation` parameter, else `apply`/
 downloading /openapi/v2), `kubectl explain` (paths name the GVK, components.schemas carry it), and
 `kubectl apply`. Custom resources get their CRD's openAPIV3Schema; built-in kinds a loose schema
 (top-level fields with types and descriptions, nested types left open with
-x-kubernetes-preserve-unknown-fields). PATCH operations deliberately have no requestBody: kubectl
-then builds strategic merge patches from its compiled-in types instead of from these loose schemas.
+x-kubernetes-preserve-unknown-fields).
+
+Writes carry a requestBody as kube's do (POST/PUT: `*/*` with the kind's schema; DELETE: DeleteOptions), so
+an OpenAPI-driven client or fuzzer can build bodies. PATCH lists the patch media types the server takes, but
+never application/strategic-merge-patch+json: kubectl's `apply` builds its patch from this document only when
+that key is there (gvkSupportsPatchOpenAPIV3), and the loose schemas of built-ins lack the patch merge keys of
+nested lists; without it, kubectl uses its compiled-in types, as for a document without bodies. Unlike kube's
+(one opaque `Patch` object for every patch type), each patch type gets a schema of its shape: the kind's for
+merge and apply patches, a list of operations for JSON patches.
 
 Pure functions with deterministic output; the caller caches them per Registry.generation.
 """
@@ -27,6 +34,11 @@ _REF = "#/components/schemas/"
 OBJECT_META = f"{_META}.ObjectMeta"
 LIST_META = f"{_META}.ListMeta"
 STATUS = f"{_META}.Status"
+DELETE_OPTIONS = f"{_META}.DeleteOptions"
+#: RFC 6902 operations; kube names no schema for it (its PATCH bodies are all one opaque `Patch` object)
+JSON_PATCH = f"{_META}.JSONPatch"
+#: the patch media types every PATCH operation lists (strategic merge patch deliberately not: see above)
+PATCH_MEDIA_TYPES = ("application/apply-patch+yaml", "application/json-patch+json", "application/merge-patch+json")
 _SCALE = "io.k8s.api.autoscaling.v1.Scale"
 _SCALE_GVK = {"group": "autoscaling", "version": "v1", "kind": "Scale"}
 _TOKEN_REQUEST = "io.k8s.api.authentication.v1.TokenRequest"
@@ -231,6 +243,62 @@ def _add_meta_schemas(schemas: dict[str, Any]) -> None:
             "selfLink": {"type": "string", "description": "Deprecated: selfLink is a legacy read-only field."},
         },
     }
+    schemas[JSON_PATCH] = {
+        "description": "A JSON patch (RFC 6902): operations applied in order; the whole patch fails if one does.",
+        "type": "array",
+        "items": {
+            "type": "object",
+            "required": ["op", "path"],
+            "properties": {
+                "op": {"type": "string", "enum": ["add", "remove", "replace", "move", "copy", "test"]},
+                "path": {"type": "string", "description": "JSON pointer (RFC 6901) to the target location."},
+                "from": {"type": "string", "description": "JSON pointer of the source, for move and copy."},
+                "value": {"description": "The value to add, replace or test."},
+            },
+        },
+    }
+    schemas[f"{_META}.Preconditions"] = {
+        "description": "Preconditions must be fulfilled before an operation (update, delete, etc.) is carried out.",
+        "type": "object",
+        "properties": {
+            "resourceVersion": {"type": "string", "description": "Specifies the target ResourceVersion"},
+            "uid": {"type": "string", "description": "Specifies the target UID."},
+        },
+    }
+    schemas[DELETE_OPTIONS] = {
+        "description": "DeleteOptions may be provided when deleting an API object.",
+        "type": "object",
+        "properties": {
+            **_type_meta_properties(),
+            "dryRun": {
+                "type": "array",
+                "items": {"type": "string", "default": ""},
+                "x-kubernetes-list-type": "atomic",
+                "description": "When present, indicates that modifications should not be persisted. Valid values: All.",
+            },
+            "gracePeriodSeconds": {
+                "type": "integer",
+                "format": "int64",
+                "description": "The duration in seconds before the object should be deleted.",
+            },
+            "ignoreStoreReadErrorWithClusterBreakingPotential": {
+                "type": "boolean",
+                "description": "if set to true, it will trigger an unsafe deletion of the resource in case the "
+                "normal deletion flow fails with a corrupt object error.",
+            },
+            "orphanDependents": {
+                "type": "boolean",
+                "description": "Deprecated: please use the PropagationPolicy, this field will be deprecated in 1.7.",
+            },
+            "preconditions": _ref(f"{_META}.Preconditions", "Must be fulfilled before a deletion is carried out."),
+            "propagationPolicy": {
+                "type": "string",
+                "description": "Whether and how garbage collection will be performed. Acceptable values are: "
+                "'Orphan', 'Background' and 'Foreground'.",
+            },
+        },
+        "x-kubernetes-group-version-kind": [{"group": "", "version": "v1", "kind": "DeleteOptions"}],
+    }
     schemas[STATUS] = {
         "description": "Status is a return value for calls that don't return other objects.",
         "type": "object",
@@ -421,7 +489,24 @@ class _Ops:
         }
         if params:
             op["parameters"] = [dict(p) for p in params]
+        # the kind a write sends is the kind it answers with (status: the kind; scale: Scale; token: TokenRequest)
+        request_body = _request_body(method, response or self.schema)
+        if request_body:
+            op["requestBody"] = request_body
         return op
+
+
+def _request_body(method: str, kind_schema: str) -> dict[str, Any] | None:
+    """kube's requestBody of an operation: the object written, the patch, or (optional) DeleteOptions."""
+    if method in ("post", "put"):
+        return {"content": {"*/*": {"schema": {"$ref": _REF + kind_schema}}}, "required": True}
+    if method == "patch":
+        schemas = {media: _REF + kind_schema for media in PATCH_MEDIA_TYPES}
+        schemas["application/json-patch+json"] = _REF + JSON_PATCH
+        return {"content": {media: {"schema": {"$ref": ref}} for media, ref in schemas.items()}, "required": True}
+    if method in ("delete", "deletecollection"):
+        return {"content": {"*/*": {"schema": {"$ref": _REF + DELETE_OPTIONS}}}}
+    return None
 
 
 def _resource_paths(info: ResourceInfo, name: str, *, schemas: dict[str, Any]) -> dict[str, Any]:

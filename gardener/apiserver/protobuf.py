@@ -32,10 +32,11 @@ from __future__ import annotations
 
 import base64
 import datetime
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Final
+
+import orjson
 
 MAGIC: Final = b"k8s\x00"
 PROTOBUF_MEDIA_TYPE: Final = "application/vnd.kubernetes.protobuf"
@@ -1490,6 +1491,20 @@ def _decode_raw_extension(buf: bytes, where: str, depth: int) -> Any:
     if data.startswith(MAGIC):
         return _decode_envelope(data, depth=depth + 1)
     try:
-        return json.loads(data)
-    except ValueError:
+        value = orjson.loads(data)  # like the JSON bodies: no NaN, no surrogates, at most 1024 levels
+    except orjson.JSONDecodeError:
         raise ProtobufError(f"malformed protobuf: {where} holds neither JSON nor a Kubernetes protobuf") from None
+    _check_json_depth(value, _MAX_DEPTH - depth, where)
+    return value
+
+
+def _check_json_depth(value: Any, room: int, where: str) -> None:
+    """Embedded JSON counts towards the nesting bound: messages merge recursively, so it must stay shallow."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, level = stack.pop()
+        if not isinstance(node, dict | list):
+            continue
+        if level > room:
+            raise ProtobufError(f"malformed protobuf: {where} nests too deeply")
+        stack.extend((child, level + 1) for child in (node.values() if isinstance(node, dict) else node))

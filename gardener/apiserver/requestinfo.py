@@ -38,7 +38,7 @@ class RequestInfo:
     parts: tuple[str, ...] = ()
 
 
-def _is_true(value: str) -> bool:
+def is_true(value: str) -> bool:
     """kube's query bool conversion: anything but `0` and `false` (any case) is true."""
     return value.lower() not in ("false", "0")
 
@@ -54,8 +54,10 @@ def _list_name(query: Mapping[str, str]) -> str:
         return ""
     try:
         for param in _INT_LIST_PARAMS:
-            if param in query:
-                int(query[param])
+            value = query.get(param)
+            digits = value[1:] if value and value[0] in "+-" else value
+            if digits is not None and not (digits.isascii() and digits.isdigit()):
+                return ""  # strconv.ParseInt fails: kube's decode fails, and the list stays unnamed
         parse_label_selector(query.get("labelSelector", ""))
         name = parse_field_selector(selector, allowed=None).value_for("metadata.name")
     except (ValueError, errors.StatusError):
@@ -98,7 +100,7 @@ def parse_request_info(*, method: str, path: str, query: Mapping[str, str]) -> R
 
     if not name and verb == "get":
         watch = query.get("watch")
-        verb = "watch" if watch is not None and _is_true(watch) else "list"
+        verb = "watch" if watch is not None and is_true(watch) else "list"
         name = _list_name(query)
     if not name and verb == "delete":
         verb = "deletecollection"

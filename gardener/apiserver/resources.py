@@ -100,6 +100,7 @@ def _b(
     scale: bool = False,
     categories: tuple[str, ...] = (),
     extra: tuple[str, ...] = (),
+    verbs: tuple[str, ...] = ALL_VERBS,
 ) -> ResourceInfo:
     return ResourceInfo(
         group=group,
@@ -114,11 +115,22 @@ def _b(
         scale=ScaleSpec(".spec.replicas", ".status.replicas", ".status.selector") if scale else None,
         storage_version=version,
         extra_subresources=extra,
+        verbs=verbs,
     )
 
 
 BUILTIN: tuple[ResourceInfo, ...] = (
-    _b("", "v1", "Namespace", "namespaces", namespaced=False, short=("ns",), extra=("finalize",)),
+    # kube serves no deletecollection on namespaces (`kubectl delete ns --all` deletes them one by one)
+    _b(
+        "",
+        "v1",
+        "Namespace",
+        "namespaces",
+        namespaced=False,
+        short=("ns",),
+        extra=("finalize",),
+        verbs=tuple(v for v in ALL_VERBS if v != "deletecollection"),
+    ),
     _b("", "v1", "ConfigMap", "configmaps", short=("cm",), status=False),
     _b("", "v1", "Secret", "secrets", status=False),
     _b("", "v1", "Service", "services", short=("svc",), categories=("all",)),

@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from gardener.apiserver import errors, fieldmanager, meta, openapi, patch, schema
+from gardener.apiserver import errors, fieldmanager, meta, openapi, patch, schema, strategies
 from gardener.apiserver.errors import FieldCause, StatusError
 from gardener.apiserver.rbac import UserInfo
 from gardener.apiserver.resources import Registry, ResourceInfo
@@ -34,6 +34,9 @@ log = logging.getLogger("gardener.apiserver.rest")
 
 SYSTEM_USER = UserInfo(name="system:apiserver", groups=("system:masters",))
 _UPDATE_RETRIES = 16
+#: namespaces kube's NamespaceLifecycle admission never lets anyone delete (the system namespaces controller
+#: recreates kube-node-lease instead, which may be deleted)
+IMMORTAL_NAMESPACES = frozenset({"default", "kube-system", "kube-public"})
 
 
 @dataclass
@@ -221,8 +224,20 @@ class ObjectStore:
             raise errors.already_exists(resource=info.plural, group=info.group, name=m["name"]) from None
         return self.present(info, self.decode(stored))
 
-    def _check_body(self, info: ResourceInfo, obj: Any, *, namespace: str, name: str | None = None) -> dict[str, Any]:
+    def _check_body(
+        self, info: ResourceInfo, obj: Any, *, namespace: str, name: str | None = None, patch_result: bool = False
+    ) -> dict[str, Any]:
+        """kube's decode step and name/namespace checks: what a body must be before anything reads it.
+
+        `patch_result`: `obj` is what a patch produced, so a decode failure is kube's 422 on the field `patch`
+        rather than the 400 a request body gets.
+        """
         if not isinstance(obj, dict):
+            if patch_result:
+                problem = (
+                    f"json: cannot unmarshal {meta.json_type(obj)} into Go value of type {info.version}.{info.kind}"
+                )
+                raise errors.invalid_patch_result(orjson.dumps(obj).decode(), problem)
             raise errors.bad_request("the body of the request must be a JSON object")
         kind = obj.get("kind")
         if kind and kind != info.kind:
@@ -237,22 +252,24 @@ class ObjectStore:
             )
         obj["kind"] = info.kind
         obj["apiVersion"] = info.api_version
-        m = obj.get("metadata")
-        if m is None:
-            m = obj["metadata"] = {}
-        if not isinstance(m, dict):
-            raise errors.invalid(
-                kind=info.kind,
-                group=info.group,
-                name="",
-                causes=[FieldCause("FieldValueInvalid", "must be an object", "metadata")],
-            )
+        try:
+            m = meta.decode_object_meta(obj, kind=info.kind)
+            if info.schema is None and not info.is_custom:
+                strategies.decode_shape(group=info.group, version=info.version, kind=info.kind, obj=obj)
+        except meta.DecodeError as exc:
+            if patch_result:
+                raise errors.invalid_patch_result(orjson.dumps(obj).decode(), str(exc)) from None
+            raise errors.bad_request(
+                f'{info.kind} in version "{info.version}" cannot be handled as a {info.kind}: {exc}'
+            ) from None
         if info.namespaced and m.get("namespace") and namespace and m["namespace"] != namespace:
             raise errors.bad_request(
                 "the namespace of the provided object does not match the namespace sent on the request"
             )
         if name is not None and m.get("name") and m["name"] != name:
-            raise errors.bad_request("the name of the object does not match the name on the URL")
+            raise errors.bad_request(
+                f"the name of the object ({m['name']}) does not match the name on the URL ({name})"
+            )
         return obj
 
     async def _check_namespace_open(self, namespace: str) -> None:
@@ -435,12 +452,11 @@ class ObjectStore:
             except patch.PatchError as exc:
                 code = getattr(exc, "code", 422)
                 raise StatusError(code, "BadRequest" if code == 400 else "Invalid", str(exc)) from None
-            if not isinstance(result, dict):
-                raise errors.bad_request("the patch produced something other than an object")
-            new_rv = (result.get("metadata") or {}).get("resourceVersion")
+            result = self._check_body(info, result, namespace=namespace, name=name, patch_result=True)
+            new_rv = result["metadata"].get("resourceVersion")
             if new_rv and new_rv != current["metadata"].get("resourceVersion"):
                 raise errors.conflict(resource=info.plural, group=info.group, name=name)
-            return self._check_body(info, result, namespace=namespace, name=name)
+            return result
 
         return await self.guaranteed_update(info, namespace, name, mutate, ctx=ctx, subresource=subresource)
 
@@ -449,6 +465,8 @@ class ObjectStore:
     ) -> dict[str, Any]:
         """Server-side apply: merge the configuration, track ownership, create the object if it is missing."""
         manager = ctx.manager
+        if isinstance(body, dict) and "metadata" in body and body["metadata"] is None:
+            del body["metadata"]  # null decodes to ObjectMeta's zero value, as an absent one does
 
         def mutate(current: dict[str, Any]) -> dict[str, Any]:
             result = fieldmanager.apply(
@@ -460,10 +478,11 @@ class ObjectStore:
                 now=meta.now_rfc3339(),
                 subresource=subresource,
             )
+            result = self._check_body(info, result, namespace=namespace, name=name)
             new_rv = result["metadata"].get("resourceVersion")
             if new_rv and new_rv != current["metadata"].get("resourceVersion"):
                 raise errors.conflict(resource=info.plural, group=info.group, name=name)
-            return self._check_body(info, result, namespace=namespace, name=name)
+            return result
 
         for _ in range(_UPDATE_RETRIES):
             if subresource or await self.backend.get(info.key(namespace, name)) is not None:
@@ -654,6 +673,10 @@ class ObjectStore:
                         f"ResourceVersion in object meta: {m.get('resourceVersion')}"
                     ),
                 )
+            if info.group == "" and info.kind == "Namespace" and name in IMMORTAL_NAMESPACES:
+                raise errors.forbidden_object(
+                    resource="namespaces", group="", name=name, why="this namespace may not be deleted"
+                )
             await self._admit(self.validating, info, None, obj, ctx=ctx, operation="DELETE", subresource="")
             finalizers = list(m.get("finalizers") or [])
             if policy == "Foreground" and "foregroundDeletion" not in finalizers:
@@ -728,9 +751,8 @@ def _spec_finalizers(info: ResourceInfo, obj: dict[str, Any]) -> bool:
 
 
 def _parse_rv(value: Any) -> int:
-    if value in (None, ""):
-        return 0
+    """metadata.resourceVersion of a body (a string by now: the decode step checked its type)."""
     try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise errors.bad_request(f'invalid resourceVersion "{value}"') from None
+        return meta.parse_resource_version(str(value or ""), field="metadata.resourceVersion")
+    except ValueError as exc:
+        raise errors.bad_request(f"invalid resource version: {exc}") from None

@@ -375,6 +375,14 @@ def test_apply_errors(apiserver: ServerProcess, ns: str) -> None:
     managed = json.dumps({**_configmap("cm", {}), "metadata": {"name": "cm", "managedFields": []}}).encode()
     code, status = patch("?fieldManager=x", "application/apply-patch+yaml", managed)
     assert code == 400 and status["message"] == "metadata.managedFields must be nil"
+    # kube answers 500 for a patch whose associative list repeats a key (kubernetes#122480): ours is a 400.
+    duplicate = json.dumps({**_configmap("dup", {}), "metadata": {"name": "dup", "finalizers": ["a", "a"]}})
+    code, status = patch("?fieldManager=x", "application/apply-patch+yaml", duplicate.encode())
+    assert code == 400 and status["reason"] == "BadRequest"
+    assert status["message"] == (
+        "failed to create typed patch object (/dup; /v1, Kind=ConfigMap): "
+        '.metadata.finalizers: duplicate entries for key [="a"]'
+    )
 
 
 def _send(server: ServerProcess, request: urllib.request.Request) -> tuple[int, dict[str, Any]]:

@@ -248,7 +248,7 @@ def test_apply_rejects_bad_configurations(config: Any, message: str) -> None:
 def test_apply_rejects_list_items_without_their_key() -> None:
     with pytest.raises(StatusError) as exc:
         fm.apply(None, deployment([{"image": "x"}]), manager="m", force=False, info=DEPLOY, now=T0)
-    assert exc.value.code == 500
+    assert (exc.value.code, exc.value.reason) == (400, "BadRequest")  # kube: 500 (kubernetes#122480)
     assert exc.value.message.endswith(
         ".spec.template.spec.containers: element 0: associative list with keys has an element that omits key "
         'field "name" (and doesn\'t have default value)'

@@ -215,7 +215,9 @@ def test_every_patch_operation_carries_field_validation(registry: Registry) -> N
         for path, method, op in operations(doc):
             assert "x-kubernetes-group-version-kind" in op, path
             assert op["x-kubernetes-action"] in ("get", "list", "post", "put", "patch", "delete", "deletecollection")
-            assert "requestBody" not in op, path
+            # kubectl 1.37 builds strategic merge patches from this document when it lists the type; our
+            # built-in schemas lack the nested merge keys, so it must keep using its compiled-in types.
+            assert "application/strategic-merge-patch+json" not in op.get("requestBody", {}).get("content", {}), path
             if method == "patch":
                 names = [p["name"] for p in op["parameters"]]
                 assert {"fieldValidation", "fieldManager", "dryRun", "force"} <= set(names), path

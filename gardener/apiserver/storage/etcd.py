@@ -21,6 +21,10 @@ default) advance the window so bookmarks stay fresh when other key spaces write.
 Like kube-apiserver, every replica runs a compactor: each interval it bumps a shared counter key
 with a compare-and-swap and, if it won, compacts etcd to the revision seen one interval earlier,
 so history is kept for at least one interval (the watch window's age).
+
+The watch and compaction loops log and retry whatever fails in them. Should the watch task still die,
+`failure` says why, writes stop waiting for their events, and the task's error reaches whoever
+supervises it (the API server reports itself unhealthy).
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ from gardener.apiserver.storage.interface import (
     StorageError,
     Stored,
     Unavailable,
+    Unserializable,
     ValueTransformer,
 )
 
@@ -134,6 +139,8 @@ class EtcdBackend:
         #: how often the watch had to be re-established, and how often the window was reset by compaction
         self.watch_restarts = 0
         self.window_resets = 0
+        #: why the watch task died, once it has (it is not restarted: the process should be)
+        self.failure: BaseException | None = None
 
     # ---- lifecycle ----
 
@@ -156,7 +163,9 @@ class EtcdBackend:
         self.events.reset(revision)
         loop = asyncio.get_running_loop()
         self._watching = loop.create_future()
+        self.failure = None
         self._watch_task = asyncio.create_task(self._watch_loop(), name="etcd-watch")
+        self._watch_task.add_done_callback(self._watch_ended)
         done, _ = await asyncio.wait({self._watching}, timeout=self._start_timeout)
         if not done:
             await self.close()
@@ -180,6 +189,14 @@ class EtcdBackend:
 
     def current_revision(self) -> int:
         return self.events.published_rv
+
+    def _watch_ended(self, task: asyncio.Task[None]) -> None:
+        if task.cancelled() or self._closing:
+            return
+        exc = task.exception()
+        self.failure = exc or RuntimeError("the etcd watch loop ended")
+        log.critical("etcd watch task died; the event window no longer follows etcd", exc_info=exc)
+        self._release_waiters(all_=True)
 
     # ---- the gateway ----
 
@@ -294,7 +311,11 @@ class EtcdBackend:
         if not isinstance(meta, dict):
             meta = obj["metadata"] = {}
         meta.pop("resourceVersion", None)
-        return _b64(self._transformer.to_storage(key, orjson.dumps(obj)))
+        try:
+            data = orjson.dumps(obj)
+        except (TypeError, orjson.JSONEncodeError) as exc:
+            raise Unserializable(f"{key} cannot be stored as JSON: {exc}") from None
+        return _b64(self._transformer.to_storage(key, data))
 
     @staticmethod
     def _stamp(obj: dict[str, Any], rv: int) -> bytes:
@@ -360,7 +381,7 @@ class EtcdBackend:
     # ---- read-your-writes through the window ----
 
     async def _until_published(self, rv: int) -> None:
-        if self.events.published_rv >= rv or self._closing:
+        if self.events.published_rv >= rv or self._closing or self.failure is not None:
             return
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         heapq.heappush(self._waiters, (rv, next(self._waiter_ids), fut))
@@ -385,11 +406,11 @@ class EtcdBackend:
         delay = 0.1
         while not self._closing:
             try:
-                await self._watch_once()
-                delay = 0.1  # the stream ended cleanly (etcd closed it): reconnect at once
-            except Compacted as exc:
-                await self._reset_after_compaction(exc)
-                delay = 0.1
+                try:
+                    await self._watch_once()
+                except Compacted as exc:
+                    await self._reset_after_compaction(exc)
+                delay = 0.1  # the stream ended cleanly (etcd closed it) or was reset: reconnect at once
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -520,8 +541,8 @@ class EtcdBackend:
             await asyncio.sleep(self._compaction_interval)
             try:
                 seen_version, last_revision = await self.compact_once(seen_version, last_revision)
-            except StorageError as exc:
-                log.warning("etcd compaction failed", extra={"error": str(exc)})
+            except Exception as exc:  # an odd answer from etcd included: try again next interval
+                log.warning("etcd compaction failed", extra={"error": repr(exc)})
 
     async def compact_once(self, seen_version: int, revision: int) -> tuple[int, int]:
         """One compactor step; returns the counter version and the revision to compact next time."""

@@ -54,6 +54,14 @@ class Unavailable(StorageError):
     retryable = True
 
 
+class Unserializable(StorageError):
+    """The object cannot be written as JSON (a value JSON lacks, or nested past what the encoder takes).
+
+    Raised before the write is queued, so nothing was stored. Request bodies are reduced to JSON values
+    on the way in (httputil.read_body), so this means the server itself built something it cannot store.
+    """
+
+
 class ValueTransformer(Protocol):
     """Turns object bytes into what the store holds and back (encryption at rest)."""
 

@@ -5,14 +5,24 @@ transaction (one fsync for many writes), so concurrent clients never see "databa
 and durable throughput grows with concurrency. A write is acknowledged only after its commit,
 so it survives `kill -9`. Reads run on the event loop's own connection (WAL readers never block
 the writer); watches come from the in-memory event window, never from polling.
+
+Objects are serialised on the event loop before they are queued (the writer only splices in the
+revision), so a value JSON cannot hold fails that one call with `Unserializable`. Any other failure
+of one write fails that write alone: every check that can raise runs before its statement, so a failed
+write leaves nothing behind for the batch's transaction. Should the writer thread still die, the
+`sqlite-writer` task fails with its error (the API server watches its tasks and reports itself
+unhealthy), every queued write fails with `Unavailable`, and so does every later one, instead of
+waiting forever.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import queue
+import secrets
 import sqlite3
 import threading
 from dataclasses import dataclass, field
@@ -31,6 +41,7 @@ from gardener.apiserver.storage.interface import (
     StorageError,
     Stored,
     Unavailable,
+    Unserializable,
     ValueTransformer,
 )
 
@@ -59,8 +70,13 @@ class _Op:
     obj: dict[str, Any] | None
     expected_rv: int
     future: asyncio.Future[Stored]
+    #: `obj` as JSON with `marker` (a quoted placeholder) where its resourceVersion goes
+    payload: bytes = b""
+    marker: bytes = b""
     result: Stored | StorageError | None = field(default=None)
     event: Event | None = field(default=None)
+    #: metadata.resourceVersion of `obj` before the placeholder, restored if the write fails
+    previous_rv: Any = None
 
 
 def connect(path: Path, *, synchronous: str) -> sqlite3.Connection:
@@ -84,6 +100,16 @@ class SQLiteBackend:
         self.events = EventWindow(start_rv=0)
         self.commits = 0
         self.batched_writes = 0
+        #: why the writer thread died, once it has; every write fails with Unavailable from then on
+        self.failure: BaseException | None = None
+        self._writer_done: asyncio.Future[None] | None = None
+        #: the batch the writer thread works on, failed by _writer_stopped if the thread dies with it
+        self._in_flight: list[_Op] = []
+        self._watchdog: asyncio.Task[None] | None = None
+        self._closing = False
+        # Placeholders a client cannot guess, so none can occur in the data it sent.
+        self._marker_prefix = secrets.token_hex(12)
+        self._markers = itertools.count()
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -92,14 +118,28 @@ class SQLiteBackend:
         self._revision = int(writer.execute("SELECT value FROM meta WHERE name='revision'").fetchone()[0])
         self.events.reset(self._revision)
         self._reader = connect(self._path, synchronous=self._synchronous)
+        self._closing = False
+        self.failure = None
+        self._queue = queue.SimpleQueue()  # a writer that died leaves its stop marker behind
+        self._writer_done = self._loop.create_future()
         self._thread = threading.Thread(target=self._writer_loop, args=(writer,), name="sqlite-writer", daemon=True)
         self._thread.start()
+        self._watchdog = asyncio.create_task(self._watch_writer(self._writer_done), name="sqlite-writer")
+
+    async def _watch_writer(self, done: asyncio.Future[None]) -> None:
+        """Ends with the writer thread: with its error if it died, so whoever supervises tasks learns of it."""
+        await done
 
     async def close(self) -> None:
+        self._closing = True
         if self._thread is not None:
             self._queue.put(None)
             await asyncio.to_thread(self._thread.join)
             self._thread = None
+        if self._watchdog is not None:
+            with contextlib.suppress(Exception):
+                await self._watchdog
+            self._watchdog = None
         if self._reader is not None:
             self._reader.close()
             self._reader = None
@@ -172,10 +212,33 @@ class SQLiteBackend:
     # ---- writes (through the writer thread) ----
 
     async def _submit(self, kind: str, key: str, obj: dict[str, Any] | None, expected_rv: int) -> Stored:
-        assert self._loop is not None
+        if self._loop is None or self._thread is None:
+            raise Unavailable("storage is not started")
+        if self.failure is not None:
+            raise Unavailable(f"storage writer stopped: {self.failure!r}")
         fut: asyncio.Future[Stored] = self._loop.create_future()
-        self._queue.put(_Op(kind, key, obj, expected_rv, fut))
+        op = _Op(kind, key, obj, expected_rv, fut)
+        if obj is not None:
+            self._serialise(op, obj)
+        self._queue.put(op)
         return await fut
+
+    def _serialise(self, op: _Op, obj: dict[str, Any]) -> None:
+        """JSON of `obj` with a placeholder resourceVersion, on the event loop (see the module docstring)."""
+        meta = obj.get("metadata")
+        if meta is None:
+            meta = obj["metadata"] = {}
+        if not isinstance(meta, dict):
+            raise Unserializable(f"metadata of {op.key} is a {type(meta).__name__}, not an object")
+        marker = f"{self._marker_prefix}-{next(self._markers)}"
+        op.previous_rv = meta.get("resourceVersion")
+        meta["resourceVersion"] = marker
+        try:
+            op.payload = orjson.dumps(obj)
+        except (TypeError, orjson.JSONEncodeError) as exc:
+            _restore_rv(meta, op.previous_rv)
+            raise Unserializable(f"{op.key} cannot be stored as JSON: {exc}") from None
+        op.marker = b'"' + marker.encode() + b'"'
 
     async def create(self, key: str, obj: dict[str, Any]) -> Stored:
         return await self._submit("create", key, obj, 0)
@@ -187,41 +250,92 @@ class SQLiteBackend:
         return await self._submit("delete", key, last, expected_rv)
 
     def _writer_loop(self, conn: sqlite3.Connection) -> None:
+        failure: BaseException | None = None
         try:
-            while True:
-                first = self._queue.get()
-                if first is None:
-                    return
-                batch = [first]
-                while len(batch) < _MAX_BATCH:
-                    try:
-                        nxt = self._queue.get_nowait()
-                    except queue.Empty:
-                        break
-                    if nxt is None:
-                        self._queue.put(None)
-                        break
-                    batch.append(nxt)
+            while (batch := self._next_batch()) is not None:
+                self._in_flight = batch
                 self._commit_batch(conn, batch)
+                self._in_flight = []
+        except BaseException as exc:  # not re-raised: _writer_stopped logs it and tells the watchdog
+            failure = exc
         finally:
-            conn.close()
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()
+            assert self._loop is not None
+            with contextlib.suppress(RuntimeError):  # the loop is gone: nobody is left to tell
+                self._loop.call_soon_threadsafe(self._writer_stopped, failure)
+
+    def _next_batch(self) -> list[_Op] | None:
+        first = self._queue.get()
+        if first is None:
+            return None
+        batch = [first]
+        while len(batch) < _MAX_BATCH:
+            try:
+                nxt = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if nxt is None:
+                self._queue.put(None)
+                break
+            batch.append(nxt)
+        return batch
+
+    def _writer_stopped(self, failure: BaseException | None) -> None:
+        """On the event loop once the writer thread is gone: fail what still waits, tell the watchdog."""
+        if failure is None and not self._closing:
+            failure = RuntimeError("the writer thread ended unexpectedly")
+        if failure is not None:
+            self.failure = failure
+            log.critical("SQLite writer thread died; writes fail from now on", exc_info=failure)
+        pending = 0
+        waiting: list[_Op | None] = list(self._in_flight)
+        self._in_flight = []
+        while True:
+            try:
+                waiting.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        for op in waiting:
+            if op is not None and not op.future.done():
+                pending += 1
+                self._fail(op, Unavailable(f"storage writer stopped: {failure!r}"))
+        if pending:
+            log.error("Failed writes queued behind the dead writer", extra={"writes": pending})
+        done = self._writer_done
+        if done is not None and not done.done():
+            if failure is None:
+                done.set_result(None)
+            else:
+                done.set_exception(Unavailable(f"storage writer died: {failure!r}"))
 
     def _commit_batch(self, conn: sqlite3.Connection, batch: list[_Op]) -> None:
         start_rev = self._revision
         try:
             conn.execute("BEGIN IMMEDIATE")
             for op in batch:
+                before = self._revision
                 try:
                     op.result = self._apply(conn, op)
                 except StorageError as exc:
                     op.result = exc
+                except sqlite3.Error:
+                    raise  # SQLite may have ended the transaction itself: the whole batch fails below
+                except Exception as exc:
+                    # A bug, not the client's doing; _apply checks everything before its statement, so this
+                    # write left nothing behind and the others of the batch commit as usual.
+                    log.error("Write failed", exc_info=exc, extra={"key": op.key, "op": op.kind})
+                    self._revision = before
+                    op.event = None
+                    op.result = StorageError(f"storage write of {op.key} failed: {exc!r}")
             if self._revision != start_rev:
                 conn.execute("UPDATE meta SET value=? WHERE name='revision'", (self._revision,))
             conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            log.error("Commit failed", extra={"error": str(exc), "writes": len(batch)})
-            with contextlib.suppress(sqlite3.Error):
-                conn.execute("ROLLBACK")
+        except Exception as exc:
+            log.error("Commit failed", extra={"error": repr(exc), "writes": len(batch)})
+            if conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
             self._revision = start_rev
             for op in batch:
                 op.result = Unavailable(f"storage write failed: {exc}")
@@ -234,12 +348,27 @@ class SQLiteBackend:
     def _complete(self, batch: list[_Op]) -> None:
         self.events.publish([op.event for op in batch if op.event is not None])
         for op in batch:
-            if op.future.done():
-                continue
             if isinstance(op.result, Stored):
-                op.future.set_result(op.result)
+                if op.obj is not None and isinstance(op.obj.get("metadata"), dict):
+                    op.obj["metadata"]["resourceVersion"] = str(op.result.rv)
+                if not op.future.done():
+                    op.future.set_result(op.result)
             else:
-                op.future.set_exception(op.result or Unavailable("no result"))
+                self._fail(op, op.result or Unavailable("no result"))
+
+    @staticmethod
+    def _fail(op: _Op, exc: StorageError) -> None:
+        if op.obj is not None and op.marker and isinstance(op.obj.get("metadata"), dict):
+            _restore_rv(op.obj["metadata"], op.previous_rv)
+        if not op.future.done():
+            op.future.set_exception(exc)
+
+    @staticmethod
+    def _stamped(op: _Op, rv: int) -> bytes:
+        if op.marker:
+            return op.payload.replace(op.marker, b'"%d"' % rv, 1)
+        assert op.obj is not None
+        return stamp(op.obj, rv)
 
     def _apply(self, conn: sqlite3.Connection, op: _Op) -> Stored:
         row = conn.execute("SELECT rv, value FROM objects WHERE key=?", (op.key,)).fetchone()
@@ -247,8 +376,7 @@ class SQLiteBackend:
         if op.kind == "create":
             if row is not None:
                 raise KeyExists(op.key)
-            assert op.obj is not None
-            value = stamp(op.obj, rv)
+            value = self._stamped(op, rv)
             stored = self._transformer.to_storage(op.key, value)
             conn.execute("INSERT INTO objects(key, rv, value) VALUES (?,?,?)", (op.key, rv, stored))
             op.event = Event(ADDED, op.key, rv, value, None)
@@ -258,8 +386,7 @@ class SQLiteBackend:
             previous = self._transformer.from_storage(op.key, row[1])
             if op.expected_rv and row[0] != op.expected_rv:
                 raise RevisionMismatch(Stored(op.key, row[0], previous))
-            assert op.obj is not None
-            value = stamp(op.obj, rv)
+            value = self._stamped(op, rv)
             stored = self._transformer.to_storage(op.key, value)
             conn.execute("UPDATE objects SET rv=?, value=? WHERE key=?", (rv, stored, op.key))
             op.event = Event(MODIFIED, op.key, rv, value, previous)
@@ -269,9 +396,16 @@ class SQLiteBackend:
             previous = self._transformer.from_storage(op.key, row[1])
             if op.expected_rv and row[0] != op.expected_rv:
                 raise RevisionMismatch(Stored(op.key, row[0], previous))
+            # Everything that can fail comes before the statement: a failed delete must leave the row.
+            value = self._stamped(op, rv) if op.obj is not None else stamp(orjson.loads(previous), rv)
             conn.execute("DELETE FROM objects WHERE key=?", (op.key,))
-            last = op.obj if op.obj is not None else orjson.loads(previous)
-            value = stamp(last, rv)
             op.event = Event(DELETED, op.key, rv, value, previous)
         self._revision = rv
         return Stored(op.key, rv, value)
+
+
+def _restore_rv(meta: dict[str, Any], previous: Any) -> None:
+    if previous is None:
+        meta.pop("resourceVersion", None)
+    else:
+        meta["resourceVersion"] = previous
