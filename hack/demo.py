@@ -1,16 +1,19 @@
 """`make demo`: a local garden creates a shoot, and kubectl works against it.
 
-Starts `gardener local up` (garden API server, controller-manager, scheduler, and a local seed with
-its node agent, extensions and gardenlet), applies a Project, a CloudProfile, a SecretBinding and a
-workerless Shoot, follows the shoot's progress until it is Ready, runs kubectl against the new
-cluster, then stops everything again.
+Starts `gardener local up` (garden API server, controller-manager, scheduler, the CloudProfile `local`, and a
+local seed with its node agent, extensions and gardenlet) in a data dir of its own, so it runs beside a garden
+you started yourself. It applies a Project, a SecretBinding and a workerless Shoot, follows the shoot's progress
+until it is Ready, runs kubectl against the new cluster, then stops everything again. The data dir is removed
+when the demo succeeded and kept, with its logs, when it did not.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -54,7 +57,7 @@ def wait_for_seed(kc: Path, *, timeout: float = 60.0) -> None:
                 if condition.get("type") == "GardenletReady" and condition.get("status") == "True":
                     return
         time.sleep(0.5)
-    raise SystemExit("demo: the local seed did not become ready in time; see the gardenlet log under the data dir")
+    raise SystemExit("demo: the local seed did not become ready in time")
 
 
 def wait_for_shoot(kc: Path, *, timeout: float = 180.0) -> None:
@@ -75,44 +78,68 @@ def wait_for_shoot(kc: Path, *, timeout: float = 180.0) -> None:
             print(f"  shoot is ready after {time.monotonic() - started:.1f}s")
             return
         time.sleep(0.5)
-    raise SystemExit("demo: the shoot did not become ready in time; see the logs under the data dir")
+    raise SystemExit("demo: the shoot did not become ready in time")
+
+
+NEXT_STEPS = """
+try it yourself (more in README.md, "Try it yourself"):
+  export PATH=$PWD/.venv/bin:$PATH
+  gardener local up                              # a garden of your own in .gardener-local
+  export KUBECONFIG=$PWD/.gardener-local/garden.kubeconfig
+  kubectl apply -f hack/examples/00-project.yaml
+  kubectl wait --for=jsonpath='{.status.phase}'=Ready project/dev
+  kubectl apply -f hack/examples/30-secretbinding-local.yaml -f hack/examples/40-shoot-workerless.yaml
+  kubectl get shoots -n garden-dev -w            # hack/examples/50-shoot-workers.yaml: a shoot with machines
+  gardenctl config set-garden local --kubeconfig $KUBECONFIG
+  gardenctl target --garden local --project dev
+  gardenctl get shoots
+  gardener local down                            # stops every process of that garden
+"""
+
+
+def run(tmp: Path, data: Path) -> None:
+    kc = data / "garden.kubeconfig"
+    gardener("local", "up", "--data-dir", str(data))
+    wait_for_seed(kc)
+    kubectl(kc, "get", "seeds")
+    kubectl(kc, "get", "cloudprofiles")
+    kubectl(kc, "apply", "-f", str(EXAMPLES / "00-project.yaml"))
+    kubectl(kc, "wait", "--for=jsonpath={.status.phase}=Ready", "project/dev", "--timeout=60s")
+    kubectl(
+        kc,
+        "apply",
+        "-f",
+        str(EXAMPLES / "30-secretbinding-local.yaml"),
+        "-f",
+        str(EXAMPLES / "40-shoot-workerless.yaml"),
+    )
+    wait_for_shoot(kc)
+    kubectl(kc, "get", "shoots", "-A")
+    secret = json.loads(kubectl(kc, "get", "secret", "demo.kubeconfig", "-n", "garden-dev", "-o", "json", show=False))
+    shoot_kc = tmp / "demo.kubeconfig"
+    shoot_kc.write_bytes(base64.b64decode(secret["data"]["kubeconfig"]))
+    shoot_kc.chmod(0o600)
+    print("\nthe shoot's admin kubeconfig is the Secret garden-dev/demo.kubeconfig")
+    kubectl(shoot_kc, "get", "namespaces")
+    kubectl(shoot_kc, "create", "namespace", "hello-from-the-demo")
+    kubectl(shoot_kc, "get", "namespace", "hello-from-the-demo")
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory(prefix="gardener-demo-") as tmp:
-        data = Path(tmp) / "garden"
-        gardener("local", "up", "--data-dir", str(data))
-        kc = data / "garden.kubeconfig"
-        try:
-            wait_for_seed(kc)
-            kubectl(kc, "get", "seeds")
-            kubectl(
-                kc, "apply", "-f", str(EXAMPLES / "00-project.yaml"), "-f", str(EXAMPLES / "10-cloudprofile-local.yaml")
-            )
-            kubectl(kc, "wait", "--for=jsonpath={.status.phase}=Ready", "project/dev", "--timeout=60s")
-            kubectl(
-                kc,
-                "apply",
-                "-f",
-                str(EXAMPLES / "30-secretbinding-local.yaml"),
-                "-f",
-                str(EXAMPLES / "40-shoot-workerless.yaml"),
-            )
-            wait_for_shoot(kc)
-            kubectl(kc, "get", "shoots", "-A")
-            secret = json.loads(
-                kubectl(kc, "get", "secret", "demo.kubeconfig", "-n", "garden-dev", "-o", "json", show=False)
-            )
-            shoot_kc = Path(tmp) / "demo.kubeconfig"
-            shoot_kc.write_bytes(base64.b64decode(secret["data"]["kubeconfig"]))
-            shoot_kc.chmod(0o600)
-            print(f"\nthe shoot's admin kubeconfig is the Secret garden-dev/demo.kubeconfig (saved to {shoot_kc})")
-            kubectl(shoot_kc, "get", "namespaces")
-            kubectl(shoot_kc, "create", "namespace", "hello-from-the-demo")
-            kubectl(shoot_kc, "get", "namespace", "hello-from-the-demo")
-            print("\ndemo: done")
-        finally:
+    tmp = Path(tempfile.mkdtemp(prefix="gardener-demo-"))
+    data = tmp / "garden"
+    try:
+        run(tmp, data)
+    except (Exception, KeyboardInterrupt, SystemExit) as exc:
+        reason = str(exc) if isinstance(exc, SystemExit) else f"demo: {exc.__class__.__name__} {exc}".rstrip()
+        with contextlib.suppress(SystemExit):
             gardener("local", "down", "--data-dir", str(data))
+        print(f"\n{reason}\ndemo: the data dir is kept for a look: {data} (logs in {data / 'logs'})", file=sys.stderr)
+        sys.exit(1)
+    gardener("local", "down", "--data-dir", str(data))
+    shutil.rmtree(tmp, ignore_errors=True)
+    print("\ndemo: done")
+    print(NEXT_STEPS, end="")
 
 
 if __name__ == "__main__":

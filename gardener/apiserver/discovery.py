@@ -14,7 +14,9 @@ from gardener.apiserver.resources import Registry, ResourceInfo
 VERSION_INFO = {
     "major": "1",
     "minor": "32",
-    "gitVersion": "v1.32.0-gardener.py",
+    # The version shoots of "1.32" get from the local CloudProfile, in kube's format; the semver build suffix says
+    # whose server it is without making it a pre-release of 1.32.2 (kubectl compares only major.minor for skew).
+    "gitVersion": "v1.32.2+gardener.py",
     "gitCommit": "0000000000000000000000000000000000000000",
     "gitTreeState": "clean",
     "buildDate": "2026-11-27T00:00:00Z",

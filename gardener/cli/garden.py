@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import socket
+import ssl
 from typing import Any
 
 from kubernetes import config
@@ -14,6 +16,37 @@ TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
 
 class GardenError(Exception):
     """A problem to show the user in one line."""
+
+
+def unreachable(server: str, exc: BaseException) -> GardenError:
+    """A connection problem, named by the URL that failed and the cause a user can act on (not urllib3's class)."""
+    return GardenError(f"cannot reach the garden at {server}: {connection_problem(exc)}")
+
+
+def connection_problem(exc: BaseException) -> str:
+    seen: list[BaseException] = []
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        e = todo.pop(0)
+        if e is None or any(e is s for s in seen):
+            continue
+        seen.append(e)
+        reason = getattr(e, "reason", None)  # urllib3's MaxRetryError wraps the last error here
+        todo += [reason if isinstance(reason, BaseException) else None, e.__cause__, e.__context__]
+    for e in seen:
+        if isinstance(e, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(e, socket.gaierror):
+            return "unknown host"
+        if isinstance(e, ssl.SSLCertVerificationError):
+            return f"the server's certificate is not trusted ({e.verify_message})"
+        if isinstance(e, ssl.SSLError):
+            return f"TLS failed ({e.reason or e})"
+        if isinstance(e, TimeoutError | socket.timeout):
+            return "timed out"
+        if isinstance(e, OSError) and e.strerror:
+            return e.strerror.lower()
+    return str(seen[-1]) or seen[-1].__class__.__name__
 
 
 class GardenClient:
@@ -30,7 +63,7 @@ class GardenClient:
         try:
             response = self._api.call_api(m, url, headers, body, post)
         except Exception as exc:  # urllib3 connection errors
-            raise GardenError(f"cannot reach the garden: {exc.__class__.__name__}") from None
+            raise unreachable(str(self._api.configuration.host), exc) from None
         response.read()
         payload: bytes = response.data or b""
         if response.status >= 400:
@@ -60,4 +93,4 @@ class GardenClient:
         return str((obj.get("spec") or {}).get("namespace") or f"garden-{project}")
 
 
-__all__ = ["ApiException", "GardenClient", "GardenError"]
+__all__ = ["ApiException", "GardenClient", "GardenError", "unreachable"]

@@ -39,20 +39,28 @@ def _parser() -> argparse.ArgumentParser:
     cfg_sub = cfg.add_subparsers(dest="action", required=True)
     sg = cfg_sub.add_parser("set-garden", help="add or change a garden")
     sg.add_argument("name")
-    sg.add_argument("--kubeconfig", required=True)
+    sg.add_argument("--kubeconfig", required=True, help="path to the kubeconfig file of the garden cluster")
     cfg_sub.add_parser("view", help="show the configuration")
-    tgt = sub.add_parser("target", help="set or show the target")
-    tgt_sub = tgt.add_subparsers(dest="level", required=True)
+    tgt = sub.add_parser(
+        "target",
+        help="set or show the target",
+        description="Set the target with a subcommand (target shoot NAME) or with flags, as gardenctl-v2 does: "
+        "target --garden G --project P --shoot S",
+    )
+    tgt.add_argument("--garden", help="target this garden (resets project and shoot)")
+    tgt.add_argument("--project", help="target this project of the garden")
+    tgt.add_argument("--shoot", help="target this shoot of the project")
+    tgt_sub = tgt.add_subparsers(dest="level")
     for level in ("garden", "project", "shoot"):
-        t = tgt_sub.add_parser(level)
+        t = tgt_sub.add_parser(level, help=f"target a {level}")
         t.add_argument("name")
-    tgt_sub.add_parser("view")
-    tgt_sub.add_parser("unset")
+    tgt_sub.add_parser("view", help="show the target")
+    tgt_sub.add_parser("unset", help="forget the target")
     for verb in ("get", "ls"):
         g = sub.add_parser(verb, help="list shoots, seeds or projects")
         g.add_argument("kind", choices=sorted(KINDS))
         g.add_argument("name", nargs="?")
-        g.add_argument("-o", "--output", choices=["table", "yaml", "json"], default="table")
+        g.add_argument("-o", "--output", choices=["table", "yaml", "json"], default="table", help="(default: table)")
         g.add_argument("-A", "--all-projects", action="store_true", help="shoots of every project")
     reg = sub.add_parser("register", help="prepare a new seed's gardenlet")
     reg_sub = reg.add_subparsers(dest="kind", required=True)
@@ -80,8 +88,11 @@ def run(args: argparse.Namespace) -> None:
     if args.cmd == "config":
         config = session.load_config()
         if args.action == "set-garden":
+            kubeconfig = Path(args.kubeconfig).expanduser().resolve()
+            if not kubeconfig.is_file():
+                raise GardenError(f"kubeconfig {kubeconfig} does not exist")
             gardens = dict(config.gardens)
-            gardens[args.name] = args.kubeconfig
+            gardens[args.name] = str(kubeconfig)
             session.save_config(session.Config(gardens=gardens))
             print(f"garden {args.name} configured")
         else:
@@ -108,6 +119,7 @@ def _client(t: session.Target) -> GardenClient:
 
 
 def target(args: argparse.Namespace) -> None:
+    """`target LEVEL NAME`, or gardenctl-v2's flags; both at once work too, the subcommand naming the deepest level."""
     current = session.load_target()
     if args.level == "view":
         print(yaml.safe_dump({k: v for k, v in vars(current).items() if v}) or "no target\n", end="")
@@ -116,24 +128,34 @@ def target(args: argparse.Namespace) -> None:
         session.save_target(session.Target())
         print("target unset")
         return
-    if args.level == "garden":
-        if args.name not in session.load_config().gardens:
+    wanted = {"garden": args.garden, "project": args.project, "shoot": args.shoot}
+    if args.level:
+        wanted[args.level] = args.name
+    if not any(wanted.values()):
+        raise GardenError(
+            "nothing to target: run gardenctl target garden|project|shoot NAME, or pass --garden, --project, --shoot"
+        )
+    new = current
+    if wanted["garden"]:
+        garden = wanted["garden"]
+        if garden not in session.load_config().gardens:
             raise GardenError(
-                f'garden "{args.name}" is not configured: run gardenctl config set-garden {args.name} --kubeconfig FILE'
+                f'garden "{garden}" is not configured: run gardenctl config set-garden {garden} --kubeconfig FILE'
             )
-        new = current.with_garden(args.name)
-    elif args.level == "project":
-        client = _client(current)
-        client.get("projects", args.name, namespace=None)  # must exist and be visible to the user
-        new = current.with_project(args.name)
-    else:
-        if not current.project:
-            raise GardenError("no project targeted: run gardenctl target project NAME first")
-        client = _client(current)
-        client.get("shoots", args.name, namespace=client.project_namespace(current.project))
-        new = current.with_shoot(args.name)
+        new = new.with_garden(wanted["garden"])
+    if wanted["project"]:
+        client = _client(new)
+        client.get("projects", wanted["project"], namespace=None)  # must exist and be visible to the user
+        new = new.with_project(wanted["project"])
+    if wanted["shoot"]:
+        if not new.project:
+            raise GardenError("no project targeted: run gardenctl target project NAME first, or pass --project")
+        client = _client(new)
+        client.get("shoots", wanted["shoot"], namespace=client.project_namespace(new.project))
+        new = new.with_shoot(wanted["shoot"])
     session.save_target(new)
-    print(f"Successfully targeted {args.level} {args.name!r}")
+    level = "shoot" if wanted["shoot"] else "project" if wanted["project"] else "garden"
+    print(f'Successfully targeted {level} "{wanted[level]}"')
 
 
 def register_seed(args: argparse.Namespace) -> None:

@@ -21,8 +21,8 @@ from kubernetes.client.exceptions import ApiException
 
 from gardener.apis.core.conditions import SEED_LEASE_NAMESPACE, format_time
 from gardener.apis.kubeconfig import build_kubeconfig, read_current, write_kubeconfig
-from gardener.cli.garden import GardenError
-from gardener.kubeclient import Kube
+from gardener.cli.garden import GardenError, unreachable
+from gardener.runtime.kube import Kube
 
 TOKEN_VALIDITY = dt.timedelta(hours=24)
 _TOKEN_ALPHABET = string.ascii_lowercase + string.digits
@@ -132,9 +132,11 @@ def register_seed(seed: SeedRegistration, *, kubeconfig: Path, output_dir: Path)
             token_secret(seed.name, token_id, token_value, now=dt.datetime.now(dt.UTC)),
         )
     except ApiException as exc:
+        if not exc.status:  # a client that reports "not reached" as an API error with status 0
+            raise unreachable(str(cluster["server"]), exc) from None
         raise GardenError(f"cannot create the bootstrap token: {exc.status} {exc.reason}") from None
     except Exception as exc:  # urllib3 connection errors
-        raise GardenError(f"cannot reach the garden: {exc.__class__.__name__}") from None
+        raise unreachable(str(cluster["server"]), exc) from None
     output_dir = output_dir.resolve()
     bootstrap = output_dir / "bootstrap.kubeconfig"
     write_kubeconfig(

@@ -1,4 +1,5 @@
-"""gardenctl's configuration (gardens by name) and current target, as YAML files in $GARDENCTL_HOME."""
+"""gardenctl's configuration (gardens by name) and current target, as YAML files in $GCTL_HOME (as gardenctl-v2;
+$GARDENCTL_HOME, this project's earlier name, still counts when GCTL_HOME is unset), else ~/.garden."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import yaml
 
 
 def home() -> Path:
-    return Path(os.environ.get("GARDENCTL_HOME") or Path.home() / ".garden")
+    return Path(os.environ.get("GCTL_HOME") or os.environ.get("GARDENCTL_HOME") or Path.home() / ".garden")
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
 import shutil
+import socket
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,7 +17,8 @@ from typing import Any
 import yaml
 
 from gardener.apis.crds import all_crds
-from gardener.local import processes
+from gardener.local import cloudprofile, networks, processes
+from gardener.local.networks import Networks, NoFreeNetworks
 from gardener.local.processes import Managed
 from gardener.local.seed import SEED_COMPONENTS, up_seed
 from gardener.scheduler import rbac as scheduler_rbac
@@ -49,13 +55,89 @@ class Layout:
         return self.data_dir / "kubeconfigs" / f"{name}.kubeconfig"
 
 
+@dataclass(frozen=True)
+class UpResult:
+    """What `up` found and did, for the message that tells the user."""
+
+    data_dir: Path
+    #: components that were running before `up` started anything
+    already_running: tuple[str, ...]
+    started: tuple[str, ...]
+    server: str
+    kubeconfig: Path
+    networks: Networks | None
+    cloudprofile_created: bool
+
+
 def _python() -> str:
     return sys.executable
 
 
-def up(layout: Layout, *, port: int = 0, timeout: float = 60.0, with_seed: bool = True) -> None:
+def running(layout: Layout) -> list[str]:
+    return [name for name in COMPONENTS if processes.pid_of(name, run_dir=layout.run_dir) is not None]
+
+
+@contextlib.contextmanager
+def _one_up_at_a_time(layout: Layout) -> Iterator[None]:
+    """Two `up` in one data dir at once would start every component twice."""
+    layout.run_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(layout.run_dir / "up.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise BringUpError(f"another `gardener local up` is running for {layout.data_dir}") from None
+        yield
+    finally:
+        os.close(fd)
+
+
+def previous_port(kubeconfig: Path) -> int:
+    """The port an API server had last time, so a restarted one keeps the address its clients know (0: none)."""
+    try:
+        server = str(yaml.safe_load(kubeconfig.read_text())["clusters"][0]["cluster"]["server"])
+        port = int(server.rsplit(":", 1)[1].rstrip("/"))
+    except (OSError, ValueError, KeyError, IndexError, TypeError, yaml.YAMLError):
+        return 0
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server does: TIME_WAIT is no owner
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return 0  # somebody else has it now
+    return port
+
+
+def _server(kubeconfig: Path) -> str:
+    return str(yaml.safe_load(kubeconfig.read_text())["clusters"][0]["cluster"]["server"])
+
+
+def up(layout: Layout, *, port: int = 0, timeout: float = 60.0, with_seed: bool = True) -> UpResult:
+    with _one_up_at_a_time(layout):
+        before = running(layout)
+        nets: Networks | None = None
+        if with_seed:
+            try:
+                nets = networks.claim(layout.data_dir)
+            except NoFreeNetworks as exc:
+                raise BringUpError(str(exc)) from None
+        created = _up(layout, port=port, timeout=timeout, nets=nets)
+        after = running(layout)
+    return UpResult(
+        data_dir=layout.data_dir,
+        already_running=tuple(before),
+        started=tuple(n for n in after if n not in before),
+        server=_server(layout.garden_kubeconfig),
+        kubeconfig=layout.garden_kubeconfig,
+        networks=nets,
+        cloudprofile_created=created,
+    )
+
+
+def _up(layout: Layout, *, port: int, timeout: float, nets: Networks | None) -> bool:
     if processes.pid_of("apiserver", run_dir=layout.run_dir) is None:
         admin = layout.apiserver_dir / "admin.kubeconfig"
+        port = port or previous_port(layout.garden_kubeconfig)
         admin.unlink(missing_ok=True)
         processes.start(
             Managed(
@@ -77,6 +159,7 @@ def up(layout: Layout, *, port: int = 0, timeout: float = 60.0, with_seed: bool 
         shutil.copyfile(admin, layout.garden_kubeconfig)
         layout.garden_kubeconfig.chmod(0o600)
     install_garden_api(layout.garden_kubeconfig, timeout=timeout)
+    created = cloudprofile.install(layout.garden_kubeconfig)
     scheduler_kubeconfig = layout.component_kubeconfig("scheduler")
     _user_kubeconfig(layout, scheduler_kubeconfig, user=scheduler_rbac.USER)
     _apply_rbac(layout.garden_kubeconfig, [scheduler_rbac.cluster_role(), scheduler_rbac.cluster_role_binding()])
@@ -97,9 +180,10 @@ def up(layout: Layout, *, port: int = 0, timeout: float = 60.0, with_seed: bool 
             run_dir=layout.run_dir,
             log_dir=layout.log_dir,
         )
-    if with_seed:
+    if nets is not None:
         up_seed(
             data_dir=layout.data_dir,
+            networks=nets,
             garden_kubeconfig=layout.garden_kubeconfig,
             run_dir=layout.run_dir,
             log_dir=layout.log_dir,
@@ -107,14 +191,16 @@ def up(layout: Layout, *, port: int = 0, timeout: float = 60.0, with_seed: bool 
                 path, component=component, layout=layout, timeout=timeout
             ),
             install_crds=install_crds,
+            previous_port=previous_port,
             timeout=timeout,
         )
+    return created
 
 
 def _user_kubeconfig(layout: Layout, path: Path, *, user: str, groups: tuple[str, ...] = ()) -> None:
     """A client-certificate kubeconfig for a garden component, signed by the local garden's CA."""
     from gardener.apiserver.kubeconfig import build_kubeconfig, write_kubeconfig
-    from gardener.apiserver.pki import KeyPair, issue_client_cert
+    from gardener.runtime.pki import KeyPair, issue_client_cert
 
     pki = layout.apiserver_dir / "pki"
     ca = KeyPair(cert_pem=(pki / "ca.crt").read_bytes(), key_pem=(pki / "ca.key").read_bytes())
@@ -133,7 +219,7 @@ def _user_kubeconfig(layout: Layout, path: Path, *, user: str, groups: tuple[str
 def _apply_rbac(kubeconfig: Path, objects: list[dict[str, Any]]) -> None:
     from kubernetes import config
 
-    from gardener.kubeclient import Kube
+    from gardener.runtime.kube import Kube
 
     kube = Kube(config.new_client_from_config(config_file=str(kubeconfig)))  # type: ignore[no-untyped-call]
     for obj in objects:
@@ -162,7 +248,7 @@ def install_crds(kubeconfig: Path, *, crds: list[dict[str, Any]], timeout: float
     """Create or update CRDs and wait until they are Established."""
     from kubernetes import config
 
-    from gardener.kubeclient import Kube
+    from gardener.runtime.kube import Kube
 
     kube = Kube(config.new_client_from_config(config_file=str(kubeconfig)))  # type: ignore[no-untyped-call]
     path = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
@@ -189,6 +275,7 @@ def down(layout: Layout) -> list[str]:
     # What the components started (control planes of shoots, local machines) goes too.
     if processes.sweep(layout.data_dir):
         stopped.append("shoot processes")
+    networks.release(layout.data_dir)
     return stopped
 
 
@@ -198,6 +285,8 @@ def status(layout: Layout) -> dict[str, Any]:
         pid = processes.pid_of(name, run_dir=layout.run_dir)
         out[name] = {"running": pid is not None, "pid": pid}
     if layout.garden_kubeconfig.exists():
-        server = yaml.safe_load(layout.garden_kubeconfig.read_text())["clusters"][0]["cluster"]["server"]
-        out["garden"] = {"server": server, "kubeconfig": str(layout.garden_kubeconfig)}
+        out["garden"] = {"server": _server(layout.garden_kubeconfig), "kubeconfig": str(layout.garden_kubeconfig)}
+    nets = networks.recorded(layout.data_dir)
+    if nets is not None:
+        out["networks"] = nets.as_dict()
     return out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import time
@@ -92,9 +93,13 @@ def _signal_group(pid: int, sig: int) -> None:
 
 
 def strays(data_dir: Path) -> list[int]:
-    """Processes left from a local garden: they carry its marker or name its data dir on their command line."""
+    """Processes left from a local garden: they carry its marker or name its data dir on their command line.
+
+    The data dir must end there (a `/` or the end of an argument follows), so that the garden in `/tmp/garden`
+    leaves the one in `/tmp/garden2` alone.
+    """
     marker = f"{MARKER}={data_dir}".encode()
-    needle = str(data_dir).encode()
+    needle = re.compile(re.escape(str(data_dir).encode()) + rb"(?=/|\x00|$)")
     mine = _ancestors()
     found = []
     for entry in Path("/proc").iterdir():
@@ -105,7 +110,7 @@ def strays(data_dir: Path) -> list[int]:
             environ = (entry / "environ").read_bytes()
         except OSError:
             continue
-        if needle in cmdline or marker in environ.split(b"\0"):
+        if needle.search(cmdline) or marker in environ.split(b"\0"):
             found.append(int(entry.name))
     return found
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from gardener.apiserver.kubeconfig import build_kubeconfig, write_kubeconfig
-from gardener.apiserver.pki import KeyPair, issue_client_cert
+from gardener.runtime.pki import KeyPair, issue_client_cert
 from tests.helpers import eventually, kubectl
 
 #: shared/ lies beside the repository, on developer machines and in CI alike
@@ -35,7 +35,7 @@ def garden(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     finally:
         down = _gardener("local", "down", "--data-dir", str(data))
         assert down.returncode == 0, down.stderr
-        status = json.loads(_gardener("local", "status", "--data-dir", str(data)).stdout)
+        status = json.loads(_gardener("local", "status", "--data-dir", str(data), "-o", "json").stdout)
         assert not status["apiserver"]["running"] and not status["controller-manager"]["running"]
 
 

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 import yaml
 
-from gardenlet.kube import Kube
+from gardener.runtime.kube import Kube
 from tests.helpers import eventually, kubectl
 
 REPO = Path(__file__).resolve().parents[2]
