@@ -84,11 +84,16 @@ def write_kubeconfig(path: Path, config: Mapping[str, Any]) -> None:
     path = Path(path)
     data = yaml.safe_dump(_plain(config), sort_keys=False, default_flow_style=False).encode("utf-8")
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    write_atomically(path, data, mode=0o600)
+
+
+def write_atomically(path: Path, data: bytes, *, mode: int) -> None:
+    """Replace `path` with `data` durably; the file has `mode` from the moment it exists (keys never show)."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     try:
         try:
-            os.fchmod(fd, 0o600)
+            os.fchmod(fd, mode)  # the umask may have removed bits we want (0644 for public files)
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view) :]

@@ -26,6 +26,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from gardener.apis.kubeconfig import write_atomically
+
 __all__ = [
     "CertSpec",
     "KeyPair",
@@ -577,30 +579,6 @@ def identity_from_peercert(peercert: Mapping[str, Any]) -> tuple[str, tuple[str,
 # The server's own PKI on disk
 
 
-def _write_file(path: Path, data: bytes, *, mode: int) -> None:
-    """Atomically replace `path` with `data`; the file has `mode` from the moment it exists."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    try:
-        try:
-            os.fchmod(fd, mode)  # the umask may have removed bits we want (0644 for public files)
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-
-
 def _serving_cert_usable(
     serving: KeyPair, *, ca_cert: x509.Certificate, dns: Sequence[str], ips: Sequence[_IPAddress]
 ) -> bool:
@@ -642,8 +620,8 @@ def load_or_create_server_pki(data_dir: Path, *, hosts: Sequence[str]) -> Server
         ca = KeyPair(cert_pem=ca_cert_path.read_bytes(), key_pem=ca_key_path.read_bytes())
     else:
         ca = create_ca(common_name="gardener-apiserver-ca")
-        _write_file(ca_key_path, ca.key_pem, mode=0o600)
-        _write_file(ca_cert_path, ca.cert_pem, mode=0o644)
+        write_atomically(ca_key_path, ca.key_pem, mode=0o600)
+        write_atomically(ca_cert_path, ca.cert_pem, mode=0o644)
     ca_cert, _ = _load_ca(ca)
 
     serving_cert_path, serving_key_path = pki_dir / _SERVING_CERT, pki_dir / _SERVING_KEY
@@ -656,8 +634,8 @@ def load_or_create_server_pki(data_dir: Path, *, hosts: Sequence[str]) -> Server
         serving = issue_serving_cert(
             ca, common_name="gardener-apiserver", dns_names=dns, ip_addresses=[str(ip) for ip in ips]
         )
-        _write_file(serving_key_path, serving.key_pem, mode=0o600)
-        _write_file(serving_cert_path, serving.cert_pem, mode=0o644)
+        write_atomically(serving_key_path, serving.key_pem, mode=0o600)
+        write_atomically(serving_cert_path, serving.cert_pem, mode=0o644)
 
     sa_key_path = pki_dir / _SA_KEY
     if sa_key_path.exists():
@@ -666,13 +644,13 @@ def load_or_create_server_pki(data_dir: Path, *, hosts: Sequence[str]) -> Server
     else:
         sa_key = _new_key()
         sa_key_pem = _key_to_pem(sa_key)
-        _write_file(sa_key_path, sa_key_pem, mode=0o600)
+        write_atomically(sa_key_path, sa_key_pem, mode=0o600)
     sa_pub_pem = sa_key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     sa_pub_path = pki_dir / _SA_PUB
     if not sa_pub_path.exists() or sa_pub_path.read_bytes() != sa_pub_pem:
-        _write_file(sa_pub_path, sa_pub_pem, mode=0o644)
+        write_atomically(sa_pub_path, sa_pub_pem, mode=0o644)
 
     return ServerPKI(ca=ca, serving=serving, service_account_key_pem=sa_key_pem, dir=pki_dir)
 
@@ -714,8 +692,8 @@ def ssl_server_context(pki: ServerPKI) -> ssl.SSLContext:
     parent = pki.dir if pki.dir.is_dir() else None
     with tempfile.TemporaryDirectory(prefix=".tls-", dir=parent) as tmp:
         cert_path, key_path = Path(tmp) / "tls.crt", Path(tmp) / "tls.key"
-        _write_file(cert_path, pki.serving.cert_pem, mode=0o600)
-        _write_file(key_path, pki.serving.key_pem, mode=0o600)
+        write_atomically(cert_path, pki.serving.cert_pem, mode=0o600)
+        write_atomically(key_path, pki.serving.key_pem, mode=0o600)
         try:
             ctx.load_cert_chain(certfile=cert_path, keyfile=key_path)
         except ssl.SSLError as e:
