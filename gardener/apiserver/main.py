@@ -11,11 +11,11 @@ from pathlib import Path
 
 from gardener.apiserver.app import APIServer, ServerConfig
 from gardener.apiserver.httputil import MAX_BODY_BYTES, ConnectionLimits
-from gardener.apiserver.logs import setup_logging
 from gardener.apiserver.storage.cache import CachedBackend
 from gardener.apiserver.storage.interface import Backend, ValueTransformer
 from gardener.apiserver.storage.sqlite import SQLiteBackend
 from gardener.apiserver.tokens import load_token_file
+from gardener.runtime.logs import setup_logging
 from gardener.runtime.pki import ServerPKI, server_pki_from_files
 
 log = logging.getLogger("gardener.apiserver")
@@ -187,7 +187,7 @@ async def run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    setup_logging(json_format=args.log_format == "json", verbose=args.verbose)
+    setup_logging(log_format=args.log_format, verbose=args.verbose)
     try:
         code = asyncio.run(run(args))
     except (ValueError, OSError) as exc:
