@@ -7,6 +7,8 @@ gardenClientConnection:
   kubeconfig: gardenlet.kubeconfig            # written by the gardenlet; relative paths are relative to this file
   bootstrapKubeconfig: bootstrap.kubeconfig   # used once, then removed
   kubeconfigValidity: {validity: 720h}        # optional: the lifetime the certificate is asked for
+seedClientConnection:
+  kubeconfig: seed.kubeconfig                 # the seed cluster; `--seed-kubeconfig` overrides it
 seedConfig: {metadata: {name: local}, spec: {...}}
 dataDir: .
 controllers: {seed: {leaseResyncSeconds: 2}}
@@ -48,6 +50,8 @@ class GardenletConfig:
     metrics_port: int = 0
     #: how long to wait for a requested certificate
     csr_timeout_seconds: float = 300.0
+    #: seedClientConnection.kubeconfig: the seed cluster the gardenlet builds shoots in
+    seed_kubeconfig: Path | None = None
 
     @property
     def seed_name(self) -> str:
@@ -92,6 +96,7 @@ def load_config(path: Path) -> GardenletConfig:
     if not isinstance(seed.get("spec"), dict):
         raise ConfigError("seedConfig.spec: required")
     validity = _mapping(connection, "kubeconfigValidity", path="gardenClientConnection.").get("validity")
+    seed_client = _mapping(doc, "seedClientConnection", path="").get("kubeconfig")
     seed_controller = _mapping(_mapping(doc, "controllers", path=""), "seed", path="controllers.")
     capacity = _mapping(_mapping(doc, "resources", path=""), "capacity", path="resources.")
     metrics = _mapping(_mapping(doc, "server", path=""), "metrics", path="server.")
@@ -116,4 +121,19 @@ def load_config(path: Path) -> GardenletConfig:
         shoot_capacity=shoots,
         metrics_bind_address=str(metrics.get("bindAddress") or "127.0.0.1"),
         metrics_port=port,
+        seed_kubeconfig=_path(base, seed_client) if seed_client else None,
     )
+
+
+def resolve_seed_kubeconfig(config: GardenletConfig, flag: Path | None, *, config_path: Path) -> Path:
+    """The seed cluster's kubeconfig (the flag wins over seedClientConnection.kubeconfig); a gardenlet without one
+    would register a seed that cannot build a single shoot, so this refuses instead."""
+    path = flag or config.seed_kubeconfig
+    if path is None:
+        raise ConfigError(
+            f"no seed kubeconfig: pass --seed-kubeconfig FILE (the kubeconfig of the seed cluster) "
+            f"or set seedClientConnection.kubeconfig in {config_path}"
+        )
+    if not path.is_file():
+        raise ConfigError(f"seed kubeconfig {path} does not exist")
+    return path

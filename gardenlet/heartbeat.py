@@ -2,9 +2,11 @@
 
 The Seed is created from `seedConfig`, or updated to it (labels merged, spec replaced) when it exists.
 Every `leaseResyncSeconds` the gardenlet renews the Lease `gardener-system-seed-lease/<seed>` (owned by the
-Seed, so it goes with it) and keeps `GardenletReady` True, the shoot capacity and who serves the seed in
-the Seed's status, writing only what changed. The controller-manager watches the Lease; when the beats stop
-it turns the seed Unknown, and the next beat turns it back (Gardener's seed lease controller).
+Seed, so it goes with it), looks at its seed cluster, and reports the seed's conditions (`gardenlet.seedcare`:
+GardenletReady only when the seed's API server answers too), the shoot capacity, the seed's Kubernetes version
+and who serves the seed in the Seed's status, writing only what changed. The controller-manager watches the
+Lease; when the beats stop it turns the seed Unknown, and the next beat turns it back (Gardener's seed lease
+controller).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import importlib.metadata
 import logging
 import math
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
@@ -23,14 +25,13 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from gardener.apis.core import conditions as cond
 from gardener.runtime.errors import Conflict, NotFound
 from gardener.runtime.kube import MERGE_PATCH, Kube
+from gardenlet import seedcare
 from gardenlet.config import GardenletConfig
 
 log = logging.getLogger("gardenlet.heartbeat")
 
 SEEDS = "/apis/core.gardener.cloud/v1beta1/seeds"
 LEASES = f"/apis/coordination.k8s.io/v1/namespaces/{cond.SEED_LEASE_NAMESPACE}/leases"
-READY_REASON = "GardenletReady"
-READY_MESSAGE = "Gardenlet is posting ready status."
 
 
 def gardenlet_version() -> str:
@@ -76,26 +77,31 @@ def desired_seed(current: dict[str, Any] | None, config: GardenletConfig) -> dic
     return seed
 
 
-def desired_status(seed: dict[str, Any], config: GardenletConfig, *, now: dt.datetime, identity: str) -> dict[str, Any]:
-    """The status fields the gardenlet owns, with GardenletReady True."""
+def desired_status(
+    seed: dict[str, Any],
+    config: GardenletConfig,
+    *,
+    now: dt.datetime,
+    identity: str,
+    observed: seedcare.Observed,
+    installations: Iterable[Mapping[str, Any]] = (),
+) -> dict[str, Any]:
+    """The status fields the gardenlet owns, from what it just saw of its seed cluster."""
     status = seed.get("status") or {}
-    conditions = status.get("conditions")
-    ready = cond.updated_condition(
-        cond.get_condition(conditions, cond.SEED_GARDENLET_READY),
-        ctype=cond.SEED_GARDENLET_READY,
-        status=cond.TRUE,
-        reason=READY_REASON,
-        message=READY_MESSAGE,
-        now=now,
-    )
     shoots = {"shoots": str(config.shoot_capacity)}
-    return {
-        "conditions": cond.merge_conditions(conditions, ready),
+    wanted: dict[str, Any] = {
+        "conditions": seedcare.seed_conditions(seed, observed, installations, now=now),
         "capacity": shoots,
         "allocatable": shoots,
         "gardener": {"id": identity, "name": f"gardenlet-{socket.gethostname()}", "version": gardenlet_version()},
         "observedGeneration": seed["metadata"].get("generation", 0),
     }
+    operation = seedcare.last_operation(status.get("lastOperation"), observed, now=now)
+    if operation is not None:
+        wanted["lastOperation"] = operation
+    if observed.kubernetes_version:
+        wanted["kubernetesVersion"] = observed.kubernetes_version
+    return wanted
 
 
 class Heartbeat:
@@ -105,16 +111,21 @@ class Heartbeat:
         config: GardenletConfig,
         metrics: Metrics,
         *,
+        seed_kube: Kube,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     ) -> None:
         #: replaced when the client certificate is renewed
         self.kube = kube
+        #: the seed cluster, whose kubeconfig is read again when its file changes
+        self.seed_kube = seed_kube
         self.config = config
         self.metrics = metrics
         self.clock = clock
         self.identity = f"{socket.gethostname()}-{config.seed_name}"
-        #: whether the last beat reached the garden (served on /healthz)
+        #: whether the last beat reached the garden and the seed (served on /healthz)
         self.healthy = True
+        #: why the seed could not be reached on the last beat, logged once per distinct reason
+        self.seed_problem: str | None = None
 
     @property
     def _seed_path(self) -> str:
@@ -136,19 +147,33 @@ class Heartbeat:
 
     def beat(self) -> None:
         try:
-            self._beat()
+            observed = self._beat()
         except Exception:
             self.healthy = False
             self.metrics.heartbeats.labels("error").inc()
             raise
-        self.healthy = True
-        self.metrics.heartbeats.labels("success").inc()
+        self.healthy = observed.error is None
+        self.metrics.heartbeats.labels("success" if self.healthy else "seed_unreachable").inc()
         self.metrics.last_heartbeat.set(self.clock().timestamp())
+        if observed.error != self.seed_problem:
+            if observed.error is not None:
+                log.warning("Cannot reach the seed: %s", observed.error, extra={"seed": self.config.seed_name})
+            else:
+                log.info("Seed reachable", extra={"seed": self.config.seed_name})
+            self.seed_problem = observed.error
 
-    def _beat(self) -> None:
+    def _beat(self) -> seedcare.Observed:
         seed = self.kube.raw("GET", self._seed_path) or self.ensure_seed()
         self._renew_lease(seed)
-        self._report(seed)
+        self.seed_kube.refresh()
+        observed = seedcare.observe(self.seed_kube, backup=bool((seed.get("spec") or {}).get("backup")))
+        self._report(seed, observed, self._installations() if observed.error is None else [])
+        return observed
+
+    def _installations(self) -> list[dict[str, Any]]:
+        """This seed's ControllerInstallations (a gardenlet may list them all, as in Gardener)."""
+        items = (self.kube.raw("GET", seedcare.CONTROLLER_INSTALLATIONS) or {}).get("items") or []
+        return [i for i in items if ((i.get("spec") or {}).get("seedRef") or {}).get("name") == self.config.seed_name]
 
     def _renew_lease(self, seed: dict[str, Any]) -> None:
         name = self.config.seed_name
@@ -173,9 +198,11 @@ class Heartbeat:
         except NotFound:
             self.kube.raw("POST", LEASES, lease)
 
-    def _report(self, seed: dict[str, Any]) -> None:
+    def _report(self, seed: dict[str, Any], observed: seedcare.Observed, installations: list[dict[str, Any]]) -> None:
         current = seed.get("status") or {}
-        wanted = desired_status(seed, self.config, now=self.clock(), identity=self.identity)
+        wanted = desired_status(
+            seed, self.config, now=self.clock(), identity=self.identity, observed=observed, installations=installations
+        )
         changed = {k: v for k, v in wanted.items() if current.get(k) != v}
         if not changed:
             return

@@ -1,4 +1,5 @@
-"""`gardenlet --config FILE`: get garden credentials, register the seed, heartbeat until SIGTERM."""
+"""`gardenlet --config FILE --seed-kubeconfig FILE`: get garden credentials, register the seed, heartbeat and
+build the seed's shoots until SIGTERM. Without a seed kubeconfig it refuses to start: its seed could build nothing."""
 
 from __future__ import annotations
 
@@ -17,9 +18,10 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from gardener.runtime.errors import ApiError
+from gardener.runtime.kube import Kube
 from gardener.runtime.logs import FORMATS, setup_logging
 from gardenlet import bootstrap
-from gardenlet.config import ConfigError, GardenletConfig, load_config
+from gardenlet.config import FIELD_MANAGER, ConfigError, GardenletConfig, load_config, resolve_seed_kubeconfig
 from gardenlet.heartbeat import Heartbeat, Metrics
 from gardenlet.shoot.controller import run_shoot_controller
 
@@ -121,7 +123,15 @@ async def _shoots(config: GardenletConfig, seed_kubeconfig: Path) -> None:
         await asyncio.sleep(RETRY_SECONDS)
 
 
-async def run(config: GardenletConfig, *, seed_kubeconfig: Path | None = None) -> int:
+def seed_client(path: Path) -> Kube:
+    """The seed cluster's client; a kubeconfig that does not load is a configuration error, found before start."""
+    try:
+        return Kube.from_kubeconfig(path, field_manager=FIELD_MANAGER)
+    except Exception as exc:  # the client's loader raises ConfigException, ValueError, YAML errors ...
+        raise ConfigError(f"seed kubeconfig {path} cannot be used: {exc}") from None
+
+
+async def run(config: GardenletConfig, *, seed_kubeconfig: Path) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -132,7 +142,7 @@ async def run(config: GardenletConfig, *, seed_kubeconfig: Path | None = None) -
     if not valid and await _until_done(lambda: bootstrap.bootstrap(config), what="bootstrap", stop=stop) is None:
         return 0
     metrics = Metrics()
-    heartbeat = Heartbeat(bootstrap.client(config.kubeconfig), config, metrics)
+    heartbeat = Heartbeat(bootstrap.client(config.kubeconfig), config, metrics, seed_kube=seed_client(seed_kubeconfig))
     runner = await _serve(config, heartbeat, metrics)
     try:
         if await _until_done(heartbeat.ensure_seed, what="register seed", stop=stop) is None:
@@ -141,14 +151,11 @@ async def run(config: GardenletConfig, *, seed_kubeconfig: Path | None = None) -
             asyncio.create_task(_heartbeats(heartbeat, stop), name="heartbeat"),
             asyncio.create_task(_renewals(config, heartbeat, metrics, stop), name="certificate-renewal"),
         ]
-        shoots = (
-            None if seed_kubeconfig is None else asyncio.create_task(_shoots(config, seed_kubeconfig), name="shoots")
-        )
+        shoots = asyncio.create_task(_shoots(config, seed_kubeconfig), name="shoots")
         log.info("Gardenlet running", extra={"seed": config.seed_name})
         await stop.wait()
-        if shoots is not None:
-            shoots.cancel()
-            await asyncio.gather(shoots, return_exceptions=True)
+        shoots.cancel()
+        await asyncio.gather(shoots, return_exceptions=True)
         await asyncio.gather(*tasks)
     finally:
         if runner is not None:
@@ -161,14 +168,21 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="gardenlet", description="The seed agent: registers its seed and heartbeats")
     p.add_argument("--config", required=True, type=Path, help="GardenletConfiguration YAML file")
     p.add_argument(
-        "--seed-kubeconfig", type=Path, help="kubeconfig of the seed cluster; without it no shoots are reconciled"
+        "--seed-kubeconfig",
+        type=Path,
+        help="kubeconfig of the seed cluster (required here or as seedClientConnection.kubeconfig in the config)",
     )
     p.add_argument("-v", "--verbose", action="store_true")
     p.add_argument("--log-format", choices=FORMATS, default="text", help="text (logfmt) or json lines")
     args = p.parse_args(argv)
     setup_logging(log_format=args.log_format, verbose=args.verbose)
+    # urllib3 warns on each retry of each request; an unreachable seed is reported once by the heartbeat instead.
+    logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
     try:
-        code = asyncio.run(run(load_config(args.config), seed_kubeconfig=args.seed_kubeconfig))
+        config = load_config(args.config)
+        seed_kubeconfig = resolve_seed_kubeconfig(config, args.seed_kubeconfig, config_path=args.config)
+        seed_client(seed_kubeconfig)  # refuse an unusable file now, not after bootstrapping
+        code = asyncio.run(run(config, seed_kubeconfig=seed_kubeconfig))
     except (ConfigError, bootstrap.BootstrapError, OSError) as exc:
         print(f"gardenlet: {exc}", file=sys.stderr)
         code = 1

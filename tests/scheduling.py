@@ -63,13 +63,23 @@ def scheduler_kubeconfig(server: ServerProcess) -> Path:
 
 def prepare_garden(server: ServerProcess, *, regions: tuple[str, ...]) -> Kube:
     """Garden CRDs, the scheduler's permissions, a CloudProfile `local` offering `regions`, and a project namespace
-    with a SecretBinding; returns an admin client."""
+    (Project `dev`) with a SecretBinding; returns an admin client."""
     install_garden_api(server.kubeconfig, timeout=60)
     kube = kube_for(server.kubeconfig)
     kube.apply(f"/apis/{rbac.RBAC}/v1/clusterroles", rbac.cluster_role())
     kube.apply(f"/apis/{rbac.RBAC}/v1/clusterrolebindings", rbac.cluster_role_binding())
     kube.apply(f"{CORE}/cloudprofiles", cloud_profile(regions))
     kube.apply("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})
+    project = {
+        "apiVersion": "core.gardener.cloud/v1beta1",
+        "kind": "Project",
+        "metadata": {"name": "dev"},
+        "spec": {
+            "namespace": NAMESPACE,
+            "owner": {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "alice@example.com"},
+        },
+    }
+    kube.apply(f"{CORE}/projects", project)  # Shoots live only in project namespaces
     secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "local", "namespace": NAMESPACE}}
     kube.apply(f"/api/v1/namespaces/{NAMESPACE}/secrets", secret)
     binding = {
@@ -101,7 +111,7 @@ def cloud_profile(regions: tuple[str, ...]) -> dict[str, Any]:
 def create_seed(
     kube: Kube, name: str, *, region: str, allocatable: int | None = None, ready: bool = True, **spec: Any
 ) -> None:
-    """A Seed as its gardenlet would leave it: registered, and (if `ready`) with GardenletReady True."""
+    """A Seed as its gardenlet would leave it: registered, reconciled, and (if `ready`) with GardenletReady True."""
     body = {
         "apiVersion": "core.gardener.cloud/v1beta1",
         "kind": "Seed",
@@ -125,7 +135,14 @@ def create_seed(
                 "reason": "GardenletReady" if ready else "GardenletNotReady",
                 "message": "",
             }
-        ]
+        ],
+        "lastOperation": {
+            "type": "Reconcile",
+            "state": "Succeeded",
+            "progress": 100,
+            "description": "Seed cluster has been successfully reconciled.",
+            "lastUpdateTime": "2025-01-01T00:00:00Z",
+        },
     }
     if allocatable is not None:
         status["allocatable"] = {"shoots": str(allocatable)}

@@ -117,10 +117,17 @@ KINDS: tuple[Kind, ...] = (
             Column(
                 "Status",
                 ".metadata.labels.shoot\\.gardener\\.cloud/status",
-                description="healthy, progressing, unhealthy or unknown.",
+                description="healthy, progressing, unhealthy or unknown; pending while no seed is found for the Shoot "
+                "(the label, set by the gardenlet, or by the scheduler while the Shoot waits).",
             ),
             Column("Seed", ".spec.seedName", priority=1, description="Seed hosting the control plane."),
             Column("Purpose", ".spec.purpose", priority=1, description="Purpose of the Shoot."),
+            Column(
+                "Description",
+                ".status.lastOperation.description",
+                priority=1,
+                description="What the last operation did or waits for, e.g. why no seed fits.",
+            ),
             AGE,
         ),
         required=("spec",),

@@ -71,6 +71,9 @@ def _parser() -> argparse.ArgumentParser:
     rs.add_argument("--zones", action="append", default=[], help="zone of the seed (repeat or comma-separate)")
     rs.add_argument("--kubeconfig", help="garden admin kubeconfig (default: the targeted garden's)")
     rs.add_argument("--output-dir", default=".", help="where the gardenlet's files go (default: .)")
+    rs.add_argument(
+        "--seed-kubeconfig", type=Path, help="kubeconfig of the seed cluster (put into the gardenlet's config)"
+    )
     return p
 
 
@@ -166,7 +169,13 @@ def register_seed(args: argparse.Namespace) -> None:
     if not kubeconfig:
         raise GardenError("no garden kubeconfig: pass --kubeconfig or run gardenctl target garden NAME")
     zones = tuple(z.strip() for value in args.zones for z in value.split(",") if z.strip())
-    seed = register.SeedRegistration(name=args.name, provider=args.provider, region=args.region, zones=zones)
+    seed = register.SeedRegistration(
+        name=args.name,
+        provider=args.provider,
+        region=args.region,
+        zones=zones,
+        seed_kubeconfig=args.seed_kubeconfig.resolve() if args.seed_kubeconfig else None,
+    )
     done = register.register_seed(seed, kubeconfig=Path(kubeconfig), output_dir=Path(args.output_dir))
     print(f"Bootstrap token {done.token_id} created (valid 24h); bootstrap kubeconfig: {done.bootstrap_kubeconfig}")
     print(f"Gardenlet configuration: {done.config}")

@@ -2,7 +2,9 @@
 
 Creates a bootstrap token (a Secret `kube-system/bootstrap-token-<id>`, valid for 24 hours and good only for
 asking for a client certificate), writes a bootstrap kubeconfig with it and a gardenlet configuration whose
-`seedConfig` describes the seed, and prints the command that starts the gardenlet. Needs a garden admin.
+`seedConfig` describes the seed, and prints the command that starts the gardenlet, seed kubeconfig included: a
+gardenlet without one refuses to start, and one that cannot reach its seed never reports it ready. Needs a garden
+admin.
 """
 
 from __future__ import annotations
@@ -41,6 +43,12 @@ class SeedRegistration:
     provider: str
     region: str
     zones: tuple[str, ...] = ()
+    #: the kubeconfig of the seed cluster, when known; the printed command names a placeholder otherwise
+    seed_kubeconfig: Path | None = None
+
+
+#: stands in the printed command for the seed kubeconfig the operator has not named
+SEED_KUBECONFIG_PLACEHOLDER = "SEED_KUBECONFIG"
 
 
 @dataclass(frozen=True)
@@ -48,10 +56,12 @@ class Registered:
     config: Path
     bootstrap_kubeconfig: Path
     token_id: str
+    seed_kubeconfig: Path | None = None
 
     @property
     def command(self) -> str:
-        return f"gardenlet --config {self.config}"
+        seed = self.seed_kubeconfig or SEED_KUBECONFIG_PLACEHOLDER
+        return f"gardenlet --config {self.config} --seed-kubeconfig {seed}"
 
 
 def new_token() -> tuple[str, str]:
@@ -100,13 +110,17 @@ def seed_config(seed: SeedRegistration) -> dict[str, Any]:
 
 
 def gardenlet_config(seed: SeedRegistration, *, output_dir: Path) -> dict[str, Any]:
-    return {
+    config: dict[str, Any] = {
         "apiVersion": "gardenlet.config.gardener.cloud/v1alpha1",
         "kind": "GardenletConfiguration",
         "gardenClientConnection": {
             "kubeconfig": str(output_dir / "gardenlet.kubeconfig"),
             "bootstrapKubeconfig": str(output_dir / "bootstrap.kubeconfig"),
         },
+    }
+    if seed.seed_kubeconfig is not None:
+        config["seedClientConnection"] = {"kubeconfig": str(seed.seed_kubeconfig.resolve())}
+    return config | {
         "seedConfig": seed_config(seed),
         "dataDir": str(output_dir),
         "controllers": {"seed": {"leaseResyncSeconds": 2}},
@@ -116,6 +130,8 @@ def gardenlet_config(seed: SeedRegistration, *, output_dir: Path) -> dict[str, A
 
 
 def register_seed(seed: SeedRegistration, *, kubeconfig: Path, output_dir: Path) -> Registered:
+    if seed.seed_kubeconfig is not None and not seed.seed_kubeconfig.is_file():
+        raise GardenError(f"seed kubeconfig {seed.seed_kubeconfig} does not exist")
     try:
         cluster, _ = read_current(kubeconfig)
     except ValueError as exc:
@@ -151,4 +167,5 @@ def register_seed(seed: SeedRegistration, *, kubeconfig: Path, output_dir: Path)
     )
     config = output_dir / "gardenlet.yaml"
     config.write_text(yaml.safe_dump(gardenlet_config(seed, output_dir=output_dir), sort_keys=False))
-    return Registered(config=config, bootstrap_kubeconfig=bootstrap, token_id=token_id)
+    seed_kubeconfig = seed.seed_kubeconfig.resolve() if seed.seed_kubeconfig is not None else None
+    return Registered(config=config, bootstrap_kubeconfig=bootstrap, token_id=token_id, seed_kubeconfig=seed_kubeconfig)

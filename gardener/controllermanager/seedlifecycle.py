@@ -1,10 +1,13 @@
 """Seed lifecycle (Gardener's seed lifecycle controller): notice when a gardenlet stops sending heartbeats.
 
 Every gardenlet renews the Lease `gardener-system-seed-lease/<seed>`. When a Seed's Lease is older than the
-monitor period, its `GardenletReady` condition becomes Unknown; when it has been Unknown for the shoot monitor
-period, the conditions and constraints of the Seed's Shoots become Unknown too, since nobody checks them any
-more. The gardenlet sets `GardenletReady` True again once it is back. Seeds without conditions have never
-reported and are left alone.
+monitor period, its `GardenletReady` condition becomes Unknown, and so do the other seed conditions its gardenlet
+checks (`ExtensionsReady`, `SeedSystemComponentsHealthy`, `BackupBucketsReady`): Gardener's controller-manager
+computes the first and last of those itself, here the gardenlet does, so they go stale with it. The scheduler
+takes no new shoots to such a seed. When `GardenletReady` has been Unknown for the shoot monitor period, the
+conditions and constraints of the Seed's Shoots become Unknown too, since nobody checks them any more. The
+gardenlet sets its conditions again once it is back. Seeds without conditions have never reported and are left
+alone.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ SEED_REASON = "SeedStatusUnknown"
 SEED_MESSAGE = "Gardenlet stopped posting seed status."
 SHOOT_REASON = "StatusUnknown"
 SHOOT_MESSAGE = "Gardenlet stopped sending heartbeats."
+#: the seed conditions besides GardenletReady that only the seed's gardenlet checks (gardenlet/seedcare.py)
+GARDENLET_CHECKED = cond.SEED_GARDENLET_CHECKED
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,12 @@ class Verdict:
     #: the GardenletReady condition to write, or None when it stays as it is
     condition: cond.Condition | None
     shoots_unknown: bool
+    #: the other gardenlet-checked conditions that turn Unknown with it (only those that change)
+    others: tuple[cond.Condition, ...] = ()
+
+    @property
+    def updates(self) -> tuple[cond.Condition, ...]:
+        return self.others if self.condition is None else (self.condition, *self.others)
 
 
 def check_seed(
@@ -67,7 +78,17 @@ def check_seed(
     )
     since = cond.parse_time(new.get("lastTransitionTime")) or now
     shoots_unknown = since + dt.timedelta(seconds=config.shoot_monitor_period) <= now
-    return Verdict(None if new == old else new, shoots_unknown)
+    others = []
+    for ctype in GARDENLET_CHECKED:
+        current = cond.get_condition(conditions, ctype)
+        if current is None:
+            continue
+        stale = cond.updated_condition(
+            current, ctype=ctype, status=cond.UNKNOWN, reason=SEED_REASON, message=SEED_MESSAGE, now=now
+        )
+        if stale != current:
+            others.append(stale)
+    return Verdict(None if new == old else new, shoots_unknown, tuple(others))
 
 
 def _unknown(existing: Any, types: tuple[str, ...], now: dt.datetime) -> list[cond.Condition]:
@@ -137,12 +158,15 @@ class SeedLifecycle:
         name = seed["metadata"]["name"]
         now = self.clock()
         verdict = check_seed(seed, self.kube.raw("GET", f"{LEASES}/{name}"), now=now, config=self.config)
-        if verdict.condition is not None:
-            log.info("Gardenlet stopped posting seed status", extra={"seed": name})
+        if verdict.updates:
+            log.info(
+                "Gardenlet stopped posting seed status",
+                extra={"seed": name, "conditions": [c["type"] for c in verdict.updates]},
+            )
             self._patch_status(
                 f"{CORE}/seeds/{name}/status",
                 seed,
-                {"conditions": cond.merge_conditions(seed["status"]["conditions"], verdict.condition)},
+                {"conditions": cond.merge_conditions(seed["status"]["conditions"], *verdict.updates)},
             )
         if verdict.shoots_unknown:
             shoots = (self.kube.raw("GET", f"{CORE}/shoots") or {}).get("items") or []

@@ -9,8 +9,10 @@ lock (counting the Seed they chose at once, so concurrent decisions spread out) 
 memory is rebuilt from the API on start: a restarted scheduler picks up where the objects say it stands.
 
 A Shoot that fits nowhere gets `status.lastOperation` Pending with every Seed's reason and a SchedulingFailed Event,
-once per distinct message; it is tried again whenever a Seed, a CloudProfile or the region config changes, or a
-full Seed frees capacity.
+once per distinct message, and the status label `shoot.gardener.cloud/status: pending`, so that the STATUS column of
+`kubectl get shoots` says it waits (Gardener's own table prints `<pending>` for a Shoot without that label; a CRD's
+printer columns can only print what is in the object). The gardenlet replaces the label once the Shoot is bound and
+built. It is tried again whenever a Seed, a CloudProfile or the region config changes, or a full Seed frees capacity.
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ COMPONENT = "gardener-scheduler"
 V = TypeVar("V")
 #: a bound on cached plans: one per distinct Shoot view, so only many differently-networked Shoots reach it
 MAX_PLANS = 10_000
+STATUS_LABEL = "shoot.gardener.cloud/status"
+PENDING = "pending"
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,8 @@ class Pending:
     status_seed: str | None
     last_operation: Mapping[str, Any]
     first_seen: float
+    #: the Shoot's shoot.gardener.cloud/status label
+    status_label: str | None = None
 
     @property
     def key(self) -> str:
@@ -265,6 +271,7 @@ class Scheduler:
             status_seed=status_seed,
             last_operation=status.get("lastOperation") or {},
             first_seen=previous.first_seen if previous is not None and same else self.clock(),
+            status_label=(meta.get("labels") or {}).get(STATUS_LABEL),
         )
         if in_flight is not None:
             return  # the worker binding it looks again if the binding fails
@@ -415,6 +422,7 @@ class Scheduler:
                 return
             self._state.reported[key] = description
         if last.get("state") == "Pending" and last.get("description") == description:
+            self._label_pending(entry)
             return  # written before, by us or a previous run of us
         log.info("Shoot cannot be scheduled", extra={"shoot": key, "reason": why})
         now = _now()
@@ -434,6 +442,23 @@ class Scheduler:
                 return
             log.warning("Reporting the scheduling failure failed", extra={"shoot": key, "error": str(exc)})
             self._retry_later(key)
+            return
+        self._label_pending(entry)
+
+    def _label_pending(self, entry: Pending) -> None:
+        """Set the status label to pending; a failure is only logged, the status already tells the user."""
+        if entry.status_label == PENDING:
+            return
+        try:
+            self.kube.raw(
+                "PATCH",
+                f"{CORE}/namespaces/{entry.namespace}/shoots/{entry.name}",
+                {"metadata": {"labels": {STATUS_LABEL: PENDING}}},
+                content_type=MERGE_PATCH,
+            )
+        except ApiError as exc:
+            if not isinstance(exc, NotFound):
+                log.warning("Labelling the shoot pending failed", extra={"shoot": entry.key, "error": str(exc)})
 
 
 def _config_part(obj: Obj) -> Obj:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from gardener.apis.core import conditions as cond
 from gardener.apis.core import v1beta1 as core
 from gardener.apis.openapi import decode
 
@@ -136,10 +137,15 @@ class SeedView:
     shoot_default_pods: str | None = None
     shoot_default_services: str | None = None
     visible: bool = True
-    ready: bool = True
+    #: why the seed cannot take shoots now (see `readiness`); empty when it can
+    unready: str = ""
     deleting: bool = False
     #: status.allocatable.shoots; None means unlimited
     allocatable_shoots: int | None = None
+
+    @property
+    def ready(self) -> bool:
+        return not self.unready
 
 
 @dataclass(frozen=True)
@@ -168,8 +174,38 @@ class CloudProfileView:
     provider_types: tuple[str, ...] = ()
 
 
-def _condition_true(conditions: list[core.Condition] | None, ctype: str) -> bool:
-    return any(c.type == ctype and c.status == "True" for c in conditions or ())
+#: seed conditions that must not be False besides the ones Gardener's scheduler requires to be True
+CHECKED_CONDITIONS = (cond.SEED_EXTENSIONS_READY, cond.SEED_SYSTEM_COMPONENTS_HEALTHY)
+
+
+def readiness(status: core.SeedStatus, *, backup: bool) -> str:
+    """Why the Seed cannot take shoots, or "" when it can.
+
+    Gardener's scheduler (verifySeedReadiness) wants a seed its gardenlet has reconciled (a lastOperation),
+    `GardenletReady` True and, where backups are configured, `BackupBucketsReady` True. A seed whose gardenlet
+    checked it and found that its extensions or its system components cannot build shoots (`ExtensionsReady` or
+    `SeedSystemComponentsHealthy` False) is no better, so it is refused too. Unknown there does not block by itself:
+    it comes with GardenletReady Unknown, which already does; Progressing is a passing state."""
+    conditions = {c.type: c for c in status.conditions or ()}
+    required = [cond.SEED_GARDENLET_READY, *([cond.SEED_BACKUP_BUCKETS_READY] if backup else [])]
+    for ctype in required:
+        condition = conditions.get(ctype)
+        if condition is None:
+            return f"seed is not ready (condition {ctype} is missing: its gardenlet has not reported it)"
+        if condition.status != "True":
+            return _not_ready(ctype, condition)
+    if status.lastOperation is None:
+        return "seed is not ready (its gardenlet has not reconciled it yet: no lastOperation)"
+    for ctype in CHECKED_CONDITIONS:
+        condition = conditions.get(ctype)
+        if condition is not None and condition.status == "False":
+            return _not_ready(ctype, condition)
+    return ""
+
+
+def _not_ready(ctype: str, condition: core.Condition) -> str:
+    why = condition.message or condition.reason
+    return f"seed is not ready (condition {ctype} is {condition.status}{f': {why}' if why else ''})"
 
 
 _QUANTITY = re.compile(r"^([0-9.]+)([a-zA-Z]*)$")
@@ -212,7 +248,7 @@ def seed_view(obj: Mapping[str, Any]) -> SeedView:
         shoot_default_services=shoot_defaults.services if shoot_defaults else None,
         # Gardener defaults settings.scheduling.visible to true
         visible=scheduling.get("visible") is not False,
-        ready=_condition_true(status.conditions, "GardenletReady"),
+        unready=readiness(status, backup=spec.backup is not None),
         deleting=bool(meta.get("deletionTimestamp")),
         allocatable_shoots=quantity_int(allocatable) if allocatable is not None else None,
     )
@@ -272,8 +308,8 @@ def usable(seed: SeedView) -> Reason | None:
         return Reason(Code.DELETING, "seed is being deleted")
     if not seed.visible:
         return Reason(Code.INVISIBLE, "seed is not visible for scheduling (spec.settings.scheduling.visible=false)")
-    if not seed.ready:
-        return Reason(Code.NOT_READY, "seed is not ready (condition GardenletReady is not True)")
+    if seed.unready:
+        return Reason(Code.NOT_READY, seed.unready)
     return None
 
 

@@ -137,7 +137,9 @@ def test_a_shoot_that_fits_nowhere_is_pending_until_a_seed_fits(garden: tuple[Ku
     assert eventually(lambda: seed_of(kube, "lonely"), what="bound to the new seed") == "ap"
     failures = scheduler.metrics()
     assert failures.get('gardener_scheduler_schedule_failures_total{reason="RegionMismatch"}', 0) >= 1
-    assert len(events_for(kube, "lonely")) == 2  # one per distinct message, not one per attempt
+    # one per distinct message, not one per attempt (the new seed may be seen before its gardenlet reported)
+    messages = [e["message"] for e in events_for(kube, "lonely")]
+    assert len(messages) == len(set(messages)) >= 2, messages
 
 
 def test_minimal_distance_follows_the_region_config(tmp_path: Path) -> None:

@@ -2,7 +2,7 @@
 the seed authorizer between gardenlets, and the seed lifecycle when a gardenlet stops and comes back.
 
 Runs the real API server, controller-manager (with shortened monitor periods), `gardenctl register seed` and
-two gardenlets as processes, as an operator would.
+two gardenlets as processes, as an operator would. Both seeds live in one more API server, their seed cluster.
 """
 
 from __future__ import annotations
@@ -95,6 +95,7 @@ class Garden:
     server: ServerProcess
     controller_manager: Process
     seeds: dict[str, Seed]
+    seed_cluster: ServerProcess
 
     @property
     def admin(self) -> Path:
@@ -113,7 +114,7 @@ def _condition(obj: dict[str, Any], ctype: str) -> dict[str, Any]:
     return {}
 
 
-def _register(server: ServerProcess, name: str, root: Path) -> Seed:
+def _register(server: ServerProcess, name: str, root: Path, *, seed_cluster: Path) -> Seed:
     out_dir = root / f"seed-{name}"
     result = subprocess.run(
         [
@@ -140,7 +141,7 @@ def _register(server: ServerProcess, name: str, root: Path) -> Seed:
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert f"gardenlet --config {out_dir / 'gardenlet.yaml'}" in result.stdout
+    assert f"gardenlet --config {out_dir / 'gardenlet.yaml'} --seed-kubeconfig SEED_KUBECONFIG" in result.stdout
     bootstrap = out_dir / "bootstrap.kubeconfig"
     assert bootstrap.stat().st_mode & 0o777 == 0o600
     token = yaml.safe_load(bootstrap.read_text())["users"][0]["user"]["token"]
@@ -152,7 +153,9 @@ def _register(server: ServerProcess, name: str, root: Path) -> Seed:
     config["server"]["metrics"]["port"] = port
     (out_dir / "gardenlet.yaml").write_text(yaml.safe_dump(config))
     gardenlet = Process(
-        f"gardenlet-{name}", ["-m", "gardenlet.main", "--config", str(out_dir / "gardenlet.yaml")], root
+        f"gardenlet-{name}",
+        ["-m", "gardenlet.main", "--config", str(out_dir / "gardenlet.yaml"), "--seed-kubeconfig", str(seed_cluster)],
+        root,
     )
     return Seed(name=name, dir=out_dir, token=token, gardenlet=gardenlet, metrics_port=port)
 
@@ -168,6 +171,7 @@ def _shoot(name: str, seed: str) -> str:
 def garden(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Garden]:
     root = tmp_path_factory.mktemp("seeds")
     server = ServerProcess(data_dir=root / "apiserver").start()
+    seed_cluster = ServerProcess(data_dir=root / "seed-cluster").start()
     cm = Process(
         "controller-manager",
         [
@@ -184,7 +188,7 @@ def garden(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Garden]:
         ],
         root,
     )
-    garden = Garden(server=server, controller_manager=cm, seeds={})
+    garden = Garden(server=server, controller_manager=cm, seeds={}, seed_cluster=seed_cluster)
     try:
         install_garden_api(server.kubeconfig, timeout=60)
         cm.start()
@@ -195,7 +199,7 @@ def garden(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Garden]:
         )
         kubectl("apply", "-f", str(EXAMPLES / "30-secretbinding-local.yaml"), kubeconfig=server.kubeconfig)
         for name in ("a", "b"):
-            garden.seeds[name] = _register(server, name, root)
+            garden.seeds[name] = _register(server, name, root, seed_cluster=seed_cluster.kubeconfig)
             garden.seeds[name].gardenlet.start()
         for seed in garden.seeds.values():
             eventually(
@@ -212,6 +216,7 @@ def garden(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Garden]:
         for seed in garden.seeds.values():
             seed.gardenlet.stop()
         cm.stop()
+        seed_cluster.stop()
         server.stop()
 
 

@@ -167,3 +167,30 @@ def test_register_seed_names_the_garden_it_cannot_reach(
     code, out, err = run(capsys, *args, "--output-dir", str(tmp_path))
     assert (code, out) == (1, "")
     assert err == f"gardenctl: cannot reach the garden at https://127.0.0.1:{closed_port}: connection refused\n"
+
+
+def test_register_seed_takes_the_seed_kubeconfig(
+    capsys: pytest.CaptureFixture[str], home: Path, tmp_path: Path
+) -> None:
+    args = _parser().parse_args(
+        ["register", "seed", "s2", "--provider", "local", "--region", "r", "--seed-kubeconfig", "seed.kubeconfig"]
+    )
+    assert args.seed_kubeconfig == Path("seed.kubeconfig")
+    missing = tmp_path / "nope.kubeconfig"
+    garden = kubeconfig(tmp_path / "garden.kubeconfig", "https://127.0.0.1:1")
+    code, _, err = run(
+        capsys,
+        "register",
+        "seed",
+        "s2",
+        "--provider",
+        "local",
+        "--region",
+        "r",
+        "--kubeconfig",
+        str(garden),
+        "--seed-kubeconfig",
+        str(missing),
+    )
+    assert code != 0
+    assert err == f"gardenctl: seed kubeconfig {missing} does not exist\n"

@@ -49,6 +49,13 @@ def seed_obj(
         meta["deletionTimestamp"] = "2025-01-01T00:00:00Z"
     status: dict[str, Any] = {
         "conditions": [{"type": "GardenletReady", "status": "True" if ready else "False"}],
+        "lastOperation": {
+            "type": "Reconcile",
+            "state": "Succeeded",
+            "progress": 100,
+            "description": "reconciled",
+            "lastUpdateTime": "2025-01-01T00:00:00Z",
+        },
     }
     if allocatable is not None:
         status["allocatable"] = {"shoots": allocatable}

@@ -32,6 +32,7 @@ from gardener.controllermanager.seedlifecycle import LifecycleConfig, check_seed
 from gardenlet import bootstrap
 from gardenlet.config import ConfigError, load_config, parse_duration
 from gardenlet.heartbeat import desired_seed, desired_status
+from gardenlet.seedcare import Observed
 
 NOW = dt.datetime(2026, 1, 1, 12, 0, 0, tzinfo=dt.UTC)
 SEED_USER = "gardener.cloud:system:seed:a"
@@ -390,13 +391,19 @@ def test_gardenlet_status_and_seed_spec(tmp_path: Path) -> None:
     seed = desired_seed(existing, config)
     assert seed["metadata"]["labels"] == {"keep": "me", "seed.gardener.cloud/region": "local"}
     assert seed["spec"] == config.seed["spec"] and existing["spec"] == {"old": True}
-    status = desired_status(seed, config, now=NOW, identity="host-a")
+    reached = Observed(kubernetes_version="1.31.0")
+    status = desired_status(seed, config, now=NOW, identity="host-a", observed=reached)
     ready = cond.get_condition(status["conditions"], "GardenletReady")
     assert ready is not None and ready["status"] == "True" and ready["reason"] == "GardenletReady"
     assert status["capacity"] == status["allocatable"] == {"shoots": "250"}
     assert status["observedGeneration"] == 3 and status["gardener"]["version"]
+    assert status["kubernetesVersion"] == "1.31.0" and status["lastOperation"]["state"] == "Succeeded"
     seed["status"] = status
-    assert desired_status(seed, config, now=NOW + dt.timedelta(minutes=1), identity="host-a") == status
+    later = NOW + dt.timedelta(minutes=1)
+    assert desired_status(seed, config, now=later, identity="host-a", observed=reached) == status
+    unreachable = desired_status(seed, config, now=later, identity="host-a", observed=Observed(error="gone"))
+    ready = cond.get_condition(unreachable["conditions"], "GardenletReady")
+    assert ready is not None and ready["status"] == "False" and ready["message"].endswith("gone")
 
 
 def test_gardenlet_certificate_request_and_renewal_time() -> None:

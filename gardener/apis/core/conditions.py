@@ -19,6 +19,11 @@ UNKNOWN = "Unknown"
 
 #: Seed condition kept True by the gardenlet's heartbeat, Unknown once it stops
 SEED_GARDENLET_READY = "GardenletReady"
+#: Seed conditions the gardenlet checks on its seed (gardenlet/seedcare.py); Unknown with GardenletReady
+SEED_EXTENSIONS_READY = "ExtensionsReady"
+SEED_SYSTEM_COMPONENTS_HEALTHY = "SeedSystemComponentsHealthy"
+SEED_BACKUP_BUCKETS_READY = "BackupBucketsReady"
+SEED_GARDENLET_CHECKED = (SEED_EXTENSIONS_READY, SEED_SYSTEM_COMPONENTS_HEALTHY, SEED_BACKUP_BUCKETS_READY)
 
 SHOOT_API_SERVER_AVAILABLE = "APIServerAvailable"
 SHOOT_CONTROL_PLANE_HEALTHY = "ControlPlaneHealthy"
