@@ -11,6 +11,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from gardener.runtime.process import PidFile, start_ticks
+
 
 @dataclass(frozen=True)
 class Managed:
@@ -34,62 +36,29 @@ def start(proc: Managed, *, run_dir: Path, log_dir: Path) -> int:
         child = subprocess.Popen(
             list(proc.args), stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True, env=env
         )
-    _pid_file(run_dir, proc.name).write_text(str(child.pid))
+    PidFile.of(child.pid).write(_pid_file(run_dir, proc.name))
     return child.pid
 
 
 def pid_of(name: str, *, run_dir: Path) -> int | None:
     """The pid if the process is alive, else None (and a stale pid file is removed)."""
     path = _pid_file(run_dir, name)
-    try:
-        pid = int(path.read_text().strip())
-    except (OSError, ValueError):
-        return None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+    record = PidFile.read(path)
+    if record is None or not record.alive():
         path.unlink(missing_ok=True)
         return None
-    except PermissionError:
-        return pid
-    if _is_zombie(pid):
-        path.unlink(missing_ok=True)
-        return None
-    return pid
-
-
-def _is_zombie(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state == "Z"
+    return record.pid
 
 
 def stop(name: str, *, run_dir: Path, timeout: float = 15.0) -> bool:
     """SIGTERM the process group, SIGKILL after `timeout`; True if something was running."""
-    pid = pid_of(name, run_dir=run_dir)
-    if pid is None:
-        return False
-    _signal_group(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and pid_of(name, run_dir=run_dir) is not None:
-        time.sleep(0.1)
-    if pid_of(name, run_dir=run_dir) is not None:
-        _signal_group(pid, signal.SIGKILL)
-        while pid_of(name, run_dir=run_dir) is not None and time.monotonic() < deadline + 5:
-            time.sleep(0.1)
-    _pid_file(run_dir, name).unlink(missing_ok=True)
-    return True
-
-
-def _signal_group(pid: int, sig: int) -> None:
-    try:
-        os.killpg(pid, sig)
-    except ProcessLookupError:
-        pass
-    except PermissionError:
-        os.kill(pid, sig)
+    path = _pid_file(run_dir, name)
+    record = PidFile.read(path)
+    running = record is not None and record.alive()
+    if record is not None:
+        record.stop(timeout)
+    path.unlink(missing_ok=True)
+    return running
 
 
 def strays(data_dir: Path) -> list[int]:
@@ -135,20 +104,10 @@ def sweep(data_dir: Path, *, timeout: float = 10.0) -> int:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and any(_alive(p) for p in pids):
+    while time.monotonic() < deadline and any(start_ticks(p) is not None for p in pids):
         time.sleep(0.1)
     for pid in pids:
-        if _alive(pid):
+        if start_ticks(pid) is not None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGKILL)
     return len(pids)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return not _is_zombie(pid)

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from gardener.local.cloudprofile import CLOUDPROFILE
+from gardener.runtime.process import PidFile
 from tests.helpers import eventually, kubectl
 
 REPO = Path(__file__).resolve().parents[2]
@@ -34,7 +35,9 @@ def gardener(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def pid(data: Path, name: str) -> int:
-    return int((data / "run" / f"{name}.pid").read_text())
+    record = PidFile.read(data / "run" / f"{name}.pid")
+    assert record is not None, f"no pid file of {name}"
+    return record.pid
 
 
 def alive(pid: int) -> bool:

@@ -23,6 +23,7 @@ import pytest
 import yaml
 
 from gardener.runtime.kube import Kube
+from gardener.runtime.process import PidFile
 from tests.helpers import eventually, kubectl
 
 REPO = Path(__file__).resolve().parents[2]
@@ -99,7 +100,9 @@ class Garden:
 
     def gardenlet_pid(self) -> int | None:
         try:
-            pid = int((self.data / "run" / "gardenlet.pid").read_text().strip())
+            record = PidFile.read(self.data / "run" / "gardenlet.pid")
+            assert record is not None, "no gardenlet pid file"
+            pid = record.pid
         except (OSError, ValueError):
             return None
         return pid if _alive(pid) else None

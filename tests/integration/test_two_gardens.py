@@ -20,6 +20,7 @@ import yaml
 
 from gardener.local import networks
 from gardener.local.garden import COMPONENTS
+from gardener.runtime.process import PidFile
 from tests.helpers import eventually, kubectl
 
 REPO = Path(__file__).resolve().parents[2]
@@ -51,7 +52,8 @@ def alive(pid: int) -> bool:
 
 
 def pids(data: Path) -> dict[str, int]:
-    return {name: int((data / "run" / f"{name}.pid").read_text()) for name in COMPONENTS}
+    records = {name: PidFile.read(data / "run" / f"{name}.pid") for name in COMPONENTS}
+    return {name: record.pid for name, record in records.items() if record is not None}
 
 
 def left_over(data: Path) -> list[int]:
