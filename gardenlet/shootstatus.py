@@ -96,6 +96,13 @@ def last_operation(
     }
 
 
+def progress_description(running: Iterable[str]) -> str:
+    """`lastOperation.description` while a flow runs: the tasks it is waiting for, as Gardener's
+    `flow.MakeDescription` joins the running tasks (sorted); empty when nothing runs (the description stays)."""
+    names = sorted(running)
+    return f"Running tasks: {', '.join(names)}" if names else ""
+
+
 def last_errors(error: FlowError, *, now: dt.datetime) -> list[Obj]:
     out = []
     for task_error in error.errors:

@@ -7,12 +7,13 @@ its deletion flow has removed everything in the seed.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import socket
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from gardener.apis.core.conditions import format_micro_time, format_time
@@ -159,9 +160,12 @@ class ShootReconciler:
             objects=(shoot, seed),
         )
         flow = operation.delete_flow() if kind == st.OperationType.DELETE else operation.reconcile_flow()
-        reporter = _ProgressWriter(self, shoot, kind)
+        reporter = ProgressWriter(shoot=shoot, kind=kind, write=self._status, clock=self.clock)
         try:
-            await flow.run(progress=reporter)
+            try:
+                await flow.run(progress=reporter)
+            finally:
+                await reporter.close()
         except FlowError as exc:
             delay = await self._failed(reporter.shoot, kind, exc)
             return None if delay is None else Result(requeue_after=delay)
@@ -269,28 +273,66 @@ class ShootReconciler:
         return delay
 
 
-class _ProgressWriter:
-    """Writes `status.lastOperation.progress` when the percentage changes."""
+class ProgressWriter:
+    """Writes `status.lastOperation` (progress and the running tasks) while a flow runs.
 
-    def __init__(self, reconciler: ShootReconciler, shoot: Obj, kind: st.OperationType) -> None:
-        self.reconciler = reconciler
+    The flow reports every state change, also the moment between one task finishing and the tasks that wait for
+    it starting. Writing each of those would show "nothing running" and cost a write per step, so a report is only
+    recorded and written once the flow awaits its tasks (a background write picks up the newest report), which is
+    Gardener's order too: report after the finished task's dependents have started. `close()` waits for the last
+    write, so a late progress write can never overwrite the final status.
+    """
+
+    def __init__(
+        self,
+        *,
+        shoot: Obj,
+        kind: st.OperationType,
+        write: Callable[[Obj, Obj], Awaitable[Obj]],
+        clock: Clock,
+    ) -> None:
         self.shoot = shoot
         self.kind = kind
-        self._percent = 0
+        self._write = write
+        self._clock = clock
+        self._pending: Progress | None = None
+        self._writer: asyncio.Task[None] | None = None
+        last = (shoot.get("status") or {}).get("lastOperation") or {}
+        self._written: tuple[int, str] = (int(last.get("progress") or 0), str(last.get("description") or ""))
 
     async def __call__(self, progress: Progress) -> None:
-        if progress.percent == self._percent or progress.percent >= 100:
-            return
-        self._percent = progress.percent
-        running = ", ".join(progress.running) or "next tasks"
-        last = st.last_operation(
-            self.kind,
-            st.OperationState.PROCESSING,
-            progress=progress.percent,
-            description=f"Running {running}.",
-            now=self.reconciler.clock(),
-        )
-        self.shoot = await self.reconciler._status(self.shoot, {"lastOperation": last})
+        if progress.percent in (0, 100):
+            return  # the start and end of a run write their own descriptions ("Creating Shoot cluster." ...)
+        self._pending = progress
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.get_running_loop().create_task(self._flush())
+
+    async def close(self) -> None:
+        """Wait for the write under way (and the report it still has to write)."""
+        if self._writer is not None:
+            await self._writer
+
+    async def _flush(self) -> None:
+        while self._pending is not None:
+            progress, self._pending = self._pending, None
+            # Nothing running (the rest waits for a failed task): keep the description, as Gardener does.
+            description = st.progress_description(progress.running) or self._written[1]
+            if (progress.percent, description) == self._written:
+                continue
+            last = st.last_operation(
+                self.kind,
+                st.OperationState.PROCESSING,
+                progress=progress.percent,
+                description=description,
+                now=self._clock(),
+            )
+            try:
+                self.shoot = await self._write(self.shoot, {"lastOperation": last})
+            except Exception:
+                # Progress is advisory (the next report overwrites it); the flow's work matters more.
+                log.exception("Reporting progress failed")
+                continue
+            self._written = (progress.percent, description)
 
 
 def _parse_time(value: object) -> dt.datetime | None:

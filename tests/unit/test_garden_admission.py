@@ -630,12 +630,21 @@ INVALID: list[Case] = [
         update=True,
     ),
     Case(
-        "shoot-update-nodes",
+        "shoot-update-pods",
         "Shoot",
         "apps",
-        sets(("spec.networking.nodes", "10.251.0.0/16")),
-        {"spec.networking.nodes"},
+        sets(("spec.networking.pods", "100.100.0.0/16")),
+        {"spec.networking.pods"},
         update=True,
+        old_mutate=sets(("spec.networking.pods", "100.96.0.0/11")),
+    ),
+    Case(
+        "shoot-namespace-without-project",
+        "Shoot",
+        "demo",
+        sets(("metadata.namespace", "default")),
+        {"metadata.namespace"},
+        reasons={"FieldValueForbidden"},
     ),
     Case(
         "shoot-update-downgrade",
@@ -1067,7 +1076,10 @@ def _messages(case_id: str) -> list[str]:
 
 def test_messages() -> None:
     assert _messages("shoot-unknown-region") == ['Unsupported value: "mars": supported values: "local"']
-    assert _messages("shoot-update-nodes") == ['Invalid value: "10.251.0.0/16": field is immutable']
+    assert _messages("shoot-update-pods") == ['Invalid value: "100.100.0.0/16": field is immutable']
+    assert _messages("shoot-namespace-without-project") == [
+        'Forbidden: could not find referenced project: Project.core.gardener.cloud "<unknown>" not found'
+    ]
     assert _messages("shoot-maintenance-too-long") == [
         "Invalid value: 8h0m0s: time window must not be greater than 6h0m0s"
     ]
@@ -1331,3 +1343,27 @@ def test_too_many_worker_pools_are_refused_for_that_alone() -> None:
             "field": "spec.provider.workers",
         }
     ]
+
+
+# ---- networking.nodes stays mutable (Gardener's MutableShootSpecNetworkingNodes, GA since v1.97) ----
+
+
+def test_node_network_of_an_unscheduled_shoot_can_be_fixed() -> None:
+    old = admitted("Shoot", "apps")
+    shoot = copy.deepcopy(old)
+    shoot["spec"]["networking"]["nodes"] = "10.251.0.0/16"
+    lookup = make_lookup()
+    default(shoot, lookup, old=old)
+    assert validate_shoot(shoot, old, lookup=lookup, now=NOW) == []
+
+
+def test_node_network_of_a_scheduled_shoot_can_change_too() -> None:
+    lookup = make_lookup()
+    old = example("Shoot", "apps")
+    old["spec"]["seedName"] = "local"
+    default(old, lookup)
+    assert validate_shoot(old, None, lookup=lookup, now=NOW) == []
+    shoot = copy.deepcopy(old)
+    shoot["spec"]["networking"]["nodes"] = "10.251.0.0/16"
+    default(shoot, lookup, old=old)
+    assert validate_shoot(shoot, old, lookup=lookup, now=NOW) == []

@@ -3,6 +3,11 @@
 Connections are spread round-robin over the backends; a backend that refuses is skipped for that
 connection. A listener is kept while its address and port stay wanted, so a backend change never
 drops connections that are already established.
+
+An address without ready backends refuses connections, as kube-proxy's REJECT rule for a Service
+without endpoints does: its listening socket is closed, so a client is told "connection refused" at
+once instead of being accepted and cut off (a hibernated shoot's API address then fails fast). The
+socket opens again as soon as a backend is ready; connections already established stay untouched.
 """
 
 from __future__ import annotations
@@ -10,13 +15,38 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence, Set
+from dataclasses import dataclass
 
 log = logging.getLogger("provider_local.nodeagent.proxy")
 
 Address = tuple[str, int]
 CONNECT_TIMEOUT = 3.0
 CHUNK = 65536
+
+
+@dataclass(frozen=True)
+class ProxyPlan:
+    """The changes that make one owner's listeners match what it wants, decided apart from any socket."""
+
+    #: wanted addresses with ready backends that do not listen yet
+    listen: tuple[Address, ...]
+    #: wanted addresses without ready backends that still listen: they must refuse from now on
+    refuse: tuple[Address, ...]
+    #: addresses no longer wanted at all: closed, with their connections
+    drop: tuple[Address, ...]
+
+
+def plan(*, owned: Set[Address], listening: Set[Address], wanted: Mapping[Address, Sequence[Address]]) -> ProxyPlan:
+    """What to change so that exactly the wanted addresses with ready backends listen.
+
+    `owned` are the addresses the owner had before, `listening` those of them whose socket is open.
+    """
+    return ProxyPlan(
+        listen=tuple(a for a, backends in wanted.items() if backends and a not in listening),
+        refuse=tuple(a for a, backends in wanted.items() if not backends and a in listening),
+        drop=tuple(sorted(set(owned) - set(wanted))),
+    )
 
 
 async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -39,14 +69,24 @@ class Listener:
         self._on_connection = on_connection
         self._connections: set[asyncio.Task[None]] = set()
 
+    @property
+    def listening(self) -> bool:
+        return self._server is not None
+
     async def start(self) -> None:
-        host, port = self.address
-        self._server = await asyncio.start_server(self._accept, host, port, reuse_address=True)
+        """Open the listening socket (again); raises OSError when the address cannot be bound."""
+        if self._server is None:
+            host, port = self.address
+            self._server = await asyncio.start_server(self._accept, host, port, reuse_address=True)
+
+    def refuse(self) -> None:
+        """Close the listening socket so new connections are refused; established ones go on."""
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()  # closes the listening socket at once; wait_closed would wait for every connection
 
     async def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
+        self.refuse()
         for task in list(self._connections):
             task.cancel()
         await asyncio.gather(*self._connections, return_exceptions=True)
@@ -85,7 +125,7 @@ class Listener:
 
 
 class ProxyTable:
-    """All listeners of the node, grouped by the service that wants them."""
+    """All listeners of the node, grouped by the service that wants them (listening or refusing)."""
 
     def __init__(self, *, on_connection: Callable[[], None] = lambda: None) -> None:
         self._listeners: dict[Address, Listener] = {}
@@ -95,23 +135,29 @@ class ProxyTable:
     def count(self) -> int:
         return len(self._listeners)
 
+    def listening(self) -> set[Address]:
+        """The addresses whose socket is open (the others refuse connections)."""
+        return {a for a, listener in self._listeners.items() if listener.listening}
+
     async def set(self, owner: str, wanted: Mapping[Address, Sequence[Address]]) -> list[str]:
-        """Make `owner`'s listeners exactly `wanted` (address -> backends); returns addresses that failed to bind."""
-        failed = []
-        for address in self._owners.get(owner, set()) - set(wanted):
+        """Make `owner`'s listeners exactly `wanted` (address -> ready backends); an address without backends
+        refuses connections. Returns the addresses that failed to bind."""
+        owned = self._owners.get(owner, set())
+        steps = plan(owned=owned, listening=owned & self.listening(), wanted=wanted)
+        for address in steps.drop:
             await self._drop(address)
         for address, backends in wanted.items():
-            listener = self._listeners.get(address)
-            if listener is None:
-                listener = Listener(address, on_connection=self._on_connection)
-                try:
-                    await listener.start()
-                except OSError as exc:
-                    failed.append(f"{address[0]}:{address[1]} ({exc.strerror or exc})")
-                    continue
-                self._listeners[address] = listener
+            listener = self._listeners.setdefault(address, Listener(address, on_connection=self._on_connection))
             listener.backends = list(backends)
-        self._owners[owner] = {a for a in wanted if a in self._listeners}
+        for address in steps.refuse:
+            self._listeners[address].refuse()
+        failed = []
+        for address in steps.listen:
+            try:
+                await self._listeners[address].start()
+            except OSError as exc:
+                failed.append(f"{address[0]}:{address[1]} ({exc.strerror or exc})")
+        self._owners[owner] = set(wanted)
         return failed
 
     async def remove(self, owner: str) -> None:

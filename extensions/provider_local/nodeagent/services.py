@@ -2,8 +2,9 @@
 
 A Service without a cluster IP gets one from 127.2.0.0/16; a LoadBalancer Service also gets
 `status.loadBalancer.ingress[0].ip` from 127.3.0.0/16. Both addresses forward every service port
-to the ready pods the selector picks. Endpoints are written for selector Services like the
-endpoints controller does; Services without a selector use the Endpoints their owner writes.
+to the ready pods the selector picks; while there is none, they refuse connections (see `proxy`).
+Endpoints are written for selector Services like the endpoints controller does; Services without a
+selector use the Endpoints their owner writes.
 """
 
 from __future__ import annotations

@@ -872,7 +872,9 @@ class _Shoot:
             if not isinstance(networking, dict):
                 self.add(forbidden("spec.networking", "networking cannot be set to nil if it's already set"))
                 return
-            for key in ("type", "ipFamilies", "pods", "services", "nodes"):
+            # `nodes` stays mutable, as in Gardener since MutableShootSpecNetworkingNodes went GA (v1.97): an
+            # unschedulable Shoot's overlapping node network can be fixed, a scheduled one's extended.
+            for key in ("type", "ipFamilies", "pods", "services"):
                 self.add(*_immutable_once_set(networking.get(key), old_networking.get(key), f"spec.networking.{key}"))
 
     # -- references: CloudProfile, SecretBinding, Quotas, Seed, Project --
@@ -1313,6 +1315,29 @@ def kubernetes_version_update_errors(new: str, old: str, path: str) -> list[Fiel
     return errs
 
 
+#: What Gardener answers for a Shoot in a namespace no Project claims (`ProjectForNamespaceFromLister` finds none
+#: and ShootTolerationRestriction, the first of its plugins to look, reports it as
+#: `could not find referenced project: ...`).
+NO_PROJECT = 'could not find referenced project: Project.core.gardener.cloud "<unknown>" not found'
+
+
+def validate_shoot_namespace(shoot: dict[str, Any], old: dict[str, Any] | None, *, lookup: Lookup) -> list[FieldError]:
+    """A Shoot lives in a project namespace; elsewhere it is refused for that alone.
+
+    Gardener's mutating plugins need the Project (tolerations, DNS domain) and fail before any validation, so
+    a Shoot in `default` is told about the missing project, not about a SecretBinding it should not need there.
+    An update only counts when the spec changes: finalizers and annotations stay writable for a Shoot whose
+    Project went away.
+    """
+    meta = _d(_d(shoot).get("metadata"))
+    namespace = _s(meta.get("namespace"))
+    if not namespace or (old is not None and _d(shoot).get("spec") == _d(old).get("spec")):
+        return []
+    if lookup.project_for_namespace(namespace) is not None:
+        return []
+    return [forbidden("metadata.namespace", NO_PROJECT)]
+
+
 def validate_shoot(
     shoot: dict[str, Any], old: dict[str, Any] | None, *, lookup: Lookup, now: datetime | None = None
 ) -> list[FieldError]:
@@ -1321,11 +1346,15 @@ def validate_shoot(
     Static checks as Gardener's `ValidateShoot`/`ValidateShootUpdate`; checks against the CloudProfile
     (region, zones, machine types and images, volume types, Kubernetes version) only for what is new or
     changed, as Gardener's shoot validator; SecretBinding existence and provider type, quota limits,
-    Seed networks and taints, and on create the technical ID length limit of project plus shoot name.
+    Seed networks and taints, and on create the technical ID length limit of project plus shoot name. A Shoot
+    outside a project namespace is refused for that alone (`validate_shoot_namespace`).
     """
     errs = _structure(shoot, SHOOT_SCHEMA)
     if errs:
         return dedupe(errs)
+    homeless = validate_shoot_namespace(shoot, old, lookup=lookup)
+    if homeless:
+        return homeless
     return dedupe(_Shoot(shoot, _usable_old(old, SHOOT_SCHEMA), lookup, _now(now)).run())
 
 
