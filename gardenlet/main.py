@@ -22,6 +22,7 @@ from gardener.runtime.kube import Kube
 from gardener.runtime.logs import FORMATS, setup_logging
 from gardenlet import bootstrap
 from gardenlet.config import FIELD_MANAGER, ConfigError, GardenletConfig, load_config, resolve_seed_kubeconfig
+from gardenlet.controllerinstallation import run_controller_installations
 from gardenlet.heartbeat import Heartbeat, Metrics
 from gardenlet.shoot.controller import run_shoot_controller
 
@@ -152,10 +153,17 @@ async def run(config: GardenletConfig, *, seed_kubeconfig: Path) -> int:
             asyncio.create_task(_renewals(config, heartbeat, metrics, stop), name="certificate-renewal"),
         ]
         shoots = asyncio.create_task(_shoots(config, seed_kubeconfig), name="shoots")
+        extensions = asyncio.create_task(
+            run_controller_installations(
+                garden_kubeconfig=config.kubeconfig, seed_kubeconfig=seed_kubeconfig, seed_name=config.seed_name
+            ),
+            name="controllerinstallations",
+        )
         log.info("Gardenlet running", extra={"seed": config.seed_name})
         await stop.wait()
         shoots.cancel()
-        await asyncio.gather(shoots, return_exceptions=True)
+        extensions.cancel()
+        await asyncio.gather(shoots, extensions, return_exceptions=True)
         await asyncio.gather(*tasks)
     finally:
         if runner is not None:

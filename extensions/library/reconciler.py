@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from gardener.apis.extensions.v1alpha1 import (
     GROUP,
@@ -26,6 +26,7 @@ from gardener.apis.extensions.v1alpha1 import (
     LastOperationType,
     Operation,
 )
+from gardener.apis.openapi import decode
 from gardener.runtime.controller import Controller, Key, Manager, Result, key_of
 from gardener.runtime.errors import (
     ApiError,
@@ -39,6 +40,8 @@ from gardener.runtime.errors import (
 from gardener.runtime.kube import JSON_PATCH, Kube, Obj, Resource, finalizer_patch
 
 log = logging.getLogger("extensions.library.reconciler")
+
+T = TypeVar("T")
 
 #: when to try again after a temporary error that names no delay of its own
 DEFAULT_RETRY = 5.0
@@ -207,6 +210,16 @@ class Context:
     def spec(self) -> dict[str, Any]:
         return dict(self.obj.get("spec") or {})
 
+    def spec_as(self, cls: type[T]) -> T:
+        """The spec as its contract type (`WorkerSpec`, ...), decoded as the gardenlet encoded it.
+
+        A spec that does not decode is a configuration problem: retrying cannot fix it until someone changes it.
+        """
+        try:
+            return decode(cls, self.obj.get("spec") or {})
+        except (ValueError, TypeError) as exc:
+            raise PermanentError(f"spec of {self.obj.get('kind')} {self.name} is invalid: {exc}") from None
+
     def progress(self, percent: int, description: str) -> None:
         """Report that the operation goes on: lastOperation Processing with this progress and description.
 
@@ -244,17 +257,27 @@ class Actuator(Protocol):
         """Take a migrated resource over on this seed."""
 
 
+class NotImplementedByProvider(PermanentError):
+    """The provider's actuator lacks an operation: reported in the resource's status, never taken as success."""
+
+
 class BaseActuator:
-    """Defaults: migrate keeps everything (state lives in the seed's API), restore is a reconcile."""
+    """Only restore has a default (a reconcile on the new seed). Reconcile, delete and migrate must be written by
+    the provider: a delete that "succeeds" without removing anything would leave cloud resources behind unseen,
+    and a migrate that does nothing would let two seeds own the same machines. An actuator that truly has
+    nothing to do says so in its own method."""
+
+    def _missing(self, operation: str) -> NotImplementedByProvider:
+        return NotImplementedByProvider(f"{type(self).__name__} does not implement {operation}")
 
     def reconcile(self, ctx: Context) -> Mapping[str, Any] | None:
-        raise NotImplementedError
+        raise self._missing("reconcile")
 
     def delete(self, ctx: Context) -> None:
-        return None
+        raise self._missing("delete")
 
     def migrate(self, ctx: Context) -> None:
-        return None
+        raise self._missing("migrate")
 
     def restore(self, ctx: Context) -> Mapping[str, Any] | None:
         return self.reconcile(ctx)

@@ -12,9 +12,11 @@ import sys
 import kopf
 from prometheus_client import start_http_server
 
+from gardener.controllermanager import controllerregistration
 from gardener.controllermanager.handlers import build_registry
 from gardener.controllermanager.protection import ProtectionConfig
 from gardener.controllermanager.seedlifecycle import LifecycleConfig
+from gardener.runtime.kube import Kube
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -67,6 +69,9 @@ def main(argv: list[str] | None = None) -> None:
         lifecycle=lifecycle,
         token_grace=args.bootstrap_token_grace,
         protection_config=ProtectionConfig(sync_period=args.protection_sync_period),
+    )
+    controllerregistration.register(
+        registry, controllerregistration.ControllerRegistrationSeed(Kube.from_kubeconfig(args.kubeconfig))
     )
     liveness = f"http://127.0.0.1:{args.health_port}/healthz" if args.health_port else None
     with contextlib.suppress(KeyboardInterrupt):

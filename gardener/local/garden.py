@@ -20,7 +20,7 @@ from gardener.apis.crds import all_crds
 from gardener.local import cloudprofile, networks, processes
 from gardener.local.networks import Networks, NoFreeNetworks
 from gardener.local.processes import Managed
-from gardener.local.seed import SEED_COMPONENTS, up_seed
+from gardener.local.seed import SEED_COMPONENTS, provider_local_registration, up_seed
 from gardener.scheduler import rbac as scheduler_rbac
 
 #: in start order; `down` stops them in reverse
@@ -160,6 +160,7 @@ def _up(layout: Layout, *, port: int, timeout: float, nets: Networks | None) -> 
         layout.garden_kubeconfig.chmod(0o600)
     install_garden_api(layout.garden_kubeconfig, timeout=timeout)
     created = cloudprofile.install(layout.garden_kubeconfig)
+    _apply(layout.garden_kubeconfig, [provider_local_registration()])
     scheduler_kubeconfig = layout.component_kubeconfig("scheduler")
     _user_kubeconfig(layout, scheduler_kubeconfig, user=scheduler_rbac.USER)
     _apply_rbac(layout.garden_kubeconfig, [scheduler_rbac.cluster_role(), scheduler_rbac.cluster_role_binding()])
@@ -217,14 +218,25 @@ def _user_kubeconfig(layout: Layout, path: Path, *, user: str, groups: tuple[str
 
 
 def _apply_rbac(kubeconfig: Path, objects: list[dict[str, Any]]) -> None:
+    _apply(kubeconfig, objects)
+
+
+_COLLECTIONS = {
+    "ClusterRole": "/apis/rbac.authorization.k8s.io/v1/clusterroles",
+    "ClusterRoleBinding": "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
+    "ControllerRegistration": "/apis/core.gardener.cloud/v1beta1/controllerregistrations",
+}
+
+
+def _apply(kubeconfig: Path, objects: list[dict[str, Any]]) -> None:
+    """Create or update cluster-scoped garden objects (RBAC, ControllerRegistrations)."""
     from kubernetes import config
 
     from gardener.runtime.kube import Kube
 
     kube = Kube(config.new_client_from_config(config_file=str(kubeconfig)))  # type: ignore[no-untyped-call]
     for obj in objects:
-        plural = {"ClusterRole": "clusterroles", "ClusterRoleBinding": "clusterrolebindings"}[obj["kind"]]
-        kube.apply(f"/apis/rbac.authorization.k8s.io/v1/{plural}", obj)
+        kube.apply(_COLLECTIONS[obj["kind"]], obj)
 
 
 def _wait_for_file(path: Path, *, component: str, layout: Layout, timeout: float) -> None:

@@ -1,21 +1,72 @@
-"""The local seed: its own API server, the provider-local node agent, extension controllers, the
-machine controller manager, and a gardenlet registered through a bootstrap token like any seed."""
+"""The local seed: its own API server, the provider-local node agent, the machine controller manager, and a
+gardenlet registered through a bootstrap token like any seed.
+
+provider-local itself is not started here: it is registered in the garden through a ControllerRegistration whose
+deployment runs it, so the controller-manager asks for it on the seed and the gardenlet installs it (a Deployment
+the node agent runs as a host process), the way any extension gets onto any seed."""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from gardener.apis.extensions.crds import extensions_crds
 from gardener.cli.register import SeedRegistration, register_seed
 from gardener.local import processes
 from gardener.local.networks import Networks
 from gardener.local.processes import Managed
+from gardenlet.controllerinstallation import SEED_KUBECONFIG
 
 SEED = SeedRegistration(name="local", provider="local", region="local", zones=("local-a", "local-b"))
+PROVIDER_LOCAL = "provider-local"
+#: what provider-local reconciles: the kinds and types its ControllerRegistration lists (Network type calico too,
+#: which on this machine means the same as local; see extensions.provider_local.controllers.networking)
+PROVIDER_LOCAL_RESOURCES = (
+    ("Infrastructure", "local"),
+    ("ControlPlane", "local"),
+    ("Worker", "local"),
+    ("OperatingSystemConfig", "local"),
+    ("Network", "local"),
+    ("Network", "calico"),
+    ("DNSRecord", "local"),
+    ("BackupBucket", "local"),
+)
+NETWORK_TYPES = tuple(t for k, t in PROVIDER_LOCAL_RESOURCES if k == "Network")
+
+
+def provider_local_registration() -> dict[str, Any]:
+    """provider-local's ControllerRegistration: what it reconciles, so that gardenlets wait for it, and how to run
+    it (gardenlet.controllerinstallation's deployment format). Policy Always: a local seed hosts local shoots."""
+    return {
+        "apiVersion": "core.gardener.cloud/v1beta1",
+        "kind": "ControllerRegistration",
+        "metadata": {"name": PROVIDER_LOCAL},
+        "spec": {
+            "resources": [{"kind": kind, "type": type_} for kind, type_ in PROVIDER_LOCAL_RESOURCES],
+            "deployment": {
+                "policy": "Always",
+                "providerConfig": {
+                    "image": "python:3",
+                    "containers": [
+                        {
+                            "name": PROVIDER_LOCAL,
+                            "command": ["python", "-m", "extensions.provider_local.controllers.main"],
+                            "args": [
+                                f"--kubeconfig={SEED_KUBECONFIG}",
+                                *(f"--network-type={t}" for t in NETWORK_TYPES if t != "local"),
+                            ],
+                        }
+                    ],
+                },
+            },
+        },
+    }
+
+
 #: in start order, after the garden's components
-SEED_COMPONENTS = ("seed-apiserver", "node-agent", "provider-local", "machine-controller-manager", "gardenlet")
+SEED_COMPONENTS = ("seed-apiserver", "node-agent", "machine-controller-manager", "gardenlet")
 
 
 def _py(*args: str) -> tuple[str, ...]:
@@ -67,9 +118,16 @@ def up_seed(
             networks.load_balancers,
             "--cleanup-on-exit",
         ),
-        "provider-local": _py("extensions.provider_local.controllers.main", "--kubeconfig", str(seed_kubeconfig)),
         "machine-controller-manager": _py(
-            "extensions.mcm.main", "--kubeconfig", str(seed_kubeconfig), "--state-dir", str(seed_dir / "machines")
+            "extensions.mcm.main",
+            "--kubeconfig",
+            str(seed_kubeconfig),
+            "--state-dir",
+            str(seed_dir / "machines"),
+            "--driver-module",
+            "extensions.mcm.local.driver",
+            "--provider",
+            "local",
         ),
     }
     agent_ready = seed_dir / "node" / "metrics.port"  # written once the node agent serves

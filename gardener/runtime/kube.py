@@ -98,6 +98,9 @@ INFRASTRUCTURES = Resource(_EXTENSIONS, "v1alpha1", "infrastructures", "Infrastr
 CONTROLPLANES = Resource(_EXTENSIONS, "v1alpha1", "controlplanes", "ControlPlane")
 WORKERS = Resource(_EXTENSIONS, "v1alpha1", "workers", "Worker")
 CLUSTERS = Resource(_EXTENSIONS, "v1alpha1", "clusters", "Cluster", namespaced=False)
+OPERATINGSYSTEMCONFIGS = Resource(_EXTENSIONS, "v1alpha1", "operatingsystemconfigs", "OperatingSystemConfig")
+NETWORKS = Resource(_EXTENSIONS, "v1alpha1", "networks", "Network")
+DNSRECORDS = Resource(_EXTENSIONS, "v1alpha1", "dnsrecords", "DNSRecord")
 
 #: (apiVersion, kind) -> resource, for the kinds components write by manifest
 KINDS: dict[tuple[str, str], Resource] = {
@@ -120,6 +123,9 @@ KINDS: dict[tuple[str, str], Resource] = {
         CONTROLPLANES,
         WORKERS,
         CLUSTERS,
+        OPERATINGSYSTEMCONFIGS,
+        NETWORKS,
+        DNSRECORDS,
     )
 }
 

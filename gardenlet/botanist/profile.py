@@ -1,18 +1,27 @@
 """What a seed offers the control planes it hosts: images, storage, and which features its platform needs.
 
-A local seed (provider type `local`) runs control planes as host processes through provider-local's node
-agent: there the API server is the project's own, whose etcd client speaks plain HTTP and which signs
-certificate requests itself, so the local profile turns etcd TLS off and hands the API server the CA key.
-Such switches live here and nowhere in the flow.
+The profile follows what runs the seed, not which cloud it is on. A seed whose nodes are provider-local node
+agents (they report the container runtime `provider-local://...`) runs control planes as host processes: there
+the API server is the project's own, whose etcd client speaks plain HTTP and which signs certificate requests
+itself, so that profile turns etcd TLS off and hands the API server the CA key. Any other seed is a real cluster
+and gets the default profile, whatever its provider type. Such switches live here and nowhere in the flow.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-LOCAL = "local"
+from gardener.runtime.kube import NODES, Kube
+
+log = logging.getLogger("gardenlet.profile")
+
+#: the container runtime a provider-local node agent reports for its node
+HOST_PROCESS_RUNTIME = "provider-local://"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -28,10 +37,28 @@ class SeedProfile:
     probe_period_seconds: int = 10
 
 
-def profile_for(seed: dict[str, Any] | None, **overrides: Any) -> SeedProfile:
-    """The profile of a Seed by its provider type; `overrides` (from the gardenlet configuration) win."""
-    provider = str(((seed or {}).get("spec") or {}).get("provider", {}).get("type") or "")
-    profile = SeedProfile()
-    if provider == LOCAL:
-        profile = dataclasses.replace(profile, etcd_tls=False, embedded_csr_signer=True, probe_period_seconds=1)
-    return dataclasses.replace(profile, **overrides)
+HOST_PROCESSES = SeedProfile(etcd_tls=False, embedded_csr_signer=True, probe_period_seconds=1)
+
+
+def runs_host_processes(nodes: Iterable[dict[str, Any]]) -> bool:
+    """Whether every node of a seed is a provider-local node agent (and there is at least one)."""
+    runtimes = [
+        str(((n.get("status") or {}).get("nodeInfo") or {}).get("containerRuntimeVersion") or "") for n in nodes
+    ]
+    return bool(runtimes) and all(r.startswith(HOST_PROCESS_RUNTIME) for r in runtimes)
+
+
+def profile_of_nodes(nodes: Iterable[dict[str, Any]], **overrides: Any) -> SeedProfile:
+    """The profile of a seed with these nodes; `overrides` (from the gardenlet configuration) win."""
+    return dataclasses.replace(HOST_PROCESSES if runs_host_processes(nodes) else SeedProfile(), **overrides)
+
+
+async def seed_profile(seed: Kube, *, poll: float = 1.0, **overrides: Any) -> SeedProfile:
+    """The profile of the seed `seed` is a client of, from its Nodes; waits for the first Node to register
+    (a seed without nodes cannot host control planes, and guessing would pick the wrong profile)."""
+    while True:
+        nodes = ((await seed.araw("GET", NODES.path())) or {}).get("items") or []
+        if nodes:
+            return profile_of_nodes(nodes, **overrides)
+        log.info("Waiting for the seed's first Node to tell what runs the seed")
+        await asyncio.sleep(poll)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from gardener.apis.core.v1beta1 import ShootSpec
+from gardener.apis.core.v1beta1 import ShootSpec, Taint, Volume
 from gardener.apis.openapi import decode
 
 PROJECT_NAMESPACE_PREFIX = "garden-"
@@ -33,6 +33,17 @@ class WorkerPool:
     max_surge: int | str
     max_unavailable: int | str
     zones: tuple[str, ...]
+    #: what the Shoot says of the pool's nodes and machines; everything here reaches the Worker resource
+    labels: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)
+    taints: tuple[Taint, ...] = ()
+    volume: Volume | None = None
+    data_volumes: tuple[Volume, ...] = ()
+    provider_config: dict[str, Any] | None = None
+    cri: str | None = None
+    architecture: str | None = None
+    #: the pool's own Kubernetes version (`kubernetes.version` of the pool); None: the shoot's
+    kubernetes_version: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -53,6 +64,8 @@ class ShootInfo:
     deleting: bool
     services_cidr: str
     pods_cidr: str
+    #: the Network's type (calico, cilium ...); empty when the Shoot names none
+    networking_type: str = ""
     infrastructure_config: dict[str, Any] | None = None
     control_plane_config: dict[str, Any] | None = None
     workers: tuple[WorkerPool, ...] = field(default=())
@@ -87,6 +100,15 @@ def shoot_info(shoot: dict[str, Any], *, seed: dict[str, Any] | None = None) -> 
                 max_surge=_int_or_string(worker.maxSurge, 1),
                 max_unavailable=_int_or_string(worker.maxUnavailable, 0),
                 zones=tuple(worker.zones or ()),
+                labels=dict(worker.labels or {}),
+                annotations=dict(worker.annotations or {}),
+                taints=tuple(worker.taints or ()),
+                volume=worker.volume,
+                data_volumes=tuple(worker.dataVolumes or ()),
+                provider_config=worker.providerConfig,
+                cri=worker.cri.name if worker.cri else None,
+                architecture=worker.machine.architecture,
+                kubernetes_version=_pool_version(worker.kubernetes),
             )
         )
     return ShootInfo(
@@ -108,6 +130,7 @@ def shoot_info(shoot: dict[str, Any], *, seed: dict[str, Any] | None = None) -> 
         or defaults.get("services")
         or DEFAULT_SERVICES_CIDR,
         pods_cidr=(networking.pods if networking else None) or defaults.get("pods") or DEFAULT_PODS_CIDR,
+        networking_type=(networking.type if networking else None) or "",
         infrastructure_config=spec.provider.infrastructureConfig,
         control_plane_config=spec.provider.controlPlaneConfig,
         workers=tuple(pools),
@@ -121,3 +144,9 @@ def _int_or_string(value: Any, default: int) -> int | str:
         return value
     text = str(value)
     return int(text) if text.isdigit() else text
+
+
+def _pool_version(kubernetes: dict[str, Any] | None) -> str | None:
+    """A pool's `kubernetes.version`, when it sets one (the pool's kubelet may lag the control plane)."""
+    version = (kubernetes or {}).get("version")
+    return str(version) if version else None

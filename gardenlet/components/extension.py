@@ -1,5 +1,6 @@
-"""Extension resources (`extensions.gardener.cloud/v1alpha1` Infrastructure, ControlPlane, Worker): written by the
-gardenlet into the shoot namespace, reconciled by a provider extension, waited for through their status.
+"""Extension resources (`extensions.gardener.cloud/v1alpha1` Infrastructure, ControlPlane, Worker,
+OperatingSystemConfig, Network, DNSRecord): written by the gardenlet into the shoot namespace, reconciled by the
+extension registered for their kind and type, waited for through their status.
 
 Each write carries `gardener.cloud/operation: reconcile`, which the extension removes once it has acted; the
 resource is ready when that annotation is gone and `status.lastOperation` reports success for the current
@@ -26,6 +27,9 @@ PLURALS = {
     "Infrastructure": "infrastructures",
     "ControlPlane": "controlplanes",
     "Worker": "workers",
+    "OperatingSystemConfig": "operatingsystemconfigs",
+    "Network": "networks",
+    "DNSRecord": "dnsrecords",
     "Cluster": "clusters",
 }
 
@@ -110,6 +114,28 @@ def cluster_manifest(
         "metadata": {"name": name},
         "spec": {"cloudProfile": cloud_profile, "seed": seed, "shoot": shoot},
     }
+
+
+CONTROLLER_REGISTRATIONS = "/apis/core.gardener.cloud/v1beta1/controllerregistrations"
+
+
+async def registered_extensions(garden: Kube) -> frozenset[tuple[str, str]]:
+    """The (kind, type) pairs some ControllerRegistration of the garden lists: what an extension exists for."""
+    found = await garden.araw("GET", CONTROLLER_REGISTRATIONS)
+    pairs = set()
+    for registration in (found or {}).get("items") or []:
+        for resource in (registration.get("spec") or {}).get("resources") or []:
+            if resource.get("kind") and resource.get("type"):
+                pairs.add((str(resource["kind"]), str(resource["type"])))
+    return frozenset(pairs)
+
+
+def not_registered(kind: str, type_: str) -> str:
+    """What a flow says when it cannot wait for an extension because none is registered."""
+    return (
+        f"no extension is registered for {kind} of type {type_!r}: no ControllerRegistration of the garden lists "
+        f"kind {kind} with type {type_!r}, so nothing would ever reconcile it"
+    )
 
 
 async def installed_kinds(kube: Kube, kinds: Iterable[str] = tuple(PLURALS)) -> frozenset[str]:

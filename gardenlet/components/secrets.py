@@ -61,8 +61,8 @@ LABELS = {"managed-by": "secrets-manager", "manager-identity": "gardenlet"}
 #: the admin of a shoot: Gardener's `system:masters` client certificate
 ADMIN_USER = "system:admin"
 ADMIN_GROUP = "system:masters"
-#: the machine controller manager registers and watches Nodes in the shoot; it gets admin rights for now, as the
-#: shoot has no RBAC role for it yet
+#: the machine controller manager registers and watches Nodes in the shoot: a user of no group, whose rights are
+#: exactly the ClusterRole the gardenlet binds to it in the shoot (gardenlet.components.shootrbac)
 MCM_USER = "system:machine-controller-manager"
 
 
@@ -152,7 +152,7 @@ class SecretsManager:
             ETCD_SERVER: (CA_ETCD, CertSpec(common_name="etcd-server", hosts=v.etcd_hosts, server=True, client=True)),
             ETCD_PEER: (CA_ETCD, CertSpec(common_name="etcd-peer", hosts=v.etcd_hosts, server=True, client=True)),
             ETCD_CLIENT: (CA_ETCD, CertSpec(common_name="etcd-client", client=True)),
-            MCM_CLIENT: (CA, CertSpec(common_name=MCM_USER, organizations=(ADMIN_GROUP,), client=True)),
+            MCM_CLIENT: (CA, CertSpec(common_name=MCM_USER, client=True)),
         }
 
     async def deploy(self) -> None:

@@ -22,12 +22,12 @@ from gardener.runtime.controller import AsyncController, Result
 from gardener.runtime.informer import DELETED, Informer
 from gardener.runtime.kube import Kube, Obj, Resource
 from gardener.runtime.workqueue import Backoff
-from gardenlet.botanist.profile import SeedProfile, profile_for
+from gardenlet.botanist.profile import SeedProfile, seed_profile
 from gardenlet.care.controller import Care, CareSettings
 from gardenlet.config import FIELD_MANAGER
 from gardenlet.shoot.flow import FlowSettings
 from gardenlet.shoot.reconciler import ShootReconciler
-from gardenlet.shootstatus import CORE, on_seed
+from gardenlet.shootstatus import on_seed
 
 __all__ = ["SHOOTS", "ShootController", "ShootControllerSettings", "run_shoot_controller"]
 
@@ -145,8 +145,7 @@ async def run_shoot_controller(
     garden = Kube.from_kubeconfig(garden_kubeconfig, field_manager=FIELD_MANAGER)
     seed = Kube.from_kubeconfig(seed_kubeconfig, field_manager=FIELD_MANAGER)
     if profile is None:
-        seed_obj = await garden.aget(f"{CORE}/seeds/{seed_name}")
-        profile = profile_for(seed_obj, **settings.profile_overrides)
+        profile = await seed_profile(seed, **settings.profile_overrides)
     care = Care(garden=garden, seed=seed, seed_name=seed_name, settings=settings.care)
     reconciler = ShootReconciler(
         garden=garden,

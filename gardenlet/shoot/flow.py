@@ -2,15 +2,20 @@
 
 ```
 reconcile                                          delete (reverse)
-namespace -> kube-apiserver Service (LB) ->        Worker -> ControlPlane, kube-apiserver -> etcd,
-secrets -> etcd -> kube-apiserver -> reachable ->  Infrastructure, Service -> secrets -> namespace ->
-ControlPlane -> Worker                             Cluster, kubeconfig in the garden
-in parallel: Cluster, credentials -> Infrastructure; kubeconfig and machine access (after secrets)
+namespace -> kube-apiserver Service (LB) ->        Worker -> OperatingSystemConfigs, Network,
+secrets -> etcd -> kube-apiserver -> reachable ->  ControlPlane, kube-apiserver -> etcd,
+ControlPlane -> Worker                             Infrastructure, Service -> secrets -> namespace ->
+                                                   Cluster, kubeconfig in the garden
+in parallel: Cluster, credentials -> Infrastructure; OperatingSystemConfigs (user data) -> Worker;
+reachable -> Network; machine RBAC in the shoot -> Worker; LB address -> internal DNSRecord; kubeconfig and
+machine access (after secrets)
 ```
 
 A hibernating shoot runs the same graph with the scaling edges reversed: Worker to zero first, then the API
 server, then etcd (its claim, and so its data, stays). Extension steps are skipped, with a log line, when the
-seed has no CRD for them.
+seed has no CRD for them. When the seed has the CRD but no ControllerRegistration of the garden lists the
+resource's kind and type, the step fails and says so in `status.lastErrors` rather than wait for an extension
+that does not exist; it is retried like any temporary error, so registering the extension is all it takes.
 """
 
 from __future__ import annotations
@@ -23,7 +28,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from gardener.apis.extensions.machine import SHOOT_ACCESS_KEY, SHOOT_ACCESS_SECRET
+from gardener.apis.extensions.v1alpha1 import SecretKeySelector
+from gardener.apis.kubeconfig import build_kubeconfig
 from gardener.runtime.kube import Kube, resource_path
 from gardenlet.botanist.cluster import cluster_copy
 from gardenlet.botanist.controlplane import (
@@ -35,8 +44,12 @@ from gardenlet.botanist.controlplane import (
 )
 from gardenlet.botanist.extensions import (
     CLOUDPROVIDER_SECRET,
+    USER_DATA_KEY,
     control_plane_values,
+    dns_record_values,
     infrastructure_values,
+    network_values,
+    operating_system_config_values,
     worker_values,
 )
 from gardenlet.botanist.profile import SeedProfile
@@ -51,10 +64,13 @@ from gardenlet.components.extension import (
     ExtensionValues,
     cluster_manifest,
     installed_kinds,
+    not_registered,
+    registered_extensions,
 )
 from gardenlet.components.kubeapiserver import Endpoint, KubeAPIServer, KubeAPIServerService
 from gardenlet.components.namespace import Namespace
-from gardenlet.components.secrets import SecretsManager, ShootSecrets, secret_manifest
+from gardenlet.components.secrets import ADMIN_USER, MCM_USER, SecretsManager, ShootSecrets, secret_manifest
+from gardenlet.components.shootrbac import MachineControllerManagerRBAC, ShootRBACValues
 from gardenlet.flow import ErrorCode, Flow, PermanentError, RetryPolicy, Task, TaskFn, TemporaryError
 from gardenlet.shoot.kubeconfig import kubeconfig_secret, machine_controller_manager_kubeconfig, secret_name
 
@@ -104,6 +120,10 @@ class ShootOperation:
         self.settings = settings
         self.shoot_obj, self.seed_obj = objects
         self.extensions: frozenset[str] = frozenset()
+        #: (kind, type) pairs an extension is registered for in the garden
+        self.registered: frozenset[tuple[str, str]] = frozenset()
+        #: pool -> the Secret key its machines boot from (the OperatingSystemConfig's result)
+        self.user_data: dict[str, SecretKeySelector] = {}
         self._skipped: set[str] = set()
         self.endpoint: Endpoint | None = None
         self.secrets: ShootSecrets | None = None
@@ -159,6 +179,64 @@ class ShootOperation:
 
     async def detect_extensions(self) -> None:
         self.extensions = await installed_kinds(self.seed)
+        self.registered = await registered_extensions(self.garden)
+
+    def _require(self, values: ExtensionValues) -> None:
+        """An extension resource nothing is registered for would be waited for in vain: say so now. Retryable:
+        registering the extension is the fix, and the next attempt then goes on without a change to the Shoot."""
+        if (values.kind, values.type) not in self.registered:
+            raise TemporaryError(not_registered(values.kind, values.type))
+
+    async def _deploy(self, values: ExtensionValues) -> None:
+        self._require(values)
+        await self._extension(values).deploy()
+
+    async def deploy_infrastructure(self) -> None:
+        await self._deploy(infrastructure_values(self.shoot))
+
+    def _osc(self) -> list[ExtensionValues]:
+        return [operating_system_config_values(self.shoot, pool) for pool in self.shoot.workers]
+
+    async def deploy_operating_system_configs(self) -> None:
+        for values in self._osc():
+            await self._deploy(values)
+
+    async def wait_operating_system_configs(self) -> None:
+        """Wait for every pool's OperatingSystemConfig and note the Secret its user data is in."""
+        for pool, values in zip(self.shoot.workers, self._osc(), strict=True):
+            osc = self._extension(values)
+            await osc.wait_ready()
+            obj = await self.seed.aget(osc.path) or {}
+            ref = (((obj.get("status") or {}).get("cloudConfig") or {}).get("secretRef")) or {}
+            if not ref.get("name"):
+                raise TemporaryError(f"{osc.what} names no Secret with the user data in status.cloudConfig")
+            self.user_data[pool.name] = SecretKeySelector(name=str(ref["name"]), key=USER_DATA_KEY)
+
+    async def destroy_operating_system_configs(self) -> None:
+        for values in self._osc():
+            await self._extension(values).destroy()
+
+    async def wait_operating_system_configs_gone(self) -> None:
+        for values in self._osc():
+            await self._extension(values).wait_gone()
+
+    async def deploy_network(self) -> None:
+        await self._deploy(network_values(self.shoot))
+
+    def _dns_record(self) -> ExtensionValues:
+        seed_spec = (self.seed_obj or {}).get("spec") or {}
+        dns_type = ((seed_spec.get("dns") or {}).get("provider") or {}).get("type") or (
+            (seed_spec.get("provider") or {}).get("type") or self.shoot.provider_type
+        )
+        domain = (seed_spec.get("ingress") or {}).get("domain") or "local.gardener.cloud"
+        address = (self.endpoint or NO_ENDPOINT).external
+        return dns_record_values(self.shoot, dns_type=str(dns_type), domain=str(domain), address=address)
+
+    async def deploy_dns_record(self) -> None:
+        await self._deploy(self._dns_record())
+
+    async def wait_dns_record(self) -> None:
+        await self._extension(self._dns_record()).wait_ready()
 
     async def deploy_cloudprovider_secret(self) -> None:
         """Copy the provider credentials of the Shoot's SecretBinding into the seed namespace."""
@@ -207,11 +285,32 @@ class ShootOperation:
             secret_manifest(self.shoot.technical_id, SHOOT_ACCESS_SECRET, {SHOOT_ACCESS_KEY: document})
         )
 
+    async def deploy_machine_rbac(self) -> None:
+        """The machine controller manager's rights in the shoot (its certificate carries no group)."""
+        assert self.secrets is not None and self.endpoint is not None
+        config = build_kubeconfig(
+            server=self.endpoint.url,
+            ca_pem=self.secrets.ca_pem,
+            user=ADMIN_USER,
+            client_cert_pem=self.secrets.admin.cert_pem,
+            client_key_pem=self.secrets.admin.key_pem,
+        )
+        shoot = Kube.from_kubeconfig_text(yaml.safe_dump(config), field_manager="gardenlet")
+        try:
+            rbac = MachineControllerManagerRBAC(
+                shoot, ShootRBACValues(user=MCM_USER), timeouts=self.settings.components
+            )
+            await rbac.deploy()
+            await rbac.wait_ready()
+        finally:
+            shoot.close()
+
     async def deploy_control_plane(self) -> None:
-        await self._extension(control_plane_values(self.shoot, self.infrastructure_status)).deploy()
+        await self._deploy(control_plane_values(self.shoot, self.infrastructure_status))
 
     async def deploy_worker(self) -> None:
-        await self._extension(worker_values(self.shoot, self.infrastructure_status)).deploy()
+        # With no OperatingSystemConfig kind in the seed, pools boot without user data.
+        await self._deploy(worker_values(self.shoot, self.infrastructure_status, user_data=self.user_data))
 
     async def deploy_secrets(self) -> None:
         manager = self._secrets_manager()
@@ -254,15 +353,21 @@ class ShootOperation:
         s = self.shoot
         flow = Flow(f"{'hibernate' if s.hibernated else 'reconcile'} shoot {s.key}")
         etcd, kapi = self._etcd, self._kube_apiserver
-        infra = self._extension(infrastructure_values(s))
         cp = self._extension(control_plane_values(s))
         worker = self._extension(worker_values(s))
+        network = self._extension(network_values(s))
 
         def no(kind: str) -> object:
             return lambda: self._missing(kind)
 
         def no_worker() -> bool:
             return s.workerless or self._missing("Worker")
+
+        def no_osc() -> bool:
+            return s.workerless or self._missing("OperatingSystemConfig")
+
+        def no_network() -> bool:
+            return s.workerless or not s.networking_type or self._missing("Network")
 
         t = self._task
         ns = t(flow, "deploy-namespace", self.deploy_namespace)
@@ -280,8 +385,16 @@ class ShootOperation:
             found,
             skip=lambda: not self.extensions - {"Cluster"},
         )
-        infra_deploy = t(flow, "deploy-infrastructure", infra.deploy, creds, cluster, skip=no("Infrastructure"))
+        infra_deploy = t(
+            flow, "deploy-infrastructure", self.deploy_infrastructure, creds, cluster, skip=no("Infrastructure")
+        )
         infra_ready = t(flow, "wait-infrastructure", self.wait_infrastructure, infra_deploy, skip=no("Infrastructure"))
+        osc_deploy = t(
+            flow, "deploy-operating-system-configs", self.deploy_operating_system_configs, cluster, skip=no_osc
+        )
+        osc_ready = t(
+            flow, "wait-operating-system-configs", self.wait_operating_system_configs, osc_deploy, skip=no_osc
+        )
 
         async def deploy_etcd() -> None:
             await etcd().deploy()
@@ -301,15 +414,24 @@ class ShootOperation:
             kapi_deploy = t(flow, "deploy-kube-apiserver", deploy_kapi, etcd_ready)
             kapi_ready = t(flow, "wait-kube-apiserver", wait_kapi, kapi_deploy)
             reachable = t(flow, "check-api-server-available", self.check_api_server, kapi_ready)
+            dns = t(flow, "deploy-internal-dns-record", self.deploy_dns_record, svc_ready, creds, skip=no("DNSRecord"))
+            t(flow, "wait-internal-dns-record", self.wait_dns_record, dns, skip=no("DNSRecord"))
+            net_deploy = t(flow, "deploy-network", self.deploy_network, reachable, cluster, skip=no_network)
+            t(flow, "wait-network", network.wait_ready, net_deploy, skip=no_network)
             cp_deploy = t(
                 flow, "deploy-control-plane", self.deploy_control_plane, reachable, infra_ready, skip=no("ControlPlane")
             )
             cp_ready = t(flow, "wait-control-plane", cp.wait_ready, cp_deploy, skip=no("ControlPlane"))
-            worker_deploy = t(flow, "deploy-worker", self.deploy_worker, cp_ready, access, skip=no_worker)
+            rbac = t(
+                flow, "deploy-machine-controller-manager-rbac", self.deploy_machine_rbac, reachable, skip=no_worker
+            )
+            worker_deploy = t(
+                flow, "deploy-worker", self.deploy_worker, cp_ready, access, rbac, osc_ready, skip=no_worker
+            )
             t(flow, "wait-worker", worker.wait_ready, worker_deploy, skip=no_worker)
             return flow
         # Hibernation: no machines first, then no API server, then no etcd.
-        worker_deploy = t(flow, "deploy-worker", self.deploy_worker, infra_ready, access, skip=no_worker)
+        worker_deploy = t(flow, "deploy-worker", self.deploy_worker, infra_ready, access, osc_ready, skip=no_worker)
         worker_ready = t(flow, "wait-worker", worker.wait_ready, worker_deploy, skip=no_worker)
         cp_deploy = t(flow, "deploy-control-plane", self.deploy_control_plane, infra_ready, skip=no("ControlPlane"))
         t(flow, "wait-control-plane", cp.wait_ready, cp_deploy, skip=no("ControlPlane"))
@@ -326,6 +448,8 @@ class ShootOperation:
         infra = self._extension(infrastructure_values(s))
         cp = self._extension(control_plane_values(s))
         worker = self._extension(worker_values(s))
+        network = self._extension(network_values(s))
+        dns = self._extension(self._dns_record())
         secrets = self._secrets_manager()
 
         def no(kind: str) -> object:
@@ -335,6 +459,24 @@ class ShootOperation:
         found = t(flow, "detect-extensions", self.detect_extensions)
         w = t(flow, "destroy-worker", worker.destroy, found, skip=no("Worker"))
         w_gone = t(flow, "wait-worker-gone", worker.wait_gone, w, skip=no("Worker"))
+        o = t(
+            flow,
+            "destroy-operating-system-configs",
+            self.destroy_operating_system_configs,
+            w_gone,
+            skip=no("OperatingSystemConfig"),
+        )
+        o_gone = t(
+            flow,
+            "wait-operating-system-configs-gone",
+            self.wait_operating_system_configs_gone,
+            o,
+            skip=no("OperatingSystemConfig"),
+        )
+        n = t(flow, "destroy-network", network.destroy, w_gone, skip=no("Network"))
+        n_gone = t(flow, "wait-network-gone", network.wait_gone, n, skip=no("Network"))
+        d = t(flow, "destroy-internal-dns-record", dns.destroy, found, skip=no("DNSRecord"))
+        d_gone = t(flow, "wait-internal-dns-record-gone", dns.wait_gone, d, skip=no("DNSRecord"))
         c = t(flow, "destroy-control-plane", cp.destroy, w_gone, skip=no("ControlPlane"))
         c_gone = t(flow, "wait-control-plane-gone", cp.wait_gone, c, skip=no("ControlPlane"))
         k = t(flow, "destroy-kube-apiserver", kapi.destroy, w_gone)
@@ -347,7 +489,19 @@ class ShootOperation:
         svc_gone = t(flow, "wait-kube-apiserver-service-gone", self.service.wait_gone, svc)
         sec = t(flow, "destroy-secrets", secrets.destroy, e_gone, k_gone, i_gone)
         sec_gone = t(flow, "wait-secrets-gone", secrets.wait_gone, sec)
-        ns = t(flow, "delete-namespace", self.delete_namespace, sec_gone, svc_gone, i_gone, e_gone, c_gone)
+        ns = t(
+            flow,
+            "delete-namespace",
+            self.delete_namespace,
+            sec_gone,
+            svc_gone,
+            i_gone,
+            e_gone,
+            c_gone,
+            o_gone,
+            n_gone,
+            d_gone,
+        )
         t(flow, "delete-cluster-resource", self.delete_cluster_resource, ns, skip=no("Cluster"))
         t(flow, "delete-kubeconfig", self.delete_kubeconfig, ns)
         return flow

@@ -131,6 +131,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
                 "extensions.mcm.main",
                 [
                     *("--kubeconfig", kubeconfig, "--state-dir", str(state_dir)),
+                    *("--driver-module", "extensions.mcm.local.driver", "--provider", "local"),
                     *("--node-heartbeat", "1", "--metrics-port", str(mcm_port)),
                 ],
                 root,

@@ -318,6 +318,13 @@ def test_workerless_shoot_lifecycle(landscape: Landscape) -> None:
 
 
 EXTENSION_PLURALS = ("infrastructures", "controlplanes", "workers", "clusters")
+#: what the FakeExtension plays: the flow waits only for kinds and types a ControllerRegistration lists
+REGISTRATION = {
+    "apiVersion": "core.gardener.cloud/v1beta1",
+    "kind": "ControllerRegistration",
+    "metadata": {"name": "fake-extension"},
+    "spec": {"resources": [{"kind": "Infrastructure", "type": "local"}, {"kind": "ControlPlane", "type": "local"}]},
+}
 CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 EXTENSIONS = "/apis/extensions.gardener.cloud/v1alpha1"
 
@@ -376,10 +383,26 @@ def test_extension_resources_are_written_and_waited_for(landscape: Landscape) ->
         manifest["spec"]["seedName"] = "local"
         kubectl("apply", "-f", "-", input=json.dumps(manifest), kubeconfig=garden)
 
+        def errors_of_shoot() -> dict[str, str]:
+            status = landscape.garden_json("get", "shoot", "ext", "-n", "garden-dev").get("status") or {}
+            assert (status.get("lastOperation") or {}).get("state") == "Error", status.get("lastOperation")
+            return {e["taskID"]: e["description"] for e in status.get("lastErrors") or []}
+
+        # The seed holds the kinds, but no ControllerRegistration lists them: the flow says so instead of waiting.
+        def unregistered() -> dict[str, str]:
+            errors = errors_of_shoot()
+            assert "no extension is registered for Infrastructure of type 'local'" in errors["deploy-infrastructure"]
+            return errors
+
+        eventually(unregistered, timeout=60, interval=0.5, what="an error naming the missing registration")
+        kubectl("apply", "-f", "-", input=json.dumps(REGISTRATION), kubeconfig=garden)
+
         # A failing extension fails the flow; the error names the task and the extension's message.
         def ext_error() -> dict[str, Any]:
             status = landscape.garden_json("get", "shoot", "ext", "-n", "garden-dev").get("status") or {}
             assert (status.get("lastOperation") or {}).get("state") == "Error", status.get("lastOperation")
+            errors = {e["taskID"]: e["description"] for e in status["lastErrors"]}
+            assert "wait-infrastructure" in errors, errors
             return status
 
         status = eventually(ext_error, timeout=60, interval=0.5)
@@ -434,6 +457,7 @@ def test_extension_resources_are_written_and_waited_for(landscape: Landscape) ->
         assert seed.get(f"{EXTENSIONS}/clusters/shoot--dev--ext") is None
     finally:
         extension.stop.set()
+        kubectl("delete", "controllerregistration", "fake-extension", "--ignore-not-found", kubeconfig=garden)
         for plural in EXTENSION_PLURALS:
             seed.delete(f"{CRDS}/{plural}.extensions.gardener.cloud")
         seed.close()

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from extensions.library.genericworker import wanted_deployments
 from extensions.library.worker import (
     deployment_replicas,
     distribute_int_or_percent,
@@ -14,7 +15,8 @@ from extensions.library.worker import (
 )
 from extensions.mcm.machineset import deletion_order
 from extensions.mcm.rollout import SetState, fenceposts, max_unavailable, resolve, rolling_step, template_hash
-from extensions.provider_local.controllers.worker import wanted_deployments
+from gardener.apis.extensions.v1alpha1 import WorkerPool
+from gardener.apis.openapi import decode
 
 
 @pytest.mark.parametrize(
@@ -131,13 +133,13 @@ def test_deployment_replicas_keep_what_an_autoscaler_chose(
 
 def test_wanted_deployments_per_pool_and_zone() -> None:
     pool = {"name": "pool-a", "machineType": "small", "minimum": 3, "maximum": 5, "maxSurge": 1, "maxUnavailable": 0}
-    wanted = wanted_deployments("shoot--p--s", [{**pool, "zones": ["a", "b"]}], region="local")
+    wanted = wanted_deployments("shoot--p--s", [decode(WorkerPool, {**pool, "zones": ["a", "b"]})], region="local")
     assert [(w.deployment, w.zone, w.minimum, w.maximum, w.max_surge, w.max_unavailable) for w in wanted] == [
         ("shoot--p--s-pool-a-z1", "a", 2, 3, 1, 0),
         ("shoot--p--s-pool-a-z2", "b", 1, 2, 0, 0),
     ]
     assert wanted[0].machine_class.startswith("shoot--p--s-pool-a-z1-")
-    no_zones = wanted_deployments("ns", [pool], region="local")
+    no_zones = wanted_deployments("ns", [decode(WorkerPool, pool)], region="local")
     assert [(w.zone, w.minimum) for w in no_zones] == [("local", 3)]
 
 

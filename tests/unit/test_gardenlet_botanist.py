@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from gardenlet.botanist import controlplane, extensions
-from gardenlet.botanist.profile import SeedProfile, profile_for
+from gardenlet.botanist.profile import HOST_PROCESSES, SeedProfile, profile_of_nodes
 from gardenlet.botanist.shoot import ShootInfo, project_of, shoot_info
 from gardenlet.components.kubeapiserver import Endpoint
 
@@ -69,20 +69,12 @@ def test_project_of_namespace(namespace: str, project: str) -> None:
     assert project_of(namespace) == project
 
 
-def test_profile_of_a_local_seed_switches_what_the_embedded_api_server_needs() -> None:
-    local = profile_for(SEED)
-    assert (local.etcd_tls, local.embedded_csr_signer) == (False, True)
-    other = profile_for({"spec": {"provider": {"type": "aws"}}})
-    assert other == SeedProfile()
-    assert profile_for(SEED, etcd_storage="1Gi").etcd_storage == "1Gi"
-
-
 def _info(**spec: Any) -> ShootInfo:
     return shoot_info(_shoot(**spec), seed=SEED)
 
 
 def test_control_plane_values_awake_and_hibernated() -> None:
-    profile = profile_for(SEED)
+    profile = HOST_PROCESSES
     etcd = controlplane.etcd_values(_info(), profile, secrets_checksum="c1")
     assert (etcd.namespace, etcd.replicas, etcd.tls, etcd.secrets_checksum) == ("shoot--dev--apps", 1, False, "c1")
     assert etcd.client_url == "http://$(ETCD_MAIN_CLIENT_SERVICE_HOST):$(ETCD_MAIN_CLIENT_SERVICE_PORT)"
@@ -143,3 +135,17 @@ def test_extension_values() -> None:
 def test_values_do_not_depend_on_the_shoot_object_identity() -> None:
     shoot = _shoot()
     assert shoot_info(copy.deepcopy(shoot), seed=SEED) == shoot_info(shoot, seed=SEED)
+
+
+def _node(runtime: str) -> dict[str, Any]:
+    return {"status": {"nodeInfo": {"containerRuntimeVersion": runtime}}}
+
+
+def test_profile_follows_what_runs_the_seed_not_its_provider() -> None:
+    agent = _node("provider-local://host-processes")
+    assert profile_of_nodes([agent]) == HOST_PROCESSES
+    assert profile_of_nodes([agent, agent], etcd_storage="1Gi").etcd_storage == "1Gi"
+    # A real cluster (or a mix) gets the default profile, whatever the Seed's provider type says.
+    assert profile_of_nodes([_node("containerd://1.7.24")]) == SeedProfile()
+    assert profile_of_nodes([agent, _node("containerd://1.7.24")]) == SeedProfile()
+    assert profile_of_nodes([]) == SeedProfile()

@@ -1,7 +1,8 @@
 """Chart rendering against saved YAML: what the components apply for the typical values of each mode.
 
 After an intended chart change, regenerate the saved files with
-`UPDATE_GOLDEN=1 pytest tests/unit/test_gardenlet_charts.py` and review the diff.
+`UPDATE_GOLDEN=1 pytest tests/unit/test_gardenlet_charts.py`, review the diff and run again without it: a run that
+rewrites a file fails, so a regenerated file can never pass unreviewed in the same run.
 """
 
 from __future__ import annotations
@@ -82,8 +83,9 @@ CASES = _cases()
 def test_rendering_matches_saved_yaml(case: str) -> None:
     path = GOLDEN / f"{case}.yaml"
     rendered = yaml.safe_dump_all(CASES[case], sort_keys=True)
-    if os.environ.get("UPDATE_GOLDEN"):
+    if os.environ.get("UPDATE_GOLDEN") and (not path.exists() or path.read_text() != rendered):
         path.write_text(rendered)
+        pytest.fail(f"rewrote {path}: review the diff, then run again without UPDATE_GOLDEN")
     assert path.exists(), f"no saved YAML for {case}: run with UPDATE_GOLDEN=1 and review it"
     assert list(yaml.safe_load_all(path.read_text())) == CASES[case]
 

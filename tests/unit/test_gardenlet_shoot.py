@@ -11,7 +11,7 @@ import yaml
 
 from gardener.runtime.controller import Result
 from gardener.runtime.kube import Kube
-from gardenlet.botanist.profile import profile_for
+from gardenlet.botanist.profile import SeedProfile
 from gardenlet.botanist.shoot import shoot_info
 from gardenlet.flow import Flow
 from gardenlet.shoot.controller import ShootController, ShootControllerSettings
@@ -27,7 +27,7 @@ def _operation(*, hibernated: bool = False) -> ShootOperation:
     shoot["spec"]["hibernation"]["enabled"] = hibernated
     info = shoot_info(shoot)
     return ShootOperation(
-        garden=NO_CLUSTER, seed=NO_CLUSTER, shoot=info, profile=profile_for(None), settings=FlowSettings()
+        garden=NO_CLUSTER, seed=NO_CLUSTER, shoot=info, profile=SeedProfile(), settings=FlowSettings()
     )
 
 

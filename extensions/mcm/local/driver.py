@@ -17,7 +17,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from extensions.mcm.driver import VM, DriverError, MachineRequest
+from extensions.mcm.driver import VM, DriverError, MachineRequest, register_driver
 from gardener.apis.extensions.machine import SHOOT_ACCESS_KEY
 from gardener.runtime.process import PidFile
 
@@ -78,6 +78,10 @@ class LocalDriver:
         self._stop_dir(directory)  # leftovers of an earlier machine of the same name
         directory.mkdir(parents=True, exist_ok=True)
         (directory / "machine.json").write_text(json.dumps({"uid": req.machine["metadata"].get("uid")}))
+        # What a VM would boot with (the OperatingSystemConfig's rendering): kept beside the machine, readable.
+        user_data = directory / "user-data"
+        user_data.touch(mode=0o600)
+        user_data.write_bytes(req.secret.get("userData") or b"")
         argv = [self.python, "-m", "extensions.mcm.local.node", *self._args(req, directory)]
         with open(directory / "node.log", "ab") as out:
             try:
@@ -146,3 +150,6 @@ class LocalDriver:
         if directory.exists():
             log.info("Stopping node process", extra={"machine": f"{req.namespace}/{req.name}"})
             self._stop_dir(directory)
+
+
+register_driver(PROVIDER, lambda options: LocalDriver(options.state_dir, heartbeat=options.node_heartbeat))

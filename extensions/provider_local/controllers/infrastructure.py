@@ -15,6 +15,7 @@ from typing import Any
 from extensions.library.reconciler import BaseActuator, Context
 from extensions.provider_local.controllers import PROVIDER_API_VERSION
 from extensions.terraformer.terraformer import Config, Terraformer
+from gardener.apis.extensions.v1alpha1 import InfrastructureSpec
 from gardener.runtime.errors import TemporaryError
 from gardener.runtime.kube import SECRETS, secret_data
 
@@ -28,9 +29,9 @@ def shoot_of(cluster: Mapping[str, Any] | None) -> dict[str, Any]:
     return dict(((cluster or {}).get("spec") or {}).get("shoot") or {})
 
 
-def network_inputs(spec: Mapping[str, Any], shoot: Mapping[str, Any]) -> tuple[str, list[str]]:
+def network_inputs(provider_config: Mapping[str, Any] | None, shoot: Mapping[str, Any]) -> tuple[str, list[str]]:
     """(nodes CIDR, zones) from the providerConfig, else from the shoot."""
-    networks = ((spec.get("providerConfig") or {}).get("networks")) or {}
+    networks = ((provider_config or {}).get("networks")) or {}
     shoot_spec = shoot.get("spec") or {}
     nodes = networks.get("nodes") or (shoot_spec.get("networking") or {}).get("nodes") or DEFAULT_NODES_CIDR
     zones = networks.get("zones")
@@ -63,14 +64,15 @@ class InfrastructureActuator(BaseActuator):
         self.module = module
 
     def config(self, ctx: Context) -> tuple[Config, list[str]]:
-        spec = ctx.spec
-        nodes, zones = network_inputs(spec, shoot_of(ctx.cluster()))
+        spec = ctx.spec_as(InfrastructureSpec)
+        nodes, zones = network_inputs(spec.providerConfig, shoot_of(ctx.cluster()))
         secrets: dict[str, str] = {}
-        ref = spec.get("secretRef") or {}
-        if ref.get("name"):
-            secret = ctx.kube.get(SECRETS.path(ref.get("namespace") or ctx.namespace, ref["name"]))
+        ref = spec.secretRef
+        if ref.name:
+            namespace = ref.namespace or ctx.namespace
+            secret = ctx.kube.get(SECRETS.path(namespace, ref.name))
             if secret is None:
-                raise TemporaryError(f"secret {ref.get('namespace') or ctx.namespace}/{ref['name']} not found")
+                raise TemporaryError(f"secret {namespace}/{ref.name} not found")
             token = secret_data(secret).get("token")
             if token:
                 secrets["credentials_token"] = token.decode()
@@ -98,3 +100,8 @@ class InfrastructureActuator(BaseActuator):
         cfg, _ = self.config(ctx)
         ctx.progress(20, "Destroying the terraform resources")
         self.terraformer.destroy(cfg)
+
+    def migrate(self, ctx: Context) -> None:
+        """The Terraform state is kept in the seed's API (never only on a disk), so it travels with the shoot's
+        objects; the infrastructure itself stays as it is for the next seed to take over."""
+        return None

@@ -6,6 +6,7 @@ import argparse
 import os
 from pathlib import Path
 
+from extensions.library.genericworker import GenericWorkerActuator
 from extensions.library.reconciler import (
     BACKUPBUCKETS,
     CONTROLPLANES,
@@ -20,8 +21,10 @@ from extensions.library.reconciler import (
 )
 from extensions.provider_local.controllers import TYPE
 from extensions.provider_local.controllers.infrastructure import InfrastructureActuator
+from extensions.provider_local.controllers.networking import DNSRecordActuator, NetworkActuator
+from extensions.provider_local.controllers.operatingsystem import OperatingSystemConfigActuator
 from extensions.provider_local.controllers.simple import NoOpActuator
-from extensions.provider_local.controllers.worker import WorkerActuator
+from extensions.provider_local.controllers.worker import LocalWorkerDelegate
 from extensions.terraformer.terraformer import Terraformer
 from gardener.assets import terraform_dir
 from gardener.runtime import logs
@@ -41,14 +44,18 @@ def build(kube: Kube, args: argparse.Namespace) -> Manager:
     actuators: dict[Resource, Actuator] = {
         INFRASTRUCTURES: InfrastructureActuator(terraformer, Path(args.terraform_dir) / "local"),
         CONTROLPLANES: NoOpActuator("ControlPlaneStatus"),
-        WORKERS: WorkerActuator(),
-        NETWORKS: NoOpActuator(),
-        OPERATINGSYSTEMCONFIGS: NoOpActuator(),
-        DNSRECORDS: NoOpActuator(),
+        WORKERS: GenericWorkerActuator(LocalWorkerDelegate()),
+        NETWORKS: NetworkActuator(),
+        OPERATINGSYSTEMCONFIGS: OperatingSystemConfigActuator(),
+        DNSRECORDS: DNSRecordActuator(),
         EXTENSIONS: NoOpActuator(),
         BACKUPBUCKETS: NoOpActuator("BackupBucketStatus"),
     }
     register_all(manager, TYPE, actuators, workers=args.workers)
+    # Networking types a shoot may name (calico ...): on this machine they all mean the same, see `networking`.
+    for network_type in args.network_type:
+        if network_type != TYPE:
+            register_all(manager, network_type, {NETWORKS: NetworkActuator()}, workers=args.workers)
     return manager
 
 
@@ -59,6 +66,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--terraform-dir", default=str(default_terraform_dir()), help="directory of the Terraform modules")
     p.add_argument("--terraform", default="", help="terraform binary (default: /usr/local/bin/terraform or PATH)")
     p.add_argument("--terraform-timeout", type=float, default=600.0, help="seconds one terraform command may take")
+    p.add_argument(
+        "--network-type",
+        action="append",
+        default=[],
+        help="also reconcile Networks of this type (repeatable), as its ControllerRegistration lists them",
+    )
     p.add_argument("--workers", type=int, default=2, help="workers per controller")
     p.add_argument("--metrics-port", type=int, default=0, help="serve /metrics and /healthz on 127.0.0.1:PORT")
     p.add_argument("--log-format", choices=("text", "json"), default="text")

@@ -19,3 +19,11 @@ class NoOpActuator(BaseActuator):
         if self.status_kind is None:
             return None
         return {"providerStatus": {"apiVersion": PROVIDER_API_VERSION, "kind": self.status_kind}}
+
+    def delete(self, ctx: Context) -> None:
+        """Reconcile made nothing outside the resource itself, so nothing is left to remove."""
+        return None
+
+    def migrate(self, ctx: Context) -> None:
+        """Nothing lives on this seed but the resource itself, which the new seed gets restored."""
+        return None

@@ -19,6 +19,9 @@ GROUP = "extensions.gardener.cloud"
 VERSION = "v1alpha1"
 API_VERSION = f"{GROUP}/{VERSION}"
 
+#: the key of the Secret an OperatingSystemConfig's status.cloudConfig names that holds the user data
+OSC_SECRET_DATA_KEY = "cloud_config"
+
 #: annotation that asks an extension for an operation besides the normal reconcile
 OPERATION_ANNOTATION = "gardener.cloud/operation"
 
@@ -168,6 +171,11 @@ class MachineControllerManagerSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
+class CRIConfig:
+    name: str = req("Container runtime: containerd or docker.")
+
+
+@dataclass(frozen=True, kw_only=True)
 class WorkerPool:
     name: str = req("Name of the worker pool.")
     machineType: str = req("Machine type of the pool.")
@@ -189,6 +197,7 @@ class WorkerPool:
     kubernetesVersion: str | None = opt("Kubernetes version of the pool.")
     nodeTemplate: NodeTemplate | None = opt("Capacity the cluster-autoscaler assumes for new nodes.")
     architecture: str | None = opt("CPU architecture of the pool's machines.")
+    cri: CRIConfig | None = opt("Container runtime of the pool's nodes.")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -256,11 +265,6 @@ class Unit:
     content: str | None = opt("Content of the unit.")
     dropIns: list[DropIn] | None = opt("Drop-ins of the unit.")
     files: list[File] | None = opt("Files the unit depends on.")
-
-
-@dataclass(frozen=True, kw_only=True)
-class CRIConfig:
-    name: str = req("Container runtime: containerd or docker.")
 
 
 @dataclass(frozen=True, kw_only=True)
