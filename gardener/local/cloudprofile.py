@@ -1,7 +1,7 @@
 """The CloudProfile `local` that `gardener local up` installs, so a shoot can be created right away.
 
 It lives in the package because a non-editable install has no `hack/`; `hack/examples/10-cloudprofile-local.yaml`
-shows the same object (tests/integration/test_local_cli.py keeps the two identical). It is created with kubectl's
+shows the same object (tests/e2e/test_local_cli.py keeps the two identical). It is created with kubectl's
 last-applied annotation, as `kubectl apply` of that file would leave it, so applying the example afterwards
 reports `unchanged` instead of warning about a missing annotation.
 """

@@ -25,7 +25,7 @@ from tests.helpers import eventually, kubectl
 from tests.integration.test_garden import EXAMPLES, _gardener
 from tests.integration.test_garden_webhook import Garden
 from tests.integration.test_garden_webhook import gardens as gardens  # the webhook garden fixture
-from tests.unit.test_garden_admission import example
+from tests.unit.gardener.apis.core.test_garden_admission import example
 
 CORE = "/apis/core.gardener.cloud/v1beta1"
 

@@ -21,7 +21,7 @@ from gardener.local.garden import install_garden_api
 from gardener.runtime.pki import create_ca, issue_serving_cert
 from tests.helpers import ServerProcess, eventually, kubectl
 from tests.integration.test_durability import _client
-from tests.unit.test_garden_admission import INVALID, RAW, Case, example
+from tests.unit.gardener.apis.core.test_garden_admission import INVALID, RAW, Case, example
 
 #: cases a fresh garden with the example objects can reproduce (no extra objects, no update history)
 CASES = [c for c in INVALID if not c.update and not c.extra and not c.shoots]

@@ -13,7 +13,7 @@ from gardener.apis.core import admission, references
 from gardener.apis.core.lookup import MemoryLookup
 from gardener.controllermanager.protection import Change, Snapshot, held_secrets, needs_shoots, plan
 from gardenlet.botanist.cluster import MAX_METADATA_BYTES, bounded, cluster_copy, gardener_key
-from tests.unit.test_garden_admission import QUOTA, admitted, example, make_lookup
+from tests.unit.gardener.apis.core.test_garden_admission import QUOTA, admitted, example, make_lookup
 
 Obj = dict[str, Any]
 DELETING = "2026-01-01T00:00:00Z"

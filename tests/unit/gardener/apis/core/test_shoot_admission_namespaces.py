@@ -16,7 +16,7 @@ from gardener.apis.core import admission
 from gardener.apis.core.errors import FORBIDDEN, FieldError
 from gardener.apis.core.lookup import MemoryLookup
 from gardener.apis.core.validation import NO_PROJECT
-from tests.unit.test_garden_admission import QUOTA, admitted, example, make_lookup
+from tests.unit.gardener.apis.core.test_garden_admission import QUOTA, admitted, example, make_lookup
 
 Obj = dict[str, Any]
 REFUSED = [FieldError(FORBIDDEN, f"Forbidden: {NO_PROJECT}", "metadata.namespace")]

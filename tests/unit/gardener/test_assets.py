@@ -7,7 +7,7 @@ from pathlib import Path
 
 from gardener.assets import charts_dir, terraform_dir
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def test_source_tree_assets_are_found() -> None:

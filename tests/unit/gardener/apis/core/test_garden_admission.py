@@ -48,7 +48,7 @@ from gardener.apis.core.validation import (
     validate_shoot_deletion,
 )
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "hack" / "examples"
+EXAMPLES = Path(__file__).resolve().parents[5] / "hack" / "examples"
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 Obj = dict[str, Any]
 

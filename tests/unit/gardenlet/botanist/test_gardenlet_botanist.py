@@ -14,7 +14,7 @@ from gardenlet.botanist.profile import HOST_PROCESSES, SeedProfile, profile_of_n
 from gardenlet.botanist.shoot import ShootInfo, project_of, shoot_info
 from gardenlet.components.kubeapiserver import Endpoint
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "hack" / "examples"
+EXAMPLES = Path(__file__).resolve().parents[4] / "hack" / "examples"
 ENDPOINT = Endpoint(external="127.3.0.7", cluster_ip="127.2.0.9")
 
 

@@ -1,8 +1,8 @@
 """Chart rendering against saved YAML: what the components apply for the typical values of each mode.
 
 After an intended chart change, regenerate the saved files with
-`UPDATE_GOLDEN=1 pytest tests/unit/test_gardenlet_charts.py`, review the diff and run again without it: a run that
-rewrites a file fails, so a regenerated file can never pass unreviewed in the same run.
+`UPDATE_GOLDEN=1 pytest tests/unit/gardenlet/components/test_gardenlet_charts.py`, review the diff and run
+again without it: a run that rewrites a file fails, so a regenerated file can never pass unreviewed in the same run.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from gardenlet.components.extension import ExtensionResource, ExtensionValues
 from gardenlet.components.kubeapiserver import KubeAPIServer, KubeAPIServerService, KubeAPIServerValues, ServiceValues
 from gardenlet.components.namespace import Namespace, NamespaceValues
 
-GOLDEN = Path(__file__).parent / "fixtures" / "gardenlet"
+GOLDEN = Path(__file__).resolve().parents[2] / "fixtures" / "gardenlet"
 NS = "shoot--dev--demo"
 #: rendering never talks to a cluster
 NO_CLUSTER: Kube = None  # type: ignore[assignment]

@@ -17,7 +17,7 @@ from gardener.local.garden import UpResult
 from gardener.local.main import main, status_table, up_message
 from gardener.local.networks import Networks, NoFreeNetworks
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "hack" / "examples" / "10-cloudprofile-local.yaml"
+EXAMPLE = Path(__file__).resolve().parents[4] / "hack" / "examples" / "10-cloudprofile-local.yaml"
 
 
 def test_the_example_cloudprofile_is_the_installed_one() -> None:

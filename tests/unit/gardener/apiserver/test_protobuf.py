@@ -32,7 +32,7 @@ import pytest
 
 from gardener.apiserver.protobuf import SUPPORTED_KINDS, ProtobufError, decode_k8s_protobuf
 
-FIXTURES = Path(__file__).parent / "fixtures" / "protobuf"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "protobuf"
 ORACLE_FIXTURES = sorted(path.stem for path in FIXTURES.glob("*.json"))
 
 

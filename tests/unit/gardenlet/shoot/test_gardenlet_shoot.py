@@ -17,7 +17,7 @@ from gardenlet.flow import Flow
 from gardenlet.shoot.controller import ShootController, ShootControllerSettings
 from gardenlet.shoot.flow import FlowSettings, ShootOperation
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "hack" / "examples"
+EXAMPLES = Path(__file__).resolve().parents[4] / "hack" / "examples"
 #: building a flow never talks to a cluster
 NO_CLUSTER: Kube = None  # type: ignore[assignment]
 

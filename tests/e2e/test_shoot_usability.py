@@ -5,7 +5,7 @@
 - A Service whose endpoints are gone refuses connections at once, as kube-proxy's REJECT rule makes it; the
   address answers again when endpoints come back (the real provider-local node agent).
 - Against a hibernated shoot, `kubectl get ns` fails on its first attempt with "connection refused" (a local
-  garden brought up by `gardener local up`; needs root and etcd like tests/integration/test_local_garden_e2e.py).
+  garden brought up by `gardener local up`; needs root and etcd like tests/e2e/test_local_garden_e2e.py).
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ import yaml
 
 from gardener.local.garden import install_garden_api
 from gardener.runtime.kube import Kube
+from tests.e2e.test_local_garden_e2e import Garden, _alive, _cmdlines, _gardener, ready, succeeded, wait_deleted
 from tests.helpers import ServerProcess, create_namespace, eventually, kubectl
-from tests.integration.test_local_garden_e2e import Garden, _alive, _cmdlines, _gardener, ready, succeeded, wait_deleted
 from tests.integration.test_node_agent import (
     TIMEOUT,
     AgentProcess,
@@ -50,7 +50,7 @@ NO_PROJECT = (
 )
 Obj = dict[str, Any]
 
-#: the skip markers of tests/integration/test_local_garden_e2e.py
+#: the skip markers of tests/e2e/test_local_garden_e2e.py
 NEEDS_ETCD = pytest.mark.skipif(
     not Path("/usr/bin/etcd").exists(), reason="etcd is not installed (Debian package etcd-server)"
 )

@@ -29,7 +29,7 @@ from gardener.runtime.kube import Kube
 from gardenlet.botanist import extensions
 from gardenlet.botanist.shoot import shoot_info
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "hack" / "examples"
+EXAMPLES = Path(__file__).resolve().parents[5] / "hack" / "examples"
 #: rendering inline content never talks to a cluster
 NO_CLUSTER: Kube = None  # type: ignore[assignment]
 REF = SecretReference(name="cloudprovider", namespace="shoot--dev--apps")
