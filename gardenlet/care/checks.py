@@ -61,12 +61,20 @@ async def api_server_available(base_url: str, ca_pem: bytes, *, timeout: float =
     try:
         code, body = await get_json(f"{base_url}/healthz", ssl_context(ca_pem), timeout=timeout)
     except (OSError, TimeoutError, aiohttp.ClientError, ssl.SSLError) as exc:
-        return Verdict(cond.FALSE, "HealthzRequestFailed", f"API server /healthz cannot be reached: {exc!r}")
+        return Verdict(cond.FALSE, "HealthzRequestFailed", f"API server /healthz cannot be reached: {_why(exc)}")
     if code != 200:
         return Verdict(cond.FALSE, "HealthzRequestFailed", f"API server /healthz answered {code}: {str(body)[:200]}")
     return Verdict(
         cond.TRUE, "HealthzRequestSucceeded", "API server /healthz endpoint responded with success status code."
     )
+
+
+def _why(exc: BaseException) -> str:
+    """The cause in words that stay the same from one check to the next (the condition is rewritten only when its
+    message changes): aiohttp's connector errors print the SSL context's memory address, so name the OS error."""
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        exc = exc.os_error
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 def control_plane(workloads: Iterable[Obj], *, expected: Iterable[str]) -> Verdict:
