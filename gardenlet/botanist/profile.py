@@ -40,11 +40,13 @@ class SeedProfile:
 HOST_PROCESSES = SeedProfile(etcd_tls=False, embedded_csr_signer=True, probe_period_seconds=1)
 
 
+def _runtimes(nodes: Iterable[dict[str, Any]]) -> list[str]:
+    return [str(((n.get("status") or {}).get("nodeInfo") or {}).get("containerRuntimeVersion") or "") for n in nodes]
+
+
 def runs_host_processes(nodes: Iterable[dict[str, Any]]) -> bool:
     """Whether every node of a seed is a provider-local node agent (and there is at least one)."""
-    runtimes = [
-        str(((n.get("status") or {}).get("nodeInfo") or {}).get("containerRuntimeVersion") or "") for n in nodes
-    ]
+    runtimes = _runtimes(nodes)
     return bool(runtimes) and all(r.startswith(HOST_PROCESS_RUNTIME) for r in runtimes)
 
 
@@ -54,11 +56,13 @@ def profile_of_nodes(nodes: Iterable[dict[str, Any]], **overrides: Any) -> SeedP
 
 
 async def seed_profile(seed: Kube, *, poll: float = 1.0, **overrides: Any) -> SeedProfile:
-    """The profile of the seed `seed` is a client of, from its Nodes; waits for the first Node to register
-    (a seed without nodes cannot host control planes, and guessing would pick the wrong profile)."""
+    """The profile of the seed `seed` is a client of, from its Nodes; waits until there is a Node and every Node
+    has reported its container runtime (a Node is created before its status: guessing then would pick the
+    wrong profile, and a seed without nodes cannot host control planes anyway)."""
     while True:
         nodes = ((await seed.araw("GET", NODES.path())) or {}).get("items") or []
-        if nodes:
+        runtimes = _runtimes(nodes)
+        if runtimes and all(runtimes):
             return profile_of_nodes(nodes, **overrides)
         log.info("Waiting for the seed's first Node to tell what runs the seed")
         await asyncio.sleep(poll)
