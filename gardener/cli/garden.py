@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import socket
 import ssl
 from typing import Any
 
-from kubernetes import config
-from kubernetes.client.exceptions import ApiException
+from gardener.runtime.errors import ApiError, Unreachable
+from gardener.runtime.kube import Kube
 
 GROUP_PATH = "/apis/core.gardener.cloud/v1beta1"
 TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
@@ -50,29 +49,21 @@ def connection_problem(exc: BaseException) -> str:
 
 
 class GardenClient:
+    """Reads through the runtime's client; every failure becomes one line for the user."""
+
     def __init__(self, kubeconfig: str) -> None:
         try:
-            self._api = config.new_client_from_config(config_file=kubeconfig)  # type: ignore[no-untyped-call]
+            self._kube = Kube.from_kubeconfig(kubeconfig, field_manager="gardenctl")
         except Exception as exc:  # the kubernetes client raises many types for a bad kubeconfig
             raise GardenError(f"cannot use kubeconfig {kubeconfig}: {exc}") from None
 
     def _request(self, path: str, *, accept: str = "application/json") -> Any:
-        m, url, headers, body, post = self._api.param_serialize(
-            method="GET", resource_path=path, header_params={"Accept": accept}, auth_settings=["BearerToken"]
-        )
         try:
-            response = self._api.call_api(m, url, headers, body, post)
-        except Exception as exc:  # urllib3 connection errors
-            raise unreachable(str(self._api.configuration.host), exc) from None
-        response.read()
-        payload: bytes = response.data or b""
-        if response.status >= 400:
-            try:
-                message = json.loads(payload).get("message") or response.reason
-            except ValueError:
-                message = response.reason
-            raise GardenError(str(message))
-        return json.loads(payload)
+            return self._kube.request("GET", path, accept=accept)
+        except Unreachable as exc:
+            raise unreachable(str(self._kube.api.configuration.host), exc) from None
+        except ApiError as exc:
+            raise GardenError(exc.message or exc.reason or str(exc.status)) from None
 
     @staticmethod
     def _path(resource: str, name: str | None, namespace: str | None) -> str:
@@ -93,4 +84,4 @@ class GardenClient:
         return str((obj.get("spec") or {}).get("namespace") or f"garden-{project}")
 
 
-__all__ = ["ApiException", "GardenClient", "GardenError", "unreachable"]
+__all__ = ["GardenClient", "GardenError", "unreachable"]

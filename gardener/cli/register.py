@@ -18,12 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from kubernetes import config as kube_config
-from kubernetes.client.exceptions import ApiException
 
 from gardener.apis.core.conditions import SEED_LEASE_NAMESPACE, format_time
 from gardener.apis.kubeconfig import build_kubeconfig, read_current, write_kubeconfig
 from gardener.cli.garden import GardenError, unreachable
+from gardener.runtime.errors import ApiError, Unreachable
 from gardener.runtime.kube import Kube
 
 TOKEN_VALIDITY = dt.timedelta(hours=24)
@@ -136,7 +135,7 @@ def register_seed(seed: SeedRegistration, *, kubeconfig: Path, output_dir: Path)
         cluster, _ = read_current(kubeconfig)
     except ValueError as exc:
         raise GardenError(str(exc)) from None
-    kube = Kube(kube_config.new_client_from_config(config_file=str(kubeconfig)))  # type: ignore[no-untyped-call]
+    kube = Kube.from_kubeconfig(kubeconfig, field_manager="gardenctl")
     token_id, token_value = new_token()
     try:
         kube.apply(
@@ -147,12 +146,10 @@ def register_seed(seed: SeedRegistration, *, kubeconfig: Path, output_dir: Path)
             "/api/v1/namespaces/kube-system/secrets",
             token_secret(seed.name, token_id, token_value, now=dt.datetime.now(dt.UTC)),
         )
-    except ApiException as exc:
-        if not exc.status:  # a client that reports "not reached" as an API error with status 0
-            raise unreachable(str(cluster["server"]), exc) from None
-        raise GardenError(f"cannot create the bootstrap token: {exc.status} {exc.reason}") from None
-    except Exception as exc:  # urllib3 connection errors
+    except Unreachable as exc:
         raise unreachable(str(cluster["server"]), exc) from None
+    except ApiError as exc:
+        raise GardenError(f"cannot create the bootstrap token: {exc.status} {exc.reason}") from None
     output_dir = output_dir.resolve()
     bootstrap = output_dir / "bootstrap.kubeconfig"
     write_kubeconfig(

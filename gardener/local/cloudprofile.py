@@ -58,18 +58,14 @@ def manifest() -> dict[str, Any]:
 
 def install(kubeconfig: Path) -> bool:
     """Create the CloudProfile unless one of that name exists (a changed one is the operator's); True if created."""
-    from kubernetes import config
-    from kubernetes.client.exceptions import ApiException
-
+    from gardener.runtime.errors import AlreadyExists
     from gardener.runtime.kube import Kube
 
-    kube = Kube(config.new_client_from_config(config_file=str(kubeconfig)))  # type: ignore[no-untyped-call]
+    kube = Kube.from_kubeconfig(kubeconfig)
     if kube.raw("GET", f"{PATH}/{NAME}") is not None:
         return False
     try:
         kube.raw("POST", PATH, manifest())
-    except ApiException as exc:
-        if exc.status == 409:
-            return False
-        raise
+    except AlreadyExists:
+        return False
     return True

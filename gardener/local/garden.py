@@ -230,11 +230,9 @@ _COLLECTIONS = {
 
 def _apply(kubeconfig: Path, objects: list[dict[str, Any]]) -> None:
     """Create or update cluster-scoped garden objects (RBAC, ControllerRegistrations)."""
-    from kubernetes import config
-
     from gardener.runtime.kube import Kube
 
-    kube = Kube(config.new_client_from_config(config_file=str(kubeconfig)))  # type: ignore[no-untyped-call]
+    kube = Kube.from_kubeconfig(kubeconfig)
     for obj in objects:
         kube.apply(_COLLECTIONS[obj["kind"]], obj)
 
@@ -258,11 +256,9 @@ def install_garden_api(kubeconfig: Path, *, timeout: float) -> None:
 
 def install_crds(kubeconfig: Path, *, crds: list[dict[str, Any]], timeout: float) -> None:
     """Create or update CRDs and wait until they are Established."""
-    from kubernetes import config
-
     from gardener.runtime.kube import Kube
 
-    kube = Kube(config.new_client_from_config(config_file=str(kubeconfig)))  # type: ignore[no-untyped-call]
+    kube = Kube.from_kubeconfig(kubeconfig)
     path = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
     for crd in crds:
         kube.apply(path, crd)

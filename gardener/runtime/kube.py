@@ -256,6 +256,14 @@ def _mtime(path: Path | None) -> float | None:
         return None
 
 
+def _api_client(path: Path | str, *, connections: int | None) -> client.ApiClient:
+    configuration = client.Configuration()
+    kube_config.load_kube_config(config_file=str(path), client_configuration=configuration)  # type: ignore[no-untyped-call]
+    if connections is not None:
+        configuration.connection_pool_maxsize = connections
+    return client.ApiClient(configuration)
+
+
 class Kube:
     """One cluster over the official client's connection pool (thread-safe).
 
@@ -272,9 +280,11 @@ class Kube:
         self._loaded = _mtime(kubeconfig)
 
     @classmethod
-    def from_kubeconfig(cls, path: Path | str, *, field_manager: str = "gardener") -> Kube:
-        api = kube_config.new_client_from_config(config_file=str(path))  # type: ignore[no-untyped-call]
-        return cls(api, kubeconfig=Path(path), field_manager=field_manager)
+    def from_kubeconfig(
+        cls, path: Path | str, *, field_manager: str = "gardener", connections: int | None = None
+    ) -> Kube:
+        """A client of the kubeconfig's current context; `connections` sizes the pool for that many threads."""
+        return cls(_api_client(path, connections=connections), kubeconfig=Path(path), field_manager=field_manager)
 
     @classmethod
     def from_kubeconfig_text(cls, text: str, *, field_manager: str = "gardener") -> Kube:
@@ -287,7 +297,8 @@ class Kube:
         if self.kubeconfig is None or _mtime(self.kubeconfig) == self._loaded:
             return False
         self._loaded = _mtime(self.kubeconfig)
-        self.api = kube_config.new_client_from_config(config_file=str(self.kubeconfig))  # type: ignore[no-untyped-call]
+        pool = self.api.configuration.connection_pool_maxsize
+        self.api = _api_client(self.kubeconfig, connections=pool)
         return True
 
     def close(self) -> None:
@@ -302,8 +313,9 @@ class Kube:
         content_type: str,
         params: Mapping[str, str] | None,
         timeout: tuple[float, float] | None,
+        accept: str = "application/json",
     ) -> Any:
-        headers = {"Accept": "application/json"}
+        headers = {"Accept": accept}
         if body is not None:
             headers["Content-Type"] = content_type
         m, url, hdrs, data, post = self.api.param_serialize(
@@ -327,9 +339,12 @@ class Kube:
         *,
         content_type: str = "application/json",
         params: Mapping[str, str] | None = None,
+        accept: str = "application/json",
     ) -> Any:
-        """One JSON request; the decoded answer, or a typed `ApiError`."""
-        response = self._send(method, path, body, content_type=content_type, params=params, timeout=REQUEST_TIMEOUT)
+        """One JSON request; the decoded answer, or a typed `ApiError`. `accept` may ask for a server-side Table."""
+        response = self._send(
+            method, path, body, content_type=content_type, params=params, timeout=REQUEST_TIMEOUT, accept=accept
+        )
         try:
             response.read()
         except (urllib3.exceptions.HTTPError, OSError) as exc:

@@ -11,8 +11,6 @@ import sys
 import threading
 from types import FrameType
 
-from kubernetes import client, config
-
 from gardener.runtime.kube import Kube
 from gardener.runtime.logs import setup_logging
 from gardener.scheduler.controller import Config, Scheduler
@@ -35,10 +33,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("-v", "--verbose", action="store_true")
     args = p.parse_args(argv)
     setup_logging(log_format=args.log_format, verbose=args.verbose)
-    configuration = client.Configuration()
-    config.load_kube_config(config_file=args.kubeconfig, client_configuration=configuration)  # type: ignore[no-untyped-call]
-    configuration.connection_pool_maxsize = args.workers + SPARE_CONNECTIONS
-    kube = Kube(client.ApiClient(configuration))
+    kube = Kube.from_kubeconfig(args.kubeconfig, connections=args.workers + SPARE_CONNECTIONS)
     metrics = Metrics()
     scheduler = Scheduler(
         kube,
