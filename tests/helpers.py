@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import signal
@@ -37,6 +38,23 @@ def eventually(check: Callable[[], T], *, timeout: float = 20.0, interval: float
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} did not hold within {timeout}s: {last}")
         time.sleep(interval)
+
+
+async def aeventually(check: Callable[[], T], *, timeout: float = 20.0, what: str = "condition") -> T:
+    """`eventually` for async tests: `check` runs in a thread, so the event loop (and controllers on it) keep going."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    last: Any = None
+    while True:
+        try:
+            value = await asyncio.to_thread(check)
+            if value:
+                return value
+            last = f"returned {value!r}"
+        except AssertionError as exc:
+            last = exc
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"{what} did not hold within {timeout}s: {last}")
+        await asyncio.sleep(0.1)
 
 
 @dataclass

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -25,7 +25,7 @@ from gardener.runtime.kube import Kube, resource_path
 from gardener.runtime.pki import KeyPair, issue_client_cert
 from gardenlet.care.controller import Care, CareSettings
 from gardenlet.components.secrets import ADMIN_CLIENT, ADMIN_GROUP, ADMIN_USER, CA, secret_manifest
-from tests.helpers import ServerProcess, create_namespace, kubectl
+from tests.helpers import ServerProcess, aeventually, create_namespace, kubectl
 
 T = TypeVar("T")
 EXAMPLES = Path(__file__).resolve().parents[3] / "hack" / "examples"
@@ -126,23 +126,6 @@ async def care(landscape: Landscape) -> AsyncIterator[Care]:
             await loop
         garden.close()
         seed.close()
-
-
-async def eventually(check: Callable[[], T], *, timeout: float = 20.0, what: str = "condition") -> T:
-    """`tests.helpers.eventually` for async tests: `check` runs in a thread, the event loop keeps going."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    last: object = None
-    while True:
-        try:
-            value = await asyncio.to_thread(check)
-            if value:
-                return value
-            last = f"returned {value!r}"
-        except AssertionError as exc:
-            last = exc
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"{what} did not hold within {timeout}s: {last}")
-        await asyncio.sleep(0.1)
 
 
 def _closed_port() -> int:
@@ -286,7 +269,7 @@ async def _wait_for(
         assert _label(landscape, name) == label, _label(landscape, name)
         return conditions
 
-    return await eventually(seen, what=f"conditions of {name}")
+    return await aeventually(seen, what=f"conditions of {name}")
 
 
 async def test_a_running_control_plane_is_healthy_and_each_failing_part_is_named(
@@ -427,7 +410,7 @@ async def test_an_api_server_that_cannot_be_reached_is_not_available(landscape: 
         assert "CERTIFICATE_VERIFY_FAILED" in condition["message"], condition
         return str(condition["message"])
 
-    await eventually(untrusted, what="APIServerAvailable False for a foreign certificate")
+    await aeventually(untrusted, what="APIServerAvailable False for a foreign certificate")
 
 
 async def test_a_hibernated_shoot_is_healthy_only_when_its_control_plane_is_really_down(
@@ -484,7 +467,7 @@ async def test_a_hibernated_shoot_is_healthy_only_when_its_control_plane_is_real
         assert condition["reason"] == "HibernationIncomplete", condition
         return str(condition["message"])
 
-    await eventually(draining, what="hibernation incomplete while a replica runs")
+    await aeventually(draining, what="hibernation incomplete while a replica runs")
 
     # the replica goes, its pod has terminated: hibernated, healthy
     _report(landscape.seed, "StatefulSet", namespace, "etcd-main", {"replicas": 0, "readyReplicas": 0})

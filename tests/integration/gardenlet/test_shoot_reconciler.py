@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -34,7 +34,7 @@ from gardenlet.flow import RetryPolicy
 from gardenlet.shoot.controller import ShootControllerSettings, run_shoot_controller
 from gardenlet.shoot.flow import FlowSettings
 from gardenlet.shoot.reconciler import ShootReconciler
-from tests.helpers import ServerProcess, create_namespace, kubectl
+from tests.helpers import ServerProcess, aeventually, create_namespace, kubectl
 
 T = TypeVar("T")
 EXAMPLES = Path(__file__).resolve().parents[3] / "hack" / "examples"
@@ -246,23 +246,6 @@ async def test_a_flow_that_cannot_finish_reports_error_and_deletion_still_cleans
         seed.close()
 
 
-async def eventually(check: Callable[[], T], *, timeout: float = 60.0, what: str = "condition") -> T:
-    """`tests.helpers.eventually` for async tests: `check` runs in a thread, the event loop keeps going."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    last: object = None
-    while True:
-        try:
-            value = await asyncio.to_thread(check)
-            if value:
-                return value
-            last = f"returned {value!r}"
-        except AssertionError as exc:
-            last = exc
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"{what} did not hold within {timeout}s: {last}")
-        await asyncio.sleep(0.1)
-
-
 async def test_the_shoot_controller_loop_picks_up_creation_and_deletion(landscape: Landscape) -> None:
     """`run_shoot_controller` as the gardenlet runs it (its informer, queue and retries), given the seed profile
     because no node registers without a node agent."""
@@ -292,11 +275,12 @@ async def test_the_shoot_controller_loop_picks_up_creation_and_deletion(landscap
             assert "wait-etcd" in {e["taskID"] for e in status.get("lastErrors") or []}, status.get("lastErrors")
             return shoot
 
-        await eventually(failed, what="the flow failed and said where")
+        await aeventually(failed, what="the flow failed and said where", timeout=60.0)
         # retried after the backoff, without anyone asking: another ReconcileError
-        await eventually(
+        await aeventually(
             lambda: [e["reason"] for e in _events(landscape, name)].count("ReconcileError") >= 2,
             what="a retry after the backoff",
+            timeout=60.0,
         )
 
         path = f"{CORE}/namespaces/{PROJECT_NAMESPACE}/shoots/{name}"
@@ -304,7 +288,7 @@ async def test_the_shoot_controller_loop_picks_up_creation_and_deletion(landscap
             path, {"metadata": {"annotations": {"confirmation.gardener.cloud/deletion": "true"}}}
         )
         landscape.garden_kube.delete(path)
-        await eventually(lambda: _shoot(landscape, name) is None, what="the shoot deleted")
+        await aeventually(lambda: _shoot(landscape, name) is None, what="the shoot deleted", timeout=60.0)
         assert landscape.seed_kube.get(resource_path("v1", "Namespace", name=namespace)) is None
         assert controller.done() is False  # the loop keeps serving
     finally:
