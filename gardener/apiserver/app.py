@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from gardener.apiserver import certificates, errors, httputil, openapi, rbac
+from gardener.apiserver import certificates, errors, httputil, openapi, rbac, transport
 from gardener.apiserver.authn import Authenticator, Unauthenticated
 from gardener.apiserver.bootstraptokens import BootstrapTokens
 from gardener.apiserver.bootstraptokens import bootstrap_policy as bootstrapper_policy
@@ -66,7 +66,7 @@ class ServerConfig:
     #: request bodies past this many bytes answer 413 (kube-apiserver's limit is 3 MiB)
     max_request_bytes: int = httputil.MAX_BODY_BYTES
     #: URL and header sizes, header/idle/TLS-handshake timeouts, open connections per client IP
-    limits: httputil.ConnectionLimits = field(default_factory=httputil.ConnectionLimits)
+    limits: transport.ConnectionLimits = field(default_factory=transport.ConnectionLimits)
 
 
 class _Metrics:
@@ -154,11 +154,11 @@ class APIServer:
         app = web.Application(middlewares=[self._middleware], client_max_size=self.config.max_request_bytes)
         app[httputil.MAX_BODY_BYTES_KEY] = self.config.max_request_bytes
         app.router.add_route("*", "/{tail:(?s:.*)}", self._dispatch, expect_handler=httputil.expect_continue)
-        self._runner = httputil.LimitedRunner(
+        self._runner = transport.LimitedRunner(
             app, limits=self.config.limits, access_log=None, handler_cancellation=True, shutdown_timeout=5.0
         )
         await self._runner.setup()
-        site = httputil.LimitedSite(
+        site = transport.LimitedSite(
             self._runner,
             self.config.bind_address,
             self.config.port,

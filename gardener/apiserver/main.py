@@ -10,11 +10,12 @@ import sys
 from pathlib import Path
 
 from gardener.apiserver.app import APIServer, ServerConfig
-from gardener.apiserver.httputil import MAX_BODY_BYTES, ConnectionLimits
+from gardener.apiserver.httputil import MAX_BODY_BYTES
 from gardener.apiserver.storage.cache import CachedBackend
 from gardener.apiserver.storage.interface import Backend, ValueTransformer
 from gardener.apiserver.storage.sqlite import SQLiteBackend
 from gardener.apiserver.tokens import load_token_file
+from gardener.apiserver.transport import ConnectionLimits
 from gardener.runtime.logs import setup_logging
 from gardener.runtime.pki import ServerPKI, server_pki_from_files
 

@@ -1,4 +1,4 @@
-"""Request bodies are reduced to bounded JSON values before anything else sees them (httputil.decode_body).
+"""Request bodies are reduced to bounded JSON values before anything else sees them (bodies.decode_body).
 
 These are the decoding rules and bounds on their own; tests/integration/test_hardening_transport.py sends the
 same shapes to real servers.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from gardener.apiserver import httputil
+from gardener.apiserver import bodies, httputil
 from gardener.apiserver.errors import StatusError
 
 YAML = "application/yaml"
@@ -27,7 +27,7 @@ BILLION_LAUGHS = b"".join(
 
 def refused(raw: bytes, media: str = YAML) -> StatusError:
     with pytest.raises(StatusError) as info:
-        httputil.decode_body(raw, media)
+        bodies.decode_body(raw, media)
     return info.value
 
 
@@ -70,7 +70,7 @@ def test_null_and_complex_keys_are_refused() -> None:
 
 def test_timestamps_stay_the_strings_they_were_written_as() -> None:
     body = b"date: 2001-12-14\nmoment: 2001-12-14t21:59:43.10-05:00\nsexagesimal: 1:30"
-    assert httputil.decode_body(body, YAML) == {
+    assert bodies.decode_body(body, YAML) == {
         "date": "2001-12-14",
         "moment": "2001-12-14t21:59:43.10-05:00",
         "sexagesimal": "1:30",
@@ -79,7 +79,7 @@ def test_timestamps_stay_the_strings_they_were_written_as() -> None:
 
 def test_scalar_keys_become_strings_as_sigs_k8s_io_yaml_writes_them() -> None:
     body = b"1: a\n0x10: b\n1.5: c\n2.0: d\ntrue: e\nno: f\n2001-12-14: g\n"
-    assert httputil.decode_body(body, YAML) == {
+    assert bodies.decode_body(body, YAML) == {
         "1": "a",
         "16": "b",
         "1.5": "c",
@@ -95,13 +95,13 @@ def test_scalar_keys_become_strings_as_sigs_k8s_io_yaml_writes_them() -> None:
     [(1.5, "1.5"), (0.1, "0.1"), (100.0, "100"), (1234567.0, "1.234567e+06"), (1e-05, "1e-05"), (-0.0, "-0")],
 )
 def test_float_keys_print_like_go_formatfloat_g_32(value: float, text: str) -> None:
-    assert httputil.go_float32_key(value) == text
+    assert bodies.go_float32_key(value) == text
 
 
 def test_integers_past_64_bits_become_floats_like_json_bodies() -> None:
     big = 123456789012345678901234567890
-    from_yaml = httputil.decode_body(f"n: {big}".encode(), YAML)
-    from_json = httputil.decode_body(f'{{"n": {big}}}'.encode(), JSON)
+    from_yaml = bodies.decode_body(f"n: {big}".encode(), YAML)
+    from_json = bodies.decode_body(f'{{"n": {big}}}'.encode(), JSON)
     assert from_yaml == from_json == {"n": float(big)}
 
 
@@ -119,7 +119,7 @@ def test_billion_laughs_is_refused_before_expansion() -> None:
 
 
 def test_aliases_expand_into_independent_copies() -> None:
-    body = httputil.decode_body(b"a: &x {k: [1, 2]}\nb: *x\n", YAML)
+    body = bodies.decode_body(b"a: &x {k: [1, 2]}\nb: *x\n", YAML)
     assert body == {"a": {"k": [1, 2]}, "b": {"k": [1, 2]}}
     body["a"]["k"].append(3)
     assert body["b"] == {"k": [1, 2]}
@@ -127,7 +127,7 @@ def test_aliases_expand_into_independent_copies() -> None:
 
 def test_merge_keys_apply_with_the_mappings_own_keys_winning() -> None:
     body = b"base: &b {x: 1, y: 2}\nc:\n  <<: *b\n  y: 3\nd:\n  <<: [{x: 1}, {x: 2, z: 3}]\n"
-    decoded = httputil.decode_body(body, YAML)
+    decoded = bodies.decode_body(body, YAML)
     assert decoded["c"] == {"x": 1, "y": 3}
     assert decoded["d"] == {"x": 1, "z": 3}
 
@@ -142,20 +142,20 @@ def test_recursive_aliases_are_too_deep(body: bytes) -> None:
 
 @pytest.mark.parametrize("media", [JSON, YAML])
 def test_nesting_up_to_the_bound_decodes(media: str) -> None:
-    assert httputil.decode_body(nested(httputil.MAX_DEPTH), media) is not None
+    assert bodies.decode_body(nested(bodies.MAX_DEPTH), media) is not None
 
 
-@pytest.mark.parametrize("depth", [httputil.MAX_DEPTH + 1, 300, 1025, 10_000])
+@pytest.mark.parametrize("depth", [bodies.MAX_DEPTH + 1, 300, 1025, 10_000])
 @pytest.mark.parametrize("media", [JSON, YAML, "application/merge-patch+json", "application/apply-patch+yaml"])
 def test_nesting_past_the_bound_is_a_400(media: str, depth: int) -> None:
     exc = refused(nested(depth), media)
     assert (exc.code, exc.reason) == (400, "BadRequest")
-    assert f"more than {httputil.MAX_DEPTH} levels" in exc.message
+    assert f"more than {bodies.MAX_DEPTH} levels" in exc.message
 
 
 def test_the_depth_bound_leaves_room_for_what_the_server_wraps_around_a_body() -> None:
     """A body at the bound, inside a list inside a table, still serialises (orjson stops at 254 levels)."""
-    body = httputil.decode_body(nested(httputil.MAX_DEPTH), JSON)
+    body = bodies.decode_body(nested(bodies.MAX_DEPTH), JSON)
     wrapped = {"items": [{"rows": [{"object": {"metadata": {"managedFields": [{"fieldsV1": body}]}}}]}]}
     assert orjson.dumps(wrapped)
 
@@ -164,18 +164,18 @@ def test_a_depth_bomb_in_a_protobuf_raw_extension_is_a_400() -> None:
     deep_fields = nested(300)
     managed = _lfield(17, _lfield(7, _lfield(1, deep_fields)))
     configmap = _lfield(1, _lfield(1, b"cm") + managed)
-    exc = refused(_envelope(b"v1", b"ConfigMap", configmap), httputil.PROTOBUF)
+    exc = refused(_envelope(b"v1", b"ConfigMap", configmap), bodies.PROTOBUF)
     assert exc.code == 400 and "protobuf" in exc.message
 
 
 def test_protobuf_raw_extension_json_is_plain_json() -> None:
     managed = _lfield(17, _lfield(7, _lfield(1, b'{"f:data": {}}')))
-    body = httputil.decode_body(
+    body = bodies.decode_body(
         _envelope(b"v1", b"ConfigMap", _lfield(1, _lfield(1, b"cm") + managed)), "application/vnd.kubernetes.protobuf"
     )
     assert body["metadata"]["managedFields"] == [{"fieldsV1": {"f:data": {}}}]
     nan = _lfield(17, _lfield(7, _lfield(1, b'{"x": NaN}')))
-    assert refused(_envelope(b"v1", b"ConfigMap", _lfield(1, _lfield(1, b"cm") + nan)), httputil.PROTOBUF).code == 400
+    assert refused(_envelope(b"v1", b"ConfigMap", _lfield(1, _lfield(1, b"cm") + nan)), bodies.PROTOBUF).code == 400
 
 
 # ---- media types ----
