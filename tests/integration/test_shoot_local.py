@@ -23,13 +23,10 @@ import pytest
 import yaml
 
 from gardener.apis.extensions.crds import extensions_crds
-from gardener.apis.kubeconfig import build_kubeconfig, write_kubeconfig
-from gardener.local.garden import install_garden_api
 from gardener.runtime.kube import Kube
-from gardener.runtime.pki import KeyPair, issue_client_cert
-from tests.helpers import ServerProcess, create_namespace, eventually, kubectl
+from tests.gardens import EXAMPLES, prepare_garden, seed_identity
+from tests.helpers import ServerProcess, eventually, kubectl
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "hack" / "examples"
 NODE_AGENT = "extensions.provider_local.nodeagent.main"
 TECHNICAL_ID = "shoot--dev--demo"
 #: loopback ranges of our own, so that another node agent on this machine (a parallel test run) cannot collide
@@ -106,23 +103,6 @@ class Landscape:
         return f"gardenlet log:\n{self.gardenlet.tail()}\n\nnode agent log:\n{self.agent.tail(30)}"
 
 
-def _seed_identity(garden: ServerProcess) -> Path:
-    """A kubeconfig for the garden as the gardenlet of seed `local` is in it, with only a seed's rights."""
-    pki = garden.data_dir / "pki"
-    ca = KeyPair(cert_pem=(pki / "ca.crt").read_bytes(), key_pem=(pki / "ca.key").read_bytes())
-    cert = issue_client_cert(ca, user="gardener.cloud:system:seed:local", groups=["gardener.cloud:system:seeds"])
-    path = garden.data_dir / "gardenlet.kubeconfig"
-    config = build_kubeconfig(
-        server=garden.url,
-        ca_pem=ca.cert_pem,
-        user="gardenlet",
-        client_cert_pem=cert.cert_pem,
-        client_key_pem=cert.key_pem,
-    )
-    write_kubeconfig(path, config)
-    return path
-
-
 @pytest.fixture(scope="module")
 def landscape(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Landscape]:
     root = tmp_path_factory.mktemp("shoot-local")
@@ -130,15 +110,7 @@ def landscape(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Landscape]:
     seed = ServerProcess(data_dir=root / "seed").start()
     started: list[Process] = []
     try:
-        install_garden_api(garden.kubeconfig, timeout=60)
-        create_namespace("garden-dev", kubeconfig=garden.kubeconfig)
-        for name in (
-            "00-project.yaml",
-            "10-cloudprofile-local.yaml",
-            "20-seed-local.yaml",
-            "30-secretbinding-local.yaml",
-        ):
-            kubectl("apply", "-f", str(EXAMPLES / name), kubeconfig=garden.kubeconfig)
+        prepare_garden(garden)
         agent = _spawn(
             [
                 sys.executable,
@@ -162,7 +134,7 @@ def landscape(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Landscape]:
         )
         started.append(agent)
         gardenlet = _spawn(
-            [sys.executable, "-c", CONTROLLER, str(_seed_identity(garden)), str(seed.kubeconfig)],
+            [sys.executable, "-c", CONTROLLER, str(seed_identity(garden)), str(seed.kubeconfig)],
             root / "gardenlet.log",
         )
         started.append(gardenlet)

@@ -19,16 +19,14 @@ from typing import Any, TypeVar
 import pytest
 import yaml
 
-from gardener.apis.kubeconfig import build_kubeconfig, write_kubeconfig
-from gardener.local.garden import install_garden_api
 from gardener.runtime.kube import Kube, resource_path
 from gardener.runtime.pki import KeyPair, issue_client_cert
 from gardenlet.care.controller import Care, CareSettings
 from gardenlet.components.secrets import ADMIN_CLIENT, ADMIN_GROUP, ADMIN_USER, CA, secret_manifest
-from tests.helpers import ServerProcess, aeventually, create_namespace, kubectl
+from tests.gardens import EXAMPLES, prepare_garden, seed_identity, server_ca
+from tests.helpers import ServerProcess, aeventually, create_namespace
 
 T = TypeVar("T")
-EXAMPLES = Path(__file__).resolve().parents[3] / "hack" / "examples"
 CORE = "/apis/core.gardener.cloud/v1beta1"
 MERGE = "application/merge-patch+json"
 PROJECT_NAMESPACE = "garden-dev"
@@ -55,26 +53,6 @@ class Landscape:
     shoot_admin: KeyPair
 
 
-def _ca(server: ServerProcess) -> KeyPair:
-    pki = server.data_dir / "pki"
-    return KeyPair(cert_pem=(pki / "ca.crt").read_bytes(), key_pem=(pki / "ca.key").read_bytes())
-
-
-def _gardenlet_identity(garden: ServerProcess) -> Path:
-    ca = _ca(garden)
-    cert = issue_client_cert(ca, user=f"gardener.cloud:system:seed:{SEED}", groups=["gardener.cloud:system:seeds"])
-    path = garden.data_dir / "gardenlet.kubeconfig"
-    config = build_kubeconfig(
-        server=garden.url,
-        ca_pem=ca.cert_pem,
-        user="gardenlet",
-        client_cert_pem=cert.cert_pem,
-        client_key_pem=cert.key_pem,
-    )
-    write_kubeconfig(path, config)
-    return path
-
-
 @pytest.fixture(scope="module")
 def landscape(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Landscape]:
     root = tmp_path_factory.mktemp("care")
@@ -83,24 +61,16 @@ def landscape(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Landscape]:
     try:
         garden_server, seed_server, shoot_server = (s.start() for s in servers)
         kubes += [Kube.from_kubeconfig(s.kubeconfig) for s in (garden_server, seed_server, shoot_server)]
-        install_garden_api(garden_server.kubeconfig, timeout=60)
-        create_namespace(PROJECT_NAMESPACE, kubeconfig=garden_server.kubeconfig)
-        for name in (
-            "00-project.yaml",
-            "10-cloudprofile-local.yaml",
-            "20-seed-local.yaml",
-            "30-secretbinding-local.yaml",
-        ):
-            kubectl("apply", "-f", str(EXAMPLES / name), kubeconfig=garden_server.kubeconfig)
+        prepare_garden(garden_server, project_namespace=PROJECT_NAMESPACE)
         create_namespace("kube-system", kubeconfig=shoot_server.kubeconfig)
-        shoot_ca = _ca(shoot_server)
+        shoot_ca = server_ca(shoot_server)
         yield Landscape(
             garden=kubes[0],
             seed=kubes[1],
             seed_kubeconfig=seed_server.kubeconfig,
             shoot_server=shoot_server,
             shoot_kube=kubes[2],
-            gardenlet_kubeconfig=_gardenlet_identity(garden_server),
+            gardenlet_kubeconfig=seed_identity(garden_server, seed=SEED),
             shoot_ca=shoot_ca.cert_pem,
             shoot_admin=issue_client_cert(shoot_ca, user=ADMIN_USER, groups=[ADMIN_GROUP]),
         )

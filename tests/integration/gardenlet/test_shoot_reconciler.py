@@ -21,11 +21,9 @@ import pytest
 import yaml
 
 from gardener.apis.extensions.crds import extensions_crds
-from gardener.apis.kubeconfig import build_kubeconfig, write_kubeconfig
-from gardener.local.garden import install_crds, install_garden_api
+from gardener.local.garden import install_crds
 from gardener.runtime.controller import Result
 from gardener.runtime.kube import Kube, resource_path
-from gardener.runtime.pki import KeyPair, issue_client_cert
 from gardenlet.botanist.profile import SeedProfile
 from gardenlet.care.controller import CareSettings
 from gardenlet.components import secrets as secret_names
@@ -34,10 +32,10 @@ from gardenlet.flow import RetryPolicy
 from gardenlet.shoot.controller import ShootControllerSettings, run_shoot_controller
 from gardenlet.shoot.flow import FlowSettings
 from gardenlet.shoot.reconciler import ShootReconciler
-from tests.helpers import ServerProcess, aeventually, create_namespace, kubectl
+from tests.gardens import EXAMPLES, prepare_garden, seed_identity
+from tests.helpers import ServerProcess, aeventually
 
 T = TypeVar("T")
-EXAMPLES = Path(__file__).resolve().parents[3] / "hack" / "examples"
 CORE = "/apis/core.gardener.cloud/v1beta1"
 EXTENSIONS = "/apis/extensions.gardener.cloud/v1alpha1"
 PROJECT_NAMESPACE = "garden-dev"
@@ -65,22 +63,6 @@ class Landscape:
     gardenlet_kubeconfig: Path
 
 
-def _gardenlet_identity(garden: ServerProcess) -> Path:
-    pki = garden.data_dir / "pki"
-    ca = KeyPair(cert_pem=(pki / "ca.crt").read_bytes(), key_pem=(pki / "ca.key").read_bytes())
-    cert = issue_client_cert(ca, user=f"gardener.cloud:system:seed:{SEED}", groups=["gardener.cloud:system:seeds"])
-    path = garden.data_dir / "gardenlet.kubeconfig"
-    config = build_kubeconfig(
-        server=garden.url,
-        ca_pem=ca.cert_pem,
-        user="gardenlet",
-        client_cert_pem=cert.cert_pem,
-        client_key_pem=cert.key_pem,
-    )
-    write_kubeconfig(path, config)
-    return path
-
-
 @pytest.fixture(scope="module")
 def landscape(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Landscape]:
     root = tmp_path_factory.mktemp("shoot-reconciler")
@@ -89,22 +71,14 @@ def landscape(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Landscape]:
     garden_kube = Kube.from_kubeconfig(garden.kubeconfig)
     seed_kube = Kube.from_kubeconfig(seed.kubeconfig)
     try:
-        install_garden_api(garden.kubeconfig, timeout=60)
+        prepare_garden(garden, project_namespace=PROJECT_NAMESPACE)
         install_crds(seed.kubeconfig, crds=extensions_crds(), timeout=60)
-        create_namespace(PROJECT_NAMESPACE, kubeconfig=garden.kubeconfig)
-        for name in (
-            "00-project.yaml",
-            "10-cloudprofile-local.yaml",
-            "20-seed-local.yaml",
-            "30-secretbinding-local.yaml",
-        ):
-            kubectl("apply", "-f", str(EXAMPLES / name), kubeconfig=garden.kubeconfig)
         yield Landscape(
             garden=garden,
             seed=seed,
             garden_kube=garden_kube,
             seed_kube=seed_kube,
-            gardenlet_kubeconfig=_gardenlet_identity(garden),
+            gardenlet_kubeconfig=seed_identity(garden, seed=SEED),
         )
     finally:
         garden_kube.close()

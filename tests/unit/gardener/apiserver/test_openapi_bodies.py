@@ -15,6 +15,7 @@ from gardener.apiserver.openapi import (
     v3_group_version,
 )
 from gardener.apiserver.resources import Registry, ResourceInfo, ScaleSpec
+from tests.unit.gardener.apiserver.test_openapi import all_documents, operations
 
 REF = "#/components/schemas/"
 WIDGET_SCHEMA: dict[str, Any] = {
@@ -51,25 +52,6 @@ def registry() -> Registry:
     return reg
 
 
-def documents(registry: Registry) -> dict[str, dict[str, Any]]:
-    docs = {}
-    for group, versions in registry.groups().items():
-        for version in versions:
-            doc = v3_group_version(registry, group, version)
-            assert doc is not None
-            docs[group_version_path(group, version)] = doc
-    return docs
-
-
-def operations(doc: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
-    return [
-        (path, method, op)
-        for path, item in doc["paths"].items()
-        for method, op in item.items()
-        if method in ("get", "put", "post", "patch", "delete")
-    ]
-
-
 def body_schema(doc: dict[str, Any], path: str, method: str, media: str = "*/*") -> str:
     ref: str = doc["paths"][path][method]["requestBody"]["content"][media]["schema"]["$ref"]
     assert ref.startswith(REF)
@@ -77,7 +59,7 @@ def body_schema(doc: dict[str, Any], path: str, method: str, media: str = "*/*")
 
 
 def test_writes_carry_the_kinds_schema_as_kube_does(registry: Registry) -> None:
-    for doc in documents(registry).values():
+    for doc in all_documents(registry).values():
         schemas = doc["components"]["schemas"]
         for path, method, op in operations(doc):
             body = op.get("requestBody")
@@ -133,7 +115,7 @@ def test_subresource_bodies_of_the_core_group() -> None:
 
 def test_custom_resource_bodies_are_the_crd_schema(registry: Registry) -> None:
     info = widget()
-    doc = documents(registry)[group_version_path(info.group, info.version)]
+    doc = all_documents(registry)[group_version_path(info.group, info.version)]
     item = "/apis/fuzz.example.com/v1/namespaces/{namespace}/widgets/{name}"
     name = schema_name(info)
     assert body_schema(doc, item, "put") == name
@@ -144,7 +126,7 @@ def test_custom_resource_bodies_are_the_crd_schema(registry: Registry) -> None:
 def test_kubectl_keeps_building_strategic_merge_patches_from_its_own_types(registry: Registry) -> None:
     """kubectl apply (gvkSupportsPatchOpenAPIV3) uses these schemas for its patch only when a PATCH operation of the
     kind lists application/strategic-merge-patch+json; the loose schemas of built-ins lack nested merge keys."""
-    for doc in documents(registry).values():
+    for doc in all_documents(registry).values():
         for path, method, op in operations(doc):
             if method == "patch":
                 assert "application/strategic-merge-patch+json" not in op["requestBody"]["content"], path
@@ -154,7 +136,7 @@ def test_an_openapi_fuzzer_loads_every_operation(registry: Registry) -> None:
     import schemathesis
     from schemathesis.config import SchemathesisConfig
 
-    for key, doc in documents(registry).items():
+    for key, doc in all_documents(registry).items():
         schema = schemathesis.openapi.from_dict(doc, config=SchemathesisConfig())
         results = list(schema.get_all_operations())
         assert len(results) == len(operations(doc)), key
