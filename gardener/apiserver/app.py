@@ -67,6 +67,9 @@ class ServerConfig:
     max_request_bytes: int = httputil.MAX_BODY_BYTES
     #: URL and header sizes, header/idle/TLS-handshake timeouts, open connections per client IP
     limits: transport.ConnectionLimits = field(default_factory=transport.ConnectionLimits)
+    #: kube-apiserver's --service-cluster-ip-range (its default) and --service-node-port-range
+    service_cluster_ip_range: str = "10.0.0.0/24"
+    service_node_port_range: tuple[int, int] = (30000, 32767)
 
 
 class _Metrics:

@@ -97,9 +97,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=limits.max_connections_per_client,
         help="open connections one client IP may hold; more get 429 and are closed (0: no limit)",
     )
+    p.add_argument(
+        "--service-cluster-ip-range", default="10.0.0.0/24", help="CIDR that Services' cluster IPs come from"
+    )
+    p.add_argument(
+        "--service-node-port-range", type=_port_range, default=(30000, 32767), help="NodePorts, as FIRST-LAST"
+    )
     p.add_argument("--log-format", choices=["text", "json"], default="text")
     p.add_argument("-v", "--verbose", action="store_true")
     return p.parse_args(argv)
+
+
+def _port_range(value: str) -> tuple[int, int]:
+    first, sep, last = value.partition("-")
+    try:
+        low, high = int(first), int(last if sep else first)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a port range such as 30000-32767") from None
+    if not 0 < low <= high <= 65535:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a port range within 1-65535")
+    return low, high
 
 
 def build_backend(args: argparse.Namespace) -> Backend:
@@ -165,6 +182,8 @@ async def run(args: argparse.Namespace) -> int:
             garden_admission=not args.disable_garden_admission,
             pki=given_pki(args),
             max_request_bytes=args.max_request_body_bytes,
+            service_cluster_ip_range=args.service_cluster_ip_range,
+            service_node_port_range=args.service_node_port_range,
             limits=ConnectionLimits(
                 header_timeout=args.request_header_timeout,
                 idle_timeout=args.idle_connection_timeout,
