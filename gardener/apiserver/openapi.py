@@ -1,19 +1,22 @@
-"""OpenAPI v3 for /openapi/v3: the index and one document per group-version, derived from the Registry.
+"""OpenAPI for /openapi/v3 (an index and one document per group-version) and /openapi/v2, from the Registry.
 
-Enough for kubectl: its field-validation probe (a PATCH operation carrying the kind's
-x-kubernetes-group-version-kind and a `fieldValidation` parameter, else `apply`/`create` fall back to
-downloading /openapi/v2), `kubectl explain` (paths name the GVK, components.schemas carry it), and
-`kubectl apply`. Custom resources get their CRD's openAPIV3Schema; built-in kinds a loose schema
-(top-level fields with types and descriptions, nested types left open with
-x-kubernetes-preserve-unknown-fields).
+Built-in kinds get upstream's full schemas, every field down to the leaves with its description, from the
+data generated out of the Kubernetes 1.32 client (builtin/schemas.py): `kubectl explain` works at any depth.
+Custom resources get their CRD's openAPIV3Schema, and kinds the data does not describe a loose schema
+(x-kubernetes-preserve-unknown-fields). Every kind carries x-kubernetes-group-version-kind, and its PATCH
+operation a `fieldValidation` parameter: that is kubectl's probe for server-side field validation (without it,
+`apply`/`create` fall back to downloading /openapi/v2).
 
 Writes carry a requestBody as kube's do (POST/PUT: `*/*` with the kind's schema; DELETE: DeleteOptions), so
 an OpenAPI-driven client or fuzzer can build bodies. PATCH lists the patch media types the server takes, but
 never application/strategic-merge-patch+json: kubectl's `apply` builds its patch from this document only when
-that key is there (gvkSupportsPatchOpenAPIV3), and the loose schemas of built-ins lack the patch merge keys of
-nested lists; without it, kubectl uses its compiled-in types, as for a document without bodies. Unlike kube's
+that key is there (gvkSupportsPatchOpenAPIV3), and the generated schemas lack the patch merge keys of nested
+lists (the client's models do not carry them); without it, kubectl uses its compiled-in types. Unlike kube's
 (one opaque `Patch` object for every patch type), each patch type gets a schema of its shape: the kind's for
 merge and apply patches, a list of operations for JSON patches.
+
+/openapi/v2 is the same content as one Swagger 2.0 document (JSON only: the protobuf form kubectl asks for
+first is not served; kubectl 1.37 uses /openapi/v3).
 
 Pure functions with deterministic output; the caller caches them per Registry.generation.
 """
@@ -21,28 +24,31 @@ Pure functions with deterministic output; the caller caches them per Registry.ge
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import json
 import re
 from dataclasses import dataclass
 from typing import Any
 
+from gardener.apiserver.builtin import schemas as builtin_schemas
 from gardener.apiserver.resources import Registry, ResourceInfo
 
 _META = "io.k8s.apimachinery.pkg.apis.meta.v1"
 _REF = "#/components/schemas/"
+_V2_REF = "#/definitions/"
 OBJECT_META = f"{_META}.ObjectMeta"
 LIST_META = f"{_META}.ListMeta"
 STATUS = f"{_META}.Status"
 DELETE_OPTIONS = f"{_META}.DeleteOptions"
 #: RFC 6902 operations; kube names no schema for it (its PATCH bodies are all one opaque `Patch` object)
 JSON_PATCH = f"{_META}.JSONPatch"
+#: the v2 document's body of every PATCH (Swagger 2.0 has one body schema per operation)
+PATCH = f"{_META}.Patch"
 #: the patch media types every PATCH operation lists (strategic merge patch deliberately not: see above)
 PATCH_MEDIA_TYPES = ("application/apply-patch+yaml", "application/json-patch+json", "application/merge-patch+json")
 _SCALE = "io.k8s.api.autoscaling.v1.Scale"
 _SCALE_GVK = {"group": "autoscaling", "version": "v1", "kind": "Scale"}
-_TOKEN_REQUEST = "io.k8s.api.authentication.v1.TokenRequest"
-_TOKEN_REQUEST_GVK = {"group": "authentication.k8s.io", "version": "v1", "kind": "TokenRequest"}
 
 _API_VERSION_DESC = (
     "APIVersion defines the versioned schema of this representation of an object. Servers should convert "
@@ -113,8 +119,7 @@ def v3_group_version(registry: Registry, group: str, version: str) -> dict[str, 
     paths: dict[str, Any] = {}
     for info in infos:
         name = schema_name(info)
-        schemas[name] = _kind_schema(info, schemas)
-        schemas[f"{name}List"] = _list_schema(info, name)
+        _add_kind_schemas(info, name, schemas)
         paths.update(_resource_paths(info, name, schemas=schemas))
     return {
         "openapi": "3.0.0",
@@ -124,9 +129,67 @@ def v3_group_version(registry: Registry, group: str, version: str) -> dict[str, 
     }
 
 
+def v2_document(registry: Registry) -> dict[str, Any]:
+    """GET /openapi/v2: every group-version's paths and schemas in one Swagger 2.0 document."""
+    paths: dict[str, Any] = {}
+    definitions: dict[str, Any] = {
+        PATCH: {
+            "description": "The body of a PATCH request: its shape depends on the request's Content-Type "
+            "(JSON Patch, JSON merge patch or server-side apply).",
+            "type": "object",
+        }
+    }
+    for group, versions in sorted(registry.groups().items()):
+        for version in sorted(versions):
+            document = v3_group_version(registry, group, version)
+            if document is None:
+                continue
+            for path, item in document["paths"].items():
+                paths[path] = {
+                    key: [_v2_parameter(p) for p in value] if key == "parameters" else _v2_operation(value)
+                    for key, value in item.items()
+                }
+            for name, schema in document["components"]["schemas"].items():
+                if name != JSON_PATCH and name not in definitions:
+                    # built-in definitions as the data has them: Swagger 2.0 already, as upstream's v2
+                    builtin = builtin_schemas.definition(name)
+                    definitions[name] = copy.deepcopy(builtin) if builtin is not None else _v2_schema(schema)
+    return {
+        "swagger": "2.0",
+        "info": {"title": "Kubernetes", "version": "unversioned"},
+        "paths": dict(sorted(paths.items())),
+        "definitions": dict(sorted(definitions.items())),
+        "securityDefinitions": {
+            "BearerToken": {
+                "description": "Bearer Token authentication",
+                "in": "header",
+                "name": "authorization",
+                "type": "apiKey",
+            }
+        },
+        "security": [{"BearerToken": []}],
+    }
+
+
 def schema_name(info: ResourceInfo) -> str:
     """components.schemas key of a kind, named like kube: io.k8s.api.core.v1.ConfigMap, <reversed group>.<v>.<Kind>."""
+    if not info.is_custom:
+        name = builtin_schemas.definition_name(group=info.group, version=info.version, kind=info.kind)
+        if name is not None:
+            return name
     return f"{_package(info)}.{info.version}.{info.kind}"
+
+
+@functools.cache
+def builtin_fields(group: str, kind: str) -> frozenset[str] | None:
+    """Top-level fields of a built-in kind (besides apiVersion/kind/metadata) in the first version upstream
+    serves it in, or None if the data does not describe it."""
+    for served in builtin_schemas.served_resources():
+        if served.group == group and served.kind == kind:
+            fields = builtin_schemas.top_level_fields(group=group, version=served.version, kind=kind)
+            if fields is not None:
+                return fields - {"apiVersion", "kind", "metadata"}
+    return None
 
 
 # --------------------------------------------------------------------------------------------------
@@ -165,84 +228,46 @@ def _type_meta_properties() -> dict[str, Any]:
     }
 
 
-def _field_schema(type_: str, prefix: str, *, schemas: dict[str, Any]) -> dict[str, Any]:
-    """Schema of one field type of the tables below ("string", "[]ref:PodSpec", "map:byte", ...)."""
-    if type_.startswith("[]"):
-        return {"type": "array", "items": _field_schema(type_[2:], prefix, schemas=schemas)}
-    if type_.startswith("map:"):
-        return {"type": "object", "additionalProperties": _field_schema(type_[4:], prefix, schemas=schemas)}
-    if type_.startswith("ref:"):
-        sub = type_[4:]
-        name = f"{prefix}.{sub}"
+def _v3(schema: Any) -> Any:
+    """A definition of the built-in data (Swagger 2.0 style) as an OpenAPI 3 schema: references point into
+    components, and a reference with siblings (a field's description) is wrapped in allOf, as kube writes it."""
+    if isinstance(schema, list):
+        return [_v3(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {
+        key: {prop: _v3(sub) for prop, sub in value.items()} if key == "properties" else _v3(value)
+        for key, value in schema.items()
+        if key != "$ref"
+    }
+    name = builtin_schemas.ref_name(schema)
+    if name is None:
+        return out
+    if not out:
+        return {"$ref": _REF + name}
+    return {"allOf": [{"$ref": _REF + name}], **out}
+
+
+#: types that take one of several JSON types: OpenAPI 3 says so with oneOf (Swagger 2.0 could only say string),
+#: and kubectl explain names them (`<map[string]Quantity>`) because the schema has no single type
+_ONE_OF = {
+    "io.k8s.apimachinery.pkg.api.resource.Quantity": {"oneOf": [{"type": "string"}, {"type": "number"}]},
+    "io.k8s.apimachinery.pkg.util.intstr.IntOrString": {
+        "format": "int-or-string",
+        "oneOf": [{"type": "integer"}, {"type": "string"}],
+    },
+}
+
+
+def _add_definitions(schemas: dict[str, Any], names: list[str]) -> None:
+    """The named built-in definitions and all they reference, as v3 schemas."""
+    for name in builtin_schemas.referenced(names):
         if name not in schemas:
-            # described by the referring field only: kubectl explain prints both descriptions
-            schemas[name] = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
-        return _ref(name)
-    if type_ == "date-time":
-        return {"type": "string", "format": "date-time"}
-    if type_ == "byte":
-        return {"type": "string", "format": "byte"}
-    return {"type": type_}
-
-
-def _fields(
-    fields: tuple[tuple[str, str, str], ...], prefix: str, *, schemas: dict[str, Any]
-) -> dict[str, dict[str, Any]]:
-    props: dict[str, dict[str, Any]] = {}
-    for name, type_, description in fields:
-        schema = _field_schema(type_, prefix, schemas=schemas)
-        desc = description or _SUBTYPE_DOCS.get(type_.removeprefix("[]").removeprefix("ref:"), "")
-        if desc:
-            schema["description"] = desc
-        props[name] = schema
-    return props
+            schemas[name] = copy.deepcopy(_ONE_OF[name]) if name in _ONE_OF else _v3(builtin_schemas.definition(name))
 
 
 def _add_meta_schemas(schemas: dict[str, Any]) -> None:
-    for (_, kind), (description, fields) in _META_TYPES.items():
-        schemas[f"{_META}.{kind}"] = {
-            "description": description,
-            "type": "object",
-            "properties": _fields(fields, _META, schemas=schemas),
-        }
-    meta = schemas[OBJECT_META]["properties"]
-    meta["finalizers"].update({"x-kubernetes-list-type": "set", "x-kubernetes-patch-strategy": "merge"})
-    meta["managedFields"]["x-kubernetes-list-type"] = "atomic"
-    meta["ownerReferences"].update(
-        {
-            "x-kubernetes-list-map-keys": ["uid"],
-            "x-kubernetes-list-type": "map",
-            "x-kubernetes-patch-merge-key": "uid",
-            "x-kubernetes-patch-strategy": "merge",
-        }
-    )
-    owner = schemas[f"{_META}.OwnerReference"]
-    owner["required"] = ["apiVersion", "kind", "name", "uid"]
-    owner["x-kubernetes-map-type"] = "atomic"
-    schemas[LIST_META] = {
-        "description": "ListMeta describes metadata that synthetic resources must have, including lists and "
-        "various status objects.",
-        "type": "object",
-        "properties": {
-            "continue": {
-                "type": "string",
-                "description": "continue may be set if the user set a limit on the number of items returned, "
-                "and indicates that the server has more data available.",
-            },
-            "remainingItemCount": {
-                "type": "integer",
-                "format": "int64",
-                "description": "remainingItemCount is the number of subsequent items in the list which are not "
-                "included in this list response.",
-            },
-            "resourceVersion": {
-                "type": "string",
-                "description": "String that identifies the server's internal version of this object that can be "
-                "used by clients to determine when objects have changed.",
-            },
-            "selfLink": {"type": "string", "description": "Deprecated: selfLink is a legacy read-only field."},
-        },
-    }
+    _add_definitions(schemas, [OBJECT_META, LIST_META, STATUS, DELETE_OPTIONS])
     schemas[JSON_PATCH] = {
         "description": "A JSON patch (RFC 6902): operations applied in order; the whole patch fails if one does.",
         "type": "array",
@@ -257,82 +282,29 @@ def _add_meta_schemas(schemas: dict[str, Any]) -> None:
             },
         },
     }
-    schemas[f"{_META}.Preconditions"] = {
-        "description": "Preconditions must be fulfilled before an operation (update, delete, etc.) is carried out.",
-        "type": "object",
-        "properties": {
-            "resourceVersion": {"type": "string", "description": "Specifies the target ResourceVersion"},
-            "uid": {"type": "string", "description": "Specifies the target UID."},
-        },
-    }
-    schemas[DELETE_OPTIONS] = {
-        "description": "DeleteOptions may be provided when deleting an API object.",
-        "type": "object",
-        "properties": {
-            **_type_meta_properties(),
-            "dryRun": {
-                "type": "array",
-                "items": {"type": "string", "default": ""},
-                "x-kubernetes-list-type": "atomic",
-                "description": "When present, indicates that modifications should not be persisted. Valid values: All.",
-            },
-            "gracePeriodSeconds": {
-                "type": "integer",
-                "format": "int64",
-                "description": "The duration in seconds before the object should be deleted.",
-            },
-            "ignoreStoreReadErrorWithClusterBreakingPotential": {
-                "type": "boolean",
-                "description": "if set to true, it will trigger an unsafe deletion of the resource in case the "
-                "normal deletion flow fails with a corrupt object error.",
-            },
-            "orphanDependents": {
-                "type": "boolean",
-                "description": "Deprecated: please use the PropagationPolicy, this field will be deprecated in 1.7.",
-            },
-            "preconditions": _ref(f"{_META}.Preconditions", "Must be fulfilled before a deletion is carried out."),
-            "propagationPolicy": {
-                "type": "string",
-                "description": "Whether and how garbage collection will be performed. Acceptable values are: "
-                "'Orphan', 'Background' and 'Foreground'.",
-            },
-        },
-        "x-kubernetes-group-version-kind": [{"group": "", "version": "v1", "kind": "DeleteOptions"}],
-    }
-    schemas[STATUS] = {
-        "description": "Status is a return value for calls that don't return other objects.",
-        "type": "object",
-        "properties": {
-            **_type_meta_properties(),
-            "code": {"type": "integer", "format": "int32", "description": "Suggested HTTP return code."},
-            "details": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
-            "message": {"type": "string", "description": "A human-readable description of the status."},
-            "metadata": _ref(LIST_META, _LIST_METADATA_DESC),
-            "reason": {"type": "string", "description": "A machine-readable description of the status."},
-            "status": {"type": "string", "description": 'Status of the operation. One of: "Success" or "Failure".'},
-        },
-        "x-kubernetes-group-version-kind": [{"group": "", "version": "v1", "kind": "Status"}],
-    }
 
 
-def _kind_schema(info: ResourceInfo, schemas: dict[str, Any]) -> dict[str, Any]:
-    if info.is_custom or ((info.group, info.kind) not in _BUILTIN_KINDS and info.schema is not None):
+def _add_kind_schemas(info: ResourceInfo, name: str, schemas: dict[str, Any]) -> None:
+    """The kind's schema and its list's: upstream's for a built-in kind the data describes, else built here."""
+    if not info.is_custom and builtin_schemas.definition(name) is not None:
+        list_name = builtin_schemas.definition_name(group=info.group, version=info.version, kind=info.list_kind)
+        _add_definitions(schemas, [name] if list_name is None else [name, list_name])
+        if list_name is None:
+            schemas[f"{name}List"] = _list_schema(info, name)
+        return
+    if info.is_custom or info.schema is not None:
         schema = _custom_schema(info)
     else:
-        description, fields = _BUILTIN_KINDS.get((info.group, info.kind), (f"{info.kind} is a built-in kind.", ()))
         schema = {
-            "description": description,
+            "description": f"{info.kind} is a built-in kind.",
             "type": "object",
-            "properties": {
-                **_type_meta_properties(),
-                "metadata": _ref(OBJECT_META, _METADATA_DESC),
-                **_fields(fields, f"{_package(info)}.{info.version}", schemas=schemas),
-            },
+            "properties": {**_type_meta_properties(), "metadata": _ref(OBJECT_META, _METADATA_DESC)},
             "x-kubernetes-preserve-unknown-fields": True,
         }
     schema["properties"] = dict(sorted(schema["properties"].items()))
     schema["x-kubernetes-group-version-kind"] = [_gvk(info)]
-    return schema
+    schemas[name] = schema
+    schemas[f"{name}List"] = _list_schema(info, name)
 
 
 def _custom_schema(info: ResourceInfo) -> dict[str, Any]:
@@ -543,16 +515,23 @@ def _resource_paths(info: ResourceInfo, name: str, *, schemas: dict[str, Any]) -
     if info.has_status:
         subresources.append(("status", None, name, ("get", "put", "patch")))
     if info.scale is not None:
-        schemas.setdefault(_SCALE, _scale_schema())
+        _add_definitions(schemas, [_SCALE])
         subresources.append(("scale", _SCALE_GVK, _SCALE, ("get", "put", "patch")))
     for extra in info.extra_subresources:
-        if extra == "token":
-            schemas.setdefault(_TOKEN_REQUEST, _token_request_schema())
-            subresources.append((extra, _TOKEN_REQUEST_GVK, _TOKEN_REQUEST, ("post",)))
-        elif extra == "finalize":
-            subresources.append((extra, None, name, ("put",)))
-        else:
-            subresources.append((extra, None, name, ("get", "put", "patch")))
+        described = _builtin_subresource(info, extra)
+        if described is None:
+            methods: tuple[str, ...] = ("put",) if extra == "finalize" else ("get", "put", "patch")
+            subresources.append((extra, None, name, methods))
+            continue
+        if not described.definition:
+            continue  # streams (log, exec, attach, portforward, proxy) have no schema to offer
+        _add_definitions(schemas, [described.definition])
+        methods = tuple(_VERB_METHODS[v] for v in described.verbs if v in _VERB_METHODS)
+        gvk = None
+        if described.definition != name:
+            tags = builtin_schemas.definition(described.definition) or {}
+            gvk = dict((tags.get("x-kubernetes-group-version-kind") or [None])[0] or {}) or None
+        subresources.append((extra, gvk, described.definition, methods))
     for sub, gvk, response, methods in subresources:
         sub_ops = {m: ops.operation(m, subresource=sub, gvk=gvk, response=response) for m in methods}
         _add_path(paths, f"{base}/{{name}}/{sub}", operations=sub_ops, params=item_params)
@@ -566,599 +545,78 @@ def _add_path(
         paths[path] = {**operations, "parameters": [dict(p) for p in params]}
 
 
-def _scale_schema() -> dict[str, Any]:
-    return {
-        "description": "Scale represents a scaling request for a resource.",
-        "type": "object",
-        "properties": {
-            **_type_meta_properties(),
-            "metadata": _ref(OBJECT_META, _METADATA_DESC),
-            "spec": {
-                "description": "ScaleSpec describes the attributes of a scale subresource.",
-                "type": "object",
-                "properties": {
-                    "replicas": {"type": "integer", "format": "int32", "description": "desired number of instances"}
-                },
-            },
-            "status": {
-                "description": "ScaleStatus represents the current status of a scale subresource.",
-                "type": "object",
-                "properties": {
-                    "replicas": {"type": "integer", "format": "int32", "description": "actual number of instances"},
-                    "selector": {"type": "string", "description": "label query over pods, in the string form"},
-                },
-            },
-        },
-        "x-kubernetes-group-version-kind": [dict(_SCALE_GVK)],
-    }
+#: a subresource verb of the built-in data -> the HTTP method of its operation
+_VERB_METHODS = {"get": "get", "update": "put", "patch": "patch", "create": "post", "delete": "delete"}
 
 
-def _token_request_schema() -> dict[str, Any]:
-    return {
-        "description": "TokenRequest requests a token for a given service account.",
-        "type": "object",
-        "properties": {
-            **_type_meta_properties(),
-            "metadata": _ref(OBJECT_META, _METADATA_DESC),
-            "spec": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
-            "status": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
-        },
-        "x-kubernetes-group-version-kind": [dict(_TOKEN_REQUEST_GVK)],
-    }
-
-
-# --------------------------------------------------------------------------------------------------
-# Built-in kinds: top-level fields as (name, type, description); the nested types stay open. Taken from
-# the Kubernetes API reference (descriptions of nested kinds cut to their first sentence).
-# --------------------------------------------------------------------------------------------------
-
-_BUILTIN_KINDS: dict[tuple[str, str], tuple[str, tuple[tuple[str, str, str], ...]]] = {
-    ("", "Namespace"): (
-        "Namespace provides a scope for Names.",
-        (
-            ("spec", "ref:NamespaceSpec", ""),
-            ("status", "ref:NamespaceStatus", ""),
-        ),
-    ),
-    ("", "ConfigMap"): (
-        "ConfigMap holds configuration data for pods to consume.",
-        (
-            ("binaryData", "map:byte", "BinaryData contains the binary data."),
-            ("data", "map:string", "Data contains the configuration data."),
-            (
-                "immutable",
-                "boolean",
-                "Immutable, if set to true, ensures that data stored in the ConfigMap cannot be updated (only "
-                "object metadata can be modified).",
-            ),
-        ),
-    ),
-    ("", "Secret"): (
-        "Secret holds secret data of a certain type.",
-        (
-            (
-                "data",
-                "map:byte",
-                "Data contains the secret data. Each key must consist of alphanumeric characters, '-', '_' or '.'.",
-            ),
-            (
-                "immutable",
-                "boolean",
-                "Immutable, if set to true, ensures that data stored in the Secret cannot be updated (only object "
-                "metadata can be modified).",
-            ),
-            ("stringData", "map:string", "stringData allows specifying non-binary secret data in string form."),
-            ("type", "string", "Used to facilitate programmatic handling of secret data."),
-        ),
-    ),
-    ("", "Service"): (
-        "Service is a named abstraction of software service (for example, mysql) consisting of local port (for "
-        "example 3306) that the proxy listens on, and the selector that determines which pods will answer requests"
-        " sent through the proxy.",
-        (
-            ("spec", "ref:ServiceSpec", ""),
-            ("status", "ref:ServiceStatus", ""),
-        ),
-    ),
-    ("", "Endpoints"): (
-        "Endpoints is a collection of endpoints that implement the actual service.",
-        (("subsets", "[]ref:EndpointSubset", "The set of all endpoints is the union of all subsets."),),
-    ),
-    ("", "ServiceAccount"): (
-        "ServiceAccount binds together: * a name, understood by users, and perhaps by peripheral systems, for an "
-        "identity * a principal that can be authenticated and authorized * a set of secrets",
-        (
-            (
-                "automountServiceAccountToken",
-                "boolean",
-                "AutomountServiceAccountToken indicates whether pods running as this service account should have "
-                "an API token automatically mounted.",
-            ),
-            (
-                "imagePullSecrets",
-                "[]ref:LocalObjectReference",
-                "ImagePullSecrets is a list of references to secrets in the same namespace to use for pulling any "
-                "images in pods that reference this ServiceAccount.",
-            ),
-            (
-                "secrets",
-                "[]ref:ObjectReference",
-                "Secrets is a list of the secrets in the same namespace that pods running using this "
-                "ServiceAccount are allowed to use.",
-            ),
-        ),
-    ),
-    ("", "Event"): (
-        "Event is a report of an event somewhere in the cluster.",
-        (
-            ("action", "string", "What action was taken/failed regarding to the Regarding object."),
-            ("count", "integer", "The number of times this event has occurred."),
-            ("eventTime", "date-time", "Time when this Event was first observed."),
-            (
-                "firstTimestamp",
-                "date-time",
-                "The time at which the event was first recorded. (Time of server receipt is in TypeMeta.)",
-            ),
-            ("involvedObject", "ref:ObjectReference", ""),
-            ("lastTimestamp", "date-time", "The time at which the most recent occurrence of this event was recorded."),
-            ("message", "string", "A human-readable description of the status of this operation."),
-            (
-                "reason",
-                "string",
-                "This should be a short, machine understandable string that gives the reason for the transition "
-                "into the object's current status.",
-            ),
-            ("related", "ref:ObjectReference", ""),
-            (
-                "reportingComponent",
-                "string",
-                "Name of the controller that emitted this Event, e.g. `kubernetes.io/kubelet`.",
-            ),
-            ("reportingInstance", "string", "ID of the controller instance, e.g. `kubelet-xyzf`."),
-            ("series", "ref:EventSeries", ""),
-            ("source", "ref:EventSource", ""),
-            ("type", "string", "Type of this event (Normal, Warning), new types could be added in the future"),
-        ),
-    ),
-    ("", "Node"): (
-        "Node is a worker node in Kubernetes.",
-        (
-            ("spec", "ref:NodeSpec", ""),
-            ("status", "ref:NodeStatus", ""),
-        ),
-    ),
-    ("", "Pod"): (
-        "Pod is a collection of containers that can run on a host.",
-        (
-            ("spec", "ref:PodSpec", ""),
-            ("status", "ref:PodStatus", ""),
-        ),
-    ),
-    ("", "PersistentVolumeClaim"): (
-        "PersistentVolumeClaim is a user's request for and claim to a persistent volume",
-        (
-            ("spec", "ref:PersistentVolumeClaimSpec", ""),
-            ("status", "ref:PersistentVolumeClaimStatus", ""),
-        ),
-    ),
-    ("apps", "Deployment"): (
-        "Deployment enables declarative updates for Pods and ReplicaSets.",
-        (
-            ("spec", "ref:DeploymentSpec", ""),
-            ("status", "ref:DeploymentStatus", ""),
-        ),
-    ),
-    ("apps", "StatefulSet"): (
-        "StatefulSet represents a set of pods with consistent identities.",
-        (
-            ("spec", "ref:StatefulSetSpec", ""),
-            ("status", "ref:StatefulSetStatus", ""),
-        ),
-    ),
-    ("apps", "DaemonSet"): (
-        "DaemonSet represents the configuration of a daemon set.",
-        (
-            ("spec", "ref:DaemonSetSpec", ""),
-            ("status", "ref:DaemonSetStatus", ""),
-        ),
-    ),
-    ("apps", "ReplicaSet"): (
-        "ReplicaSet ensures that a specified number of pod replicas are running at any given time.",
-        (
-            ("spec", "ref:ReplicaSetSpec", ""),
-            ("status", "ref:ReplicaSetStatus", ""),
-        ),
-    ),
-    ("batch", "Job"): (
-        "Job represents the configuration of a single job.",
-        (
-            ("spec", "ref:JobSpec", ""),
-            ("status", "ref:JobStatus", ""),
-        ),
-    ),
-    ("coordination.k8s.io", "Lease"): (
-        "Lease defines a lease concept.",
-        (("spec", "ref:LeaseSpec", ""),),
-    ),
-    ("events.k8s.io", "Event"): (
-        "Event is a report of an event somewhere in the cluster.",
-        (
-            ("action", "string", "action is what action was taken/failed regarding to the regarding object."),
-            (
-                "deprecatedCount",
-                "integer",
-                "deprecatedCount is the deprecated field assuring backward compatibility with core.v1 Event type.",
-            ),
-            (
-                "deprecatedFirstTimestamp",
-                "date-time",
-                "deprecatedFirstTimestamp is the deprecated field assuring backward compatibility with core.v1 "
-                "Event type.",
-            ),
-            (
-                "deprecatedLastTimestamp",
-                "date-time",
-                "deprecatedLastTimestamp is the deprecated field assuring backward compatibility with core.v1 "
-                "Event type.",
-            ),
-            ("deprecatedSource", "ref:EventSource", ""),
-            ("eventTime", "date-time", "eventTime is the time when this Event was first observed."),
-            ("note", "string", "note is a human-readable description of the status of this operation."),
-            ("reason", "string", "reason is why the action was taken."),
-            ("regarding", "ref:ObjectReference", ""),
-            ("related", "ref:ObjectReference", ""),
-            (
-                "reportingController",
-                "string",
-                "reportingController is the name of the controller that emitted this Event, e.g. "
-                "`kubernetes.io/kubelet`. This field cannot be empty for new Events.",
-            ),
-            (
-                "reportingInstance",
-                "string",
-                "reportingInstance is the ID of the controller instance, e.g. `kubelet-xyzf`. This field cannot be"
-                " empty for new Events and it can have at most 128 characters.",
-            ),
-            ("series", "ref:EventSeries", ""),
-            (
-                "type",
-                "string",
-                "type is the type of this event (Normal, Warning), new types could be added in the future.",
-            ),
-        ),
-    ),
-    ("rbac.authorization.k8s.io", "Role"): (
-        "Role is a namespaced, logical grouping of PolicyRules that can be referenced as a unit by a RoleBinding.",
-        (("rules", "[]ref:PolicyRule", "rules holds all the PolicyRules for this Role"),),
-    ),
-    ("rbac.authorization.k8s.io", "ClusterRole"): (
-        "ClusterRole is a cluster level, logical grouping of PolicyRules that can be referenced as a unit by a "
-        "RoleBinding or ClusterRoleBinding.",
-        (
-            ("aggregationRule", "ref:AggregationRule", ""),
-            ("rules", "[]ref:PolicyRule", "rules holds all the PolicyRules for this ClusterRole"),
-        ),
-    ),
-    ("rbac.authorization.k8s.io", "RoleBinding"): (
-        "RoleBinding references a role, but does not contain it.",
-        (
-            ("roleRef", "ref:RoleRef", ""),
-            ("subjects", "[]ref:Subject", "subjects holds references to the objects the role applies to."),
-        ),
-    ),
-    ("rbac.authorization.k8s.io", "ClusterRoleBinding"): (
-        "ClusterRoleBinding references a ClusterRole, but not contain it.",
-        (
-            ("roleRef", "ref:RoleRef", ""),
-            ("subjects", "[]ref:Subject", "subjects holds references to the objects the role applies to."),
-        ),
-    ),
-    ("certificates.k8s.io", "CertificateSigningRequest"): (
-        "CertificateSigningRequest objects provide a mechanism to obtain x509 certificates by submitting a "
-        "certificate signing request, and having it asynchronously approved and issued.",
-        (
-            ("spec", "ref:CertificateSigningRequestSpec", ""),
-            ("status", "ref:CertificateSigningRequestStatus", ""),
-        ),
-    ),
-    ("apiextensions.k8s.io", "CustomResourceDefinition"): (
-        "CustomResourceDefinition represents a resource that should be exposed on the API server.",
-        (
-            ("spec", "ref:CustomResourceDefinitionSpec", ""),
-            ("status", "ref:CustomResourceDefinitionStatus", ""),
-        ),
-    ),
-}
-
-_META_TYPES: dict[tuple[str, str], tuple[str, tuple[tuple[str, str, str], ...]]] = {
-    ("meta", "ObjectMeta"): (
-        "ObjectMeta is metadata that all persisted resources must have, which includes all objects users must create.",
-        (
-            (
-                "annotations",
-                "map:string",
-                "Annotations is an unstructured key value map stored with a resource that may be set by external "
-                "tools to store and retrieve arbitrary metadata. They are not queryable and should be preserved "
-                "when modifying objects. More info: "
-                "https://kubernetes.io/docs/concepts/overview/working-with-objects/annotations",
-            ),
-            (
-                "creationTimestamp",
-                "date-time",
-                "CreationTimestamp is a timestamp representing the server time when this object was created. It is"
-                " not guaranteed to be set in happens-before order across separate operations. Clients may not set"
-                " this value. It is represented in RFC3339 form and is in UTC. Populated by the system. Read-only."
-                " Null for lists. More info: "
-                "https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata",
-            ),
-            (
-                "deletionGracePeriodSeconds",
-                "integer",
-                "Number of seconds allowed for this object to gracefully terminate before it will be removed from "
-                "the system. Only set when deletionTimestamp is also set. May only be shortened. Read-only.",
-            ),
-            (
-                "deletionTimestamp",
-                "date-time",
-                "DeletionTimestamp is RFC 3339 date and time at which this resource will be deleted. This field is"
-                " set by the server when a graceful deletion is requested by the user, and is not directly "
-                "settable by a client. The resource is expected to be deleted (no longer visible from resource "
-                "lists, and not reachable by name) after the time in this field, once the finalizers list is "
-                "empty. As long as the finalizers list contains items, deletion is blocked. Once the "
-                "deletionTimestamp is set, this value may not be unset or be set further into the future, although"
-                " it may be shortened or the resource may be deleted prior to this time. For example, a user may "
-                "request that a pod is deleted in 30 seconds. The Kubelet will react by sending a graceful "
-                "termination signal to the containers in the pod. After that 30 seconds, the Kubelet will send a "
-                "hard termination signal (SIGKILL) to the container and after cleanup, remove the pod from the "
-                "API. In the presence of network partitions, this object may still exist after this timestamp, "
-                "until an administrator or automated process can determine the resource is fully terminated. If "
-                "not set, graceful deletion of the object has not been requested. Populated by the system when a "
-                "graceful deletion is requested. Read-only. More info: "
-                "https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata",
-            ),
-            (
-                "finalizers",
-                "[]string",
-                "Must be empty before the object is deleted from the registry. Each entry is an identifier for the"
-                " responsible component that will remove the entry from the list. If the deletionTimestamp of the "
-                "object is non-nil, entries in this list can only be removed. Finalizers may be processed and "
-                "removed in any order. Order is NOT enforced because it introduces significant risk of stuck "
-                "finalizers. finalizers is a shared field, any actor with permission can reorder it. If the "
-                "finalizer list is processed in order, then this can lead to a situation in which the component "
-                "responsible for the first finalizer in the list is waiting for a signal (field value, external "
-                "system, or other) produced by a component responsible for a finalizer later in the list, "
-                "resulting in a deadlock. Without enforced ordering finalizers are free to order amongst "
-                "themselves and are not vulnerable to ordering changes in the list.",
-            ),
-            (
-                "generateName",
-                "string",
-                "GenerateName is an optional prefix, used by the server, to generate a unique name ONLY IF the "
-                "Name field has not been provided. If this field is used, the name returned to the client will be "
-                "different than the name passed. This value will also be combined with a unique suffix. The "
-                "provided value has the same validation rules as the Name field, and may be truncated by the "
-                "length of the suffix required to make the value unique on the server. If this field is specified "
-                "and the generated name exists, the server will return a 409. Applied only if Name is not "
-                "specified. More info: "
-                "https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#idempotency",
-            ),
-            (
-                "generation",
-                "integer",
-                "A sequence number representing a specific generation of the desired state. Populated by the "
-                "system. Read-only.",
-            ),
-            (
-                "labels",
-                "map:string",
-                "Map of string keys and values that can be used to organize and categorize (scope and select) "
-                "objects. May match selectors of replication controllers and services. More info: "
-                "https://kubernetes.io/docs/concepts/overview/working-with-objects/labels",
-            ),
-            (
-                "managedFields",
-                "[]ref:ManagedFieldsEntry",
-                "ManagedFields maps workflow-id and version to the set of fields that are managed by that "
-                "workflow. This is mostly for internal housekeeping, and users typically shouldn't need to set or "
-                "understand this field. A workflow can be the user's name, a controller's name, or the name of a "
-                'specific apply path like "ci-cd". The set of fields is always in the version that the workflow '
-                "used when modifying the object.",
-            ),
-            (
-                "name",
-                "string",
-                "Name must be unique within a namespace. Is required when creating resources, although some "
-                "resources may allow a client to request the generation of an appropriate name automatically. Name"
-                " is primarily intended for creation idempotence and configuration definition. Cannot be updated. "
-                "More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names",
-            ),
-            (
-                "namespace",
-                "string",
-                "Namespace defines the space within which each name must be unique. An empty namespace is "
-                'equivalent to the "default" namespace, but "default" is the canonical representation. Not all '
-                "objects are required to be scoped to a namespace - the value of this field for those objects will"
-                " be empty. Must be a DNS_LABEL. Cannot be updated. More info: "
-                "https://kubernetes.io/docs/concepts/overview/working-with-objects/namespaces",
-            ),
-            (
-                "ownerReferences",
-                "[]ref:OwnerReference",
-                "List of objects depended by this object. If ALL objects in the list have been deleted, this "
-                "object will be garbage collected. If this object is managed by a controller, then an entry in "
-                "this list will point to this controller, with the controller field set to true. There cannot be "
-                "more than one managing controller.",
-            ),
-            (
-                "resourceVersion",
-                "string",
-                "An opaque value that represents the internal version of this object that can be used by clients "
-                "to determine when objects have changed. May be used for optimistic concurrency, change detection,"
-                " and the watch operation on a resource or set of resources. Clients must treat these values as "
-                "opaque and passed unmodified back to the server. They may only be valid for a particular resource"
-                " or set of resources. Populated by the system. Read-only. Value must be treated as opaque by "
-                "clients and . More info: "
-                "https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#concurrency-control-and-consistency",
-            ),
-            (
-                "selfLink",
-                "string",
-                "Deprecated: selfLink is a legacy read-only field that is no longer populated by the system.",
-            ),
-            (
-                "uid",
-                "string",
-                "UID is the unique in time and space value for this object. It is typically generated by the "
-                "server on successful creation of a resource and is not allowed to change on PUT operations. "
-                "Populated by the system. Read-only. More info: "
-                "https://kubernetes.io/docs/concepts/overview/working-with-objects/names#uids",
-            ),
-        ),
-    ),
-    ("meta", "OwnerReference"): (
-        "OwnerReference contains enough information to let you identify an owning object. An owning object must be"
-        " in the same namespace as the dependent, or be cluster-scoped, so there is no namespace field.",
-        (
-            ("apiVersion", "string", "API version of the referent."),
-            (
-                "blockOwnerDeletion",
-                "boolean",
-                'If true, AND if the owner has the "foregroundDeletion" finalizer, then the owner cannot be '
-                "deleted from the key-value store until this reference is removed. See "
-                "https://kubernetes.io/docs/concepts/architecture/garbage-collection/#foreground-deletion for how "
-                "the garbage collector interacts with this field and enforces the foreground deletion. Defaults to"
-                ' false. To set this field, a user needs "delete" permission of the owner, otherwise 422 '
-                "(Unprocessable Entity) will be returned.",
-            ),
-            ("controller", "boolean", "If true, this reference points to the managing controller."),
-            (
-                "kind",
-                "string",
-                "Kind of the referent. More info: "
-                "https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
-            ),
-            (
-                "name",
-                "string",
-                "Name of the referent. More info: "
-                "https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names",
-            ),
-            (
-                "uid",
-                "string",
-                "UID of the referent. More info: "
-                "https://kubernetes.io/docs/concepts/overview/working-with-objects/names#uids",
-            ),
-        ),
-    ),
-    ("meta", "ManagedFieldsEntry"): (
-        "ManagedFieldsEntry is a workflow-id, a FieldSet and the group version of the resource that the fieldset "
-        "applies to.",
-        (
-            (
-                "apiVersion",
-                "string",
-                "APIVersion defines the version of this resource that this field set applies to. The format is "
-                '"group/version" just like the top-level APIVersion field. It is necessary to track the version of'
-                " a field set because it cannot be automatically converted.",
-            ),
-            (
-                "fieldsType",
-                "string",
-                "FieldsType is the discriminator for the different fields format and version. There is currently "
-                'only one possible value: "FieldsV1"',
-            ),
-            ("fieldsV1", "object", 'FieldsV1 holds the first JSON version format as described in the "FieldsV1" type.'),
-            ("manager", "string", "Manager is an identifier of the workflow managing these fields."),
-            (
-                "operation",
-                "string",
-                "Operation is the type of operation which lead to this ManagedFieldsEntry being created. The only "
-                "valid values for this field are 'Apply' and 'Update'.",
-            ),
-            (
-                "subresource",
-                "string",
-                "Subresource is the name of the subresource used to update that object, or empty string if the "
-                "object was updated through the main resource. The value of this field is used to distinguish "
-                "between managers, even if they share the same name. For example, a status update will be distinct"
-                " from a regular update using the same manager name. Note that the APIVersion field is not related"
-                " to the Subresource field and it always corresponds to the version of the main resource.",
-            ),
-            (
-                "time",
-                "date-time",
-                "Time is the timestamp of when the ManagedFields entry was added. The timestamp will also be "
-                "updated if a field is added, the manager changes any of the owned fields value or removes a "
-                "field. The timestamp does not update when a field is removed from the entry because another "
-                "manager took it over.",
-            ),
-        ),
-    ),
-}
-
-_SUBTYPE_DOCS: dict[str, str] = {
-    "AggregationRule": ("AggregationRule describes how to locate ClusterRoles to aggregate into the ClusterRole"),
-    "CertificateSigningRequestSpec": ("CertificateSigningRequestSpec contains the certificate request."),
-    "CertificateSigningRequestStatus": (
-        "CertificateSigningRequestStatus contains conditions used to indicate approved/denied/failed status of the"
-        " request, and the issued certificate."
-    ),
-    "CustomResourceDefinitionSpec": (
-        "CustomResourceDefinitionSpec describes how a user wants their resource to appear"
-    ),
-    "CustomResourceDefinitionStatus": (
-        "CustomResourceDefinitionStatus indicates the state of the CustomResourceDefinition"
-    ),
-    "DaemonSetSpec": ("DaemonSetSpec is the specification of a daemon set."),
-    "DaemonSetStatus": ("DaemonSetStatus represents the current status of a daemon set."),
-    "DeploymentSpec": ("DeploymentSpec is the specification of the desired behavior of the Deployment."),
-    "DeploymentStatus": ("DeploymentStatus is the most recently observed status of the Deployment."),
-    "EndpointSubset": ("EndpointSubset is a group of addresses with a common set of ports."),
-    "EventSeries": (
-        "EventSeries contain information on series of events, i.e. thing that was/is happening continuously for "
-        "some time."
-    ),
-    "EventSource": ("EventSource contains information for an event."),
-    "JobSpec": ("JobSpec describes how the job execution will look like."),
-    "JobStatus": ("JobStatus represents the current state of a Job."),
-    "LeaseSpec": ("LeaseSpec is a specification of a Lease."),
-    "LocalObjectReference": (
-        "LocalObjectReference contains enough information to let you locate the referenced object inside the same "
-        "namespace."
-    ),
-    "NamespaceSpec": ("NamespaceSpec describes the attributes on a Namespace."),
-    "NamespaceStatus": ("NamespaceStatus is information about the current status of a Namespace."),
-    "NodeSpec": ("NodeSpec describes the attributes that a node is created with."),
-    "NodeStatus": ("NodeStatus is information about the current status of a node."),
-    "ObjectReference": (
-        "ObjectReference contains enough information to let you inspect or modify the referred object."
-    ),
-    "PersistentVolumeClaimSpec": (
-        "PersistentVolumeClaimSpec describes the common attributes of storage devices and allows a Source for "
-        "provider-specific attributes"
-    ),
-    "PersistentVolumeClaimStatus": ("PersistentVolumeClaimStatus is the current status of a persistent volume claim."),
-    "PodSpec": ("PodSpec is a description of a pod."),
-    "PodStatus": ("PodStatus represents information about the status of a pod."),
-    "PolicyRule": (
-        "PolicyRule holds information that describes a policy rule, but does not contain information about who the"
-        " rule applies to or which namespace the rule applies to."
-    ),
-    "ReplicaSetSpec": ("ReplicaSetSpec is the specification of a ReplicaSet."),
-    "ReplicaSetStatus": ("ReplicaSetStatus represents the current status of a ReplicaSet."),
-    "RoleRef": ("RoleRef contains information that points to the role being used"),
-    "ServiceSpec": ("ServiceSpec describes the attributes that a user creates on a service."),
-    "ServiceStatus": ("ServiceStatus represents the current status of a service."),
-    "StatefulSetSpec": ("A StatefulSetSpec is the specification of a StatefulSet."),
-    "StatefulSetStatus": ("StatefulSetStatus represents the current state of a StatefulSet."),
-    "Subject": ("Subject contains a reference to the object or user identities a role binding applies to."),
-}
-
-
-def builtin_fields(group: str, kind: str) -> frozenset[str] | None:
-    """Top-level fields of a built-in kind (besides apiVersion/kind/metadata), or None if not described."""
-    entry = _BUILTIN_KINDS.get((group, kind))
-    if entry is None:
+def _builtin_subresource(info: ResourceInfo, name: str) -> builtin_schemas.Subresource | None:
+    if info.is_custom:
         return None
-    return frozenset(name for name, _, _ in entry[1])
+    for served in builtin_schemas.served_resources():
+        if (served.group, served.version, served.plural) == (info.group, info.version, info.plural):
+            return next((sub for sub in served.subresources if sub.name == name), None)
+    return None
+
+
+# --------------------------------------------------------------------------------------------------
+# Swagger 2.0 (/openapi/v2) from the v3 documents
+# --------------------------------------------------------------------------------------------------
+
+#: JSON Schema keywords OpenAPI 3 allows and Swagger 2.0 does not (kube drops them from CRD schemas in v2 too)
+_V3_ONLY = frozenset({"nullable", "oneOf", "anyOf", "not"})
+#: keywords whose value maps names to schemas (the names themselves are never keywords)
+_SCHEMA_MAPS = frozenset({"properties", "patternProperties", "definitions"})
+
+
+def _v2_schema(schema: Any) -> Any:
+    if isinstance(schema, list):
+        return [_v2_schema(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key in _V3_ONLY:
+            continue
+        if key in _SCHEMA_MAPS and isinstance(value, dict):
+            out[key] = {name: _v2_schema(sub) for name, sub in value.items()}
+        elif key == "$ref" and isinstance(value, str):
+            out[key] = _V2_REF + value.removeprefix(_REF)
+        else:
+            out[key] = _v2_schema(value)
+    all_of = out.get("allOf")
+    if isinstance(all_of, list) and len(all_of) == 1 and set(all_of[0]) == {"$ref"}:
+        # a described reference: Swagger 2.0 writes the reference and its siblings side by side
+        out = {**{k: v for k, v in out.items() if k not in ("allOf", "default")}, "$ref": all_of[0]["$ref"]}
+    return out
+
+
+def _v2_parameter(param: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in param.items() if k != "schema"}
+    out.update(param.get("schema", {}))
+    return out
+
+
+def _v2_operation(op: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in op.items() if k not in ("parameters", "requestBody", "responses")}
+    params = [_v2_parameter(p) for p in op.get("parameters", [])]
+    body = op.get("requestBody")
+    if body is not None:
+        content = body["content"]
+        schema = {"$ref": _V2_REF + PATCH} if op.get("x-kubernetes-action") == "patch" else None
+        if schema is None:
+            schema = _v2_schema(next(iter(content.values()))["schema"])
+        params.insert(0, {"in": "body", "name": "body", "required": bool(body.get("required")), "schema": schema})
+        out["consumes"] = list(content)
+    if params:
+        out["parameters"] = params
+    responses: dict[str, Any] = {}
+    for code, response in op.get("responses", {}).items():
+        converted = {"description": response.get("description", "")}
+        content = response.get("content")
+        if content:
+            converted["schema"] = _v2_schema(next(iter(content.values()))["schema"])
+        responses[code] = converted
+    out["responses"] = responses
+    out["produces"] = ["application/json", "application/yaml"]
+    out["schemes"] = ["https"]
+    return out

@@ -113,6 +113,45 @@ def test_subresource_bodies_of_the_core_group() -> None:
     assert {"dryRun", "gracePeriodSeconds", "preconditions", "propagationPolicy", "orphanDependents"} <= set(options)
 
 
+def test_builtin_bodies_are_upstreams_full_schemas() -> None:
+    doc = v3_group_version(Registry(), "apps", "v1")
+    assert doc is not None
+    schemas = doc["components"]["schemas"]
+    name = body_schema(doc, "/apis/apps/v1/namespaces/{namespace}/deployments", "post")
+    spec_ref = schemas[name]["properties"]["spec"]["$ref"]
+    spec = schemas[spec_ref.removeprefix(REF)]
+    assert spec["required"] == ["selector", "template"]
+    assert "x-kubernetes-preserve-unknown-fields" not in spec
+
+
+def test_subresource_bodies_follow_upstreams_paths() -> None:
+    pods = ResourceInfo(
+        group="",
+        version="v1",
+        kind="Pod",
+        plural="pods",
+        singular="pod",
+        namespaced=True,
+        extra_subresources=("eviction", "binding", "ephemeralcontainers", "log", "exec"),
+    )
+    doc = v3_group_version(Registry([pods]), "", "v1")
+    assert doc is not None
+    base = "/api/v1/namespaces/{namespace}/pods/{name}"
+    assert body_schema(doc, f"{base}/eviction", "post") == "io.k8s.api.policy.v1.Eviction"
+    eviction = doc["paths"][f"{base}/eviction"]
+    assert set(eviction) == {"post", "parameters"}
+    assert eviction["post"]["x-kubernetes-group-version-kind"] == {
+        "group": "policy",
+        "version": "v1",
+        "kind": "Eviction",
+    }
+    assert eviction["post"]["operationId"] == "createCoreV1NamespacedPodEviction"
+    assert body_schema(doc, f"{base}/binding", "post") == "io.k8s.api.core.v1.Binding"
+    assert set(doc["paths"][f"{base}/ephemeralcontainers"]) == {"get", "put", "patch", "parameters"}
+    # streams have no schema to describe
+    assert f"{base}/log" not in doc["paths"] and f"{base}/exec" not in doc["paths"]
+
+
 def test_custom_resource_bodies_are_the_crd_schema(registry: Registry) -> None:
     info = widget()
     doc = all_documents(registry)[group_version_path(info.group, info.version)]
@@ -125,7 +164,7 @@ def test_custom_resource_bodies_are_the_crd_schema(registry: Registry) -> None:
 
 def test_kubectl_keeps_building_strategic_merge_patches_from_its_own_types(registry: Registry) -> None:
     """kubectl apply (gvkSupportsPatchOpenAPIV3) uses these schemas for its patch only when a PATCH operation of the
-    kind lists application/strategic-merge-patch+json; the loose schemas of built-ins lack nested merge keys."""
+    kind lists application/strategic-merge-patch+json; the built-ins' schemas lack the nested merge keys."""
     for doc in all_documents(registry).values():
         for path, method, op in operations(doc):
             if method == "patch":
