@@ -9,7 +9,10 @@ from __future__ import annotations
 import platform
 from typing import Any
 
-from gardener.apiserver.resources import Registry, ResourceInfo
+from gardener.apiserver.resources import Registry, ResourceInfo, Subresource, subresources_of
+
+#: kube's /version names the platform as GOOS/GOARCH; Python reports the machine the way uname does
+_GOARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386"}
 
 VERSION_INFO = {
     "major": "1",
@@ -22,7 +25,7 @@ VERSION_INFO = {
     "buildDate": "2026-11-27T00:00:00Z",
     "goVersion": f"python{platform.python_version()}",
     "compiler": "cpython",
-    "platform": f"{platform.system().lower()}/{platform.machine()}",
+    "platform": f"{platform.system().lower()}/{_GOARCH.get(platform.machine().lower(), platform.machine().lower())}",
 }
 
 
@@ -76,8 +79,9 @@ class Discovery:
 
 
 def _resource_list(gv: str, infos: list[ResourceInfo]) -> dict[str, Any]:
+    """An APIResourceList as kube's legacy discovery writes it: every entry sorted by name, subresources included."""
     resources: list[dict[str, Any]] = []
-    for info in sorted(infos, key=lambda i: i.plural):
+    for info in infos:
         entry: dict[str, Any] = {
             "name": info.plural,
             "singularName": info.singular,
@@ -90,29 +94,22 @@ def _resource_list(gv: str, infos: list[ResourceInfo]) -> dict[str, Any]:
         if info.categories:
             entry["categories"] = list(info.categories)
         resources.append(entry)
-        if info.has_status:
-            resources.append(_sub(info, "status", info.kind, ["get", "patch", "update"]))
-        if info.scale is not None:
-            scale = _sub(info, "scale", "Scale", ["get", "patch", "update"])
-            scale["group"], scale["version"] = "autoscaling", "v1"
-            resources.append(scale)
-        for extra in info.extra_subresources:
-            verbs = (
-                ["create"] if extra == "token" else ["update"] if extra == "finalize" else ["get", "patch", "update"]
-            )
-            kind = "TokenRequest" if extra == "token" else info.kind
-            sub = _sub(info, extra, kind, verbs)
-            if extra == "token":
-                sub["group"], sub["version"] = "authentication.k8s.io", "v1"
-            resources.append(sub)
+        for sub in subresources_of(info):
+            resources.append(_sub(info, sub))
+    resources.sort(key=lambda r: str(r["name"]))
     return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}
 
 
-def _sub(info: ResourceInfo, name: str, kind: str, verbs: list[str]) -> dict[str, Any]:
-    return {
-        "name": f"{info.plural}/{name}",
+def _sub(info: ResourceInfo, sub: Subresource) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "name": f"{info.plural}/{sub.name}",
         "singularName": "",
         "namespaced": info.namespaced,
-        "kind": kind,
-        "verbs": verbs,
     }
+    if sub.group is not None:
+        entry["group"] = sub.group
+    if sub.version is not None:
+        entry["version"] = sub.version
+    entry["kind"] = sub.kind
+    entry["verbs"] = list(sub.verbs)
+    return entry

@@ -101,6 +101,7 @@ def _b(
     categories: tuple[str, ...] = (),
     extra: tuple[str, ...] = (),
     verbs: tuple[str, ...] = ALL_VERBS,
+    storage_version: str = "",
 ) -> ResourceInfo:
     return ResourceInfo(
         group=group,
@@ -113,44 +114,105 @@ def _b(
         categories=categories,
         has_status=status,
         scale=ScaleSpec(".spec.replicas", ".status.replicas", ".status.selector") if scale else None,
-        storage_version=version,
+        storage_version=storage_version or version,
         extra_subresources=extra,
         verbs=verbs,
     )
 
 
+_ALL = ("all",)
+_EXT = ("api-extensions",)
+_CREATE = ("create",)
+_NO_COLLECTION = tuple(v for v in ALL_VERBS if v != "deletecollection")
+_ADMISSION = "admissionregistration.k8s.io"
+_RBAC = "rbac.authorization.k8s.io"
+_STORAGE = "storage.k8s.io"
+_FLOW = "flowcontrol.apiserver.k8s.io"
+_AUTHZ = "authorization.k8s.io"
+_AUTHN = "authentication.k8s.io"
+
+#: What kube-apiserver 1.32 serves with its default flags and feature gates (GA and default-on beta),
+#: as its legacy discovery lists it. Subresources other than status and scale are named in `extra` and
+#: described in `SUBRESOURCES`.
 BUILTIN: tuple[ResourceInfo, ...] = (
-    # kube serves no deletecollection on namespaces (`kubectl delete ns --all` deletes them one by one)
+    # ---- core/v1 ----
+    _b("", "v1", "Binding", "bindings", status=False, verbs=_CREATE),
     _b(
         "",
         "v1",
-        "Namespace",
-        "namespaces",
+        "ComponentStatus",
+        "componentstatuses",
         namespaced=False,
-        short=("ns",),
-        extra=("finalize",),
-        verbs=tuple(v for v in ALL_VERBS if v != "deletecollection"),
+        short=("cs",),
+        status=False,
+        verbs=("get", "list"),
     ),
     _b("", "v1", "ConfigMap", "configmaps", short=("cm",), status=False),
-    _b("", "v1", "Secret", "secrets", status=False),
-    _b("", "v1", "Service", "services", short=("svc",), categories=("all",)),
     _b("", "v1", "Endpoints", "endpoints", short=("ep",), status=False),
-    _b("", "v1", "ServiceAccount", "serviceaccounts", short=("sa",), status=False, extra=("token",)),
     _b("", "v1", "Event", "events", short=("ev",), status=False),
-    _b("", "v1", "Node", "nodes", namespaced=False, short=("no",)),
-    _b("", "v1", "Pod", "pods", short=("po",), categories=("all",)),
+    _b("", "v1", "LimitRange", "limitranges", short=("limits",), status=False),
+    # kube serves no deletecollection on namespaces (`kubectl delete ns --all` deletes them one by one)
+    _b("", "v1", "Namespace", "namespaces", namespaced=False, short=("ns",), extra=("finalize",), verbs=_NO_COLLECTION),
+    _b("", "v1", "Node", "nodes", namespaced=False, short=("no",), extra=("proxy",)),
     _b("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", short=("pvc",)),
-    _b("apps", "v1", "Deployment", "deployments", short=("deploy",), scale=True, categories=("all",)),
-    _b("apps", "v1", "StatefulSet", "statefulsets", short=("sts",), scale=True, categories=("all",)),
-    _b("apps", "v1", "DaemonSet", "daemonsets", short=("ds",), categories=("all",)),
-    _b("apps", "v1", "ReplicaSet", "replicasets", short=("rs",), scale=True, categories=("all",)),
-    _b("batch", "v1", "Job", "jobs", categories=("all",)),
-    _b("coordination.k8s.io", "v1", "Lease", "leases", status=False),
+    _b("", "v1", "PersistentVolume", "persistentvolumes", namespaced=False, short=("pv",)),
+    _b(
+        "",
+        "v1",
+        "Pod",
+        "pods",
+        short=("po",),
+        categories=_ALL,
+        extra=("attach", "binding", "ephemeralcontainers", "eviction", "exec", "log", "portforward", "proxy"),
+    ),
+    _b("", "v1", "PodTemplate", "podtemplates", status=False),
+    _b("", "v1", "ReplicationController", "replicationcontrollers", short=("rc",), scale=True, categories=_ALL),
+    _b("", "v1", "ResourceQuota", "resourcequotas", short=("quota",)),
+    _b("", "v1", "Secret", "secrets", status=False),
+    _b("", "v1", "ServiceAccount", "serviceaccounts", short=("sa",), status=False, extra=("token",)),
+    _b("", "v1", "Service", "services", short=("svc",), categories=_ALL, extra=("proxy",)),
+    # ---- apiregistration.k8s.io ----
+    _b("apiregistration.k8s.io", "v1", "APIService", "apiservices", namespaced=False, categories=_EXT),
+    # ---- apps ----
+    _b("apps", "v1", "ControllerRevision", "controllerrevisions", status=False),
+    _b("apps", "v1", "DaemonSet", "daemonsets", short=("ds",), categories=_ALL),
+    _b("apps", "v1", "Deployment", "deployments", short=("deploy",), scale=True, categories=_ALL),
+    _b("apps", "v1", "ReplicaSet", "replicasets", short=("rs",), scale=True, categories=_ALL),
+    _b("apps", "v1", "StatefulSet", "statefulsets", short=("sts",), scale=True, categories=_ALL),
+    # ---- events.k8s.io ----
     _b("events.k8s.io", "v1", "Event", "events", short=("ev",), status=False),
-    _b("rbac.authorization.k8s.io", "v1", "Role", "roles", status=False),
-    _b("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", namespaced=False, status=False),
-    _b("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings", status=False),
-    _b("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings", namespaced=False, status=False),
+    # ---- authentication.k8s.io / authorization.k8s.io: reviews are answered, never stored ----
+    _b(_AUTHN, "v1", "SelfSubjectReview", "selfsubjectreviews", namespaced=False, status=False, verbs=_CREATE),
+    _b(_AUTHN, "v1", "TokenReview", "tokenreviews", namespaced=False, status=False, verbs=_CREATE),
+    _b(_AUTHZ, "v1", "LocalSubjectAccessReview", "localsubjectaccessreviews", status=False, verbs=_CREATE),
+    _b(
+        _AUTHZ,
+        "v1",
+        "SelfSubjectAccessReview",
+        "selfsubjectaccessreviews",
+        namespaced=False,
+        status=False,
+        verbs=_CREATE,
+    ),
+    _b(
+        _AUTHZ, "v1", "SelfSubjectRulesReview", "selfsubjectrulesreviews", namespaced=False, status=False, verbs=_CREATE
+    ),
+    _b(_AUTHZ, "v1", "SubjectAccessReview", "subjectaccessreviews", namespaced=False, status=False, verbs=_CREATE),
+    # ---- autoscaling: v2 is preferred and the storage version; both versions share one key space ----
+    _b("autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", short=("hpa",), categories=_ALL),
+    _b(
+        "autoscaling",
+        "v1",
+        "HorizontalPodAutoscaler",
+        "horizontalpodautoscalers",
+        short=("hpa",),
+        categories=_ALL,
+        storage_version="v2",
+    ),
+    # ---- batch ----
+    _b("batch", "v1", "CronJob", "cronjobs", short=("cj",), categories=_ALL),
+    _b("batch", "v1", "Job", "jobs", categories=_ALL),
+    # ---- certificates.k8s.io ----
     _b(
         "certificates.k8s.io",
         "v1",
@@ -160,22 +222,64 @@ BUILTIN: tuple[ResourceInfo, ...] = (
         short=("csr",),
         extra=("approval",),
     ),
+    # ---- coordination.k8s.io ----
+    _b("coordination.k8s.io", "v1", "Lease", "leases", status=False),
+    # ---- discovery.k8s.io ----
+    _b("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", status=False),
+    # ---- flowcontrol.apiserver.k8s.io ----
+    _b(_FLOW, "v1", "FlowSchema", "flowschemas", namespaced=False),
+    _b(_FLOW, "v1", "PriorityLevelConfiguration", "prioritylevelconfigurations", namespaced=False),
+    # ---- networking.k8s.io ----
+    _b("networking.k8s.io", "v1", "IngressClass", "ingressclasses", namespaced=False, status=False),
+    _b("networking.k8s.io", "v1", "Ingress", "ingresses", short=("ing",)),
+    _b("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", short=("netpol",), status=False),
+    # ---- node.k8s.io ----
+    _b("node.k8s.io", "v1", "RuntimeClass", "runtimeclasses", namespaced=False, status=False),
+    # ---- policy ----
+    _b("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", short=("pdb",)),
+    # ---- rbac.authorization.k8s.io ----
+    _b(_RBAC, "v1", "ClusterRoleBinding", "clusterrolebindings", namespaced=False, status=False),
+    _b(_RBAC, "v1", "ClusterRole", "clusterroles", namespaced=False, status=False),
+    _b(_RBAC, "v1", "RoleBinding", "rolebindings", status=False),
+    _b(_RBAC, "v1", "Role", "roles", status=False),
+    # ---- scheduling.k8s.io ----
+    _b("scheduling.k8s.io", "v1", "PriorityClass", "priorityclasses", namespaced=False, short=("pc",), status=False),
+    # ---- storage.k8s.io ----
+    _b(_STORAGE, "v1", "CSIDriver", "csidrivers", namespaced=False, status=False),
+    _b(_STORAGE, "v1", "CSINode", "csinodes", namespaced=False, status=False),
+    _b(_STORAGE, "v1", "CSIStorageCapacity", "csistoragecapacities", status=False),
+    _b(_STORAGE, "v1", "StorageClass", "storageclasses", namespaced=False, short=("sc",), status=False),
+    _b(_STORAGE, "v1", "VolumeAttachment", "volumeattachments", namespaced=False),
+    # ---- admissionregistration.k8s.io ----
     _b(
-        "admissionregistration.k8s.io",
-        "v1",
-        "ValidatingWebhookConfiguration",
-        "validatingwebhookconfigurations",
-        namespaced=False,
-        status=False,
-    ),
-    _b(
-        "admissionregistration.k8s.io",
+        _ADMISSION,
         "v1",
         "MutatingWebhookConfiguration",
         "mutatingwebhookconfigurations",
         namespaced=False,
         status=False,
+        categories=_EXT,
     ),
+    _b(_ADMISSION, "v1", "ValidatingAdmissionPolicy", "validatingadmissionpolicies", namespaced=False, categories=_EXT),
+    _b(
+        _ADMISSION,
+        "v1",
+        "ValidatingAdmissionPolicyBinding",
+        "validatingadmissionpolicybindings",
+        namespaced=False,
+        status=False,
+        categories=_EXT,
+    ),
+    _b(
+        _ADMISSION,
+        "v1",
+        "ValidatingWebhookConfiguration",
+        "validatingwebhookconfigurations",
+        namespaced=False,
+        status=False,
+        categories=_EXT,
+    ),
+    # ---- apiextensions.k8s.io ----
     _b(
         "apiextensions.k8s.io",
         "v1",
@@ -183,8 +287,67 @@ BUILTIN: tuple[ResourceInfo, ...] = (
         "customresourcedefinitions",
         namespaced=False,
         short=("crd", "crds"),
+        categories=_EXT,
     ),
 )
+
+
+@dataclass(frozen=True)
+class Subresource:
+    """A subresource as discovery lists it: its kind (and that kind's group/version when it lives elsewhere)."""
+
+    name: str
+    kind: str
+    verbs: tuple[str, ...]
+    group: str | None = None
+    version: str | None = None
+
+
+#: connect-style subresources: the verbs discovery derives from the HTTP methods kube's proxy routes accept
+_PROXY_VERBS = ("create", "delete", "get", "patch", "update")
+_READ_WRITE = ("get", "patch", "update")
+
+#: (group, plural, name) -> the subresource; "" as plural is the default for every resource
+_SUBRESOURCES: dict[tuple[str, str, str], Subresource] = {
+    ("", "", "status"): Subresource("status", "", _READ_WRITE),
+    ("", "", "scale"): Subresource("scale", "Scale", _READ_WRITE, "autoscaling", "v1"),
+    ("", "namespaces", "finalize"): Subresource("finalize", "Namespace", ("update",)),
+    ("", "nodes", "proxy"): Subresource("proxy", "NodeProxyOptions", _PROXY_VERBS),
+    ("", "pods", "attach"): Subresource("attach", "PodAttachOptions", ("create", "get")),
+    ("", "pods", "binding"): Subresource("binding", "Binding", _CREATE),
+    ("", "pods", "ephemeralcontainers"): Subresource("ephemeralcontainers", "Pod", _READ_WRITE),
+    ("", "pods", "eviction"): Subresource("eviction", "Eviction", _CREATE, "policy", "v1"),
+    ("", "pods", "exec"): Subresource("exec", "PodExecOptions", ("create", "get")),
+    ("", "pods", "log"): Subresource("log", "Pod", ("get",)),
+    ("", "pods", "portforward"): Subresource("portforward", "PodPortForwardOptions", ("create", "get")),
+    ("", "pods", "proxy"): Subresource("proxy", "PodProxyOptions", _PROXY_VERBS),
+    ("", "serviceaccounts", "token"): Subresource("token", "TokenRequest", _CREATE, _AUTHN, "v1"),
+    ("", "services", "proxy"): Subresource("proxy", "ServiceProxyOptions", _PROXY_VERBS),
+    ("certificates.k8s.io", "certificatesigningrequests", "approval"): Subresource(
+        "approval", "CertificateSigningRequest", _READ_WRITE
+    ),
+}
+
+
+def subresources_of(info: ResourceInfo) -> list[Subresource]:
+    """Every subresource `info` serves, in discovery's order (by name), with the kind filled in."""
+    names = list(info.extra_subresources)
+    if info.has_status:
+        names.append("status")
+    if info.scale is not None:
+        names.append("scale")
+    out = []
+    for name in sorted(names):
+        sub = _SUBRESOURCES.get((info.group, info.plural, name)) or _SUBRESOURCES.get(("", "", name))
+        if sub is None:  # a subresource nobody described serves read and write like status
+            sub = Subresource(name, "", _READ_WRITE)
+        out.append(sub if sub.kind else Subresource(name, info.kind, sub.verbs, sub.group, sub.version))
+    return out
+
+
+def subresource(info: ResourceInfo, name: str) -> Subresource | None:
+    """The subresource `name` of `info`, or None when `info` does not serve it."""
+    return next((s for s in subresources_of(info) if s.name == name), None)
 
 
 @dataclass(frozen=True)

@@ -346,6 +346,10 @@ def _printer_for(info: ResourceInfo) -> tuple[tuple[dict[str, Any], ...], Cells]
         return _custom_printer(info)
     printer = _BUILTIN_PRINTERS.get((info.group, info.kind))
     if printer is None:
+        from gardener.apiserver import tables_builtin  # the rarer kinds, loaded once one is printed
+
+        printer = tables_builtin.PRINTERS.get((info.group, info.kind))
+    if printer is None:
         return _DEFAULT_PRINTER.columns, _DEFAULT_PRINTER.cells
     return printer.columns, printer.cells
 

@@ -851,3 +851,302 @@ def test_format_helpers() -> None:
     }
     assert format_label_selector(selector) == "a notin (x,y),m,z=1"
     assert format_label_selector({"matchExpressions": [{"key": "a", "operator": "Bogus"}]}) == "<error>"
+
+
+# -- kinds added with the whole built-in API (tables_builtin) ----------------------------------------
+
+
+def test_cronjob() -> None:
+    info = builtin("batch", "CronJob")
+    obj = {
+        "metadata": meta("nightly"),
+        "spec": {
+            "schedule": "0 3 * * *",
+            "suspend": False,
+            "jobTemplate": {
+                "spec": {
+                    "selector": {"matchLabels": {"job": "n"}},
+                    "template": {"spec": {"containers": [{"name": "c", "image": "busybox"}]}},
+                }
+            },
+        },
+        "status": {"active": [{"name": "nightly-1"}], "lastScheduleTime": ago(minutes=3)},
+    }
+    t = table(info, obj)
+    assert columns(t) == [
+        "Name", "Schedule", "Timezone", "Suspend", "Active", "Last Schedule", "Age", "Containers", "Images",
+        "Selector",
+    ]  # fmt: skip
+    assert t["rows"][0]["cells"] == ["nightly", "0 3 * * *", "<none>", "False", 1, "3m", "5m", "c", "busybox", "job=n"]
+    bare = cells(info, {"metadata": meta("b"), "spec": {"schedule": "@hourly", "timeZone": "Etc/UTC"}})
+    assert bare[1:6] == ["@hourly", "Etc/UTC", "<unset>", 0, "<none>"]
+
+
+def test_ingress_and_ingressclass() -> None:
+    info = builtin("networking.k8s.io", "Ingress")
+    obj = {
+        "metadata": meta("web"),
+        "spec": {
+            "ingressClassName": "nginx",
+            "rules": [{"host": f"h{i}.example.com"} for i in range(5)],
+            "tls": [{"hosts": ["h0.example.com"]}],
+        },
+        "status": {"loadBalancer": {"ingress": [{"ip": "10.0.0.9"}, {"hostname": "lb.example.com"}]}},
+    }
+    t = table(info, obj)
+    assert columns(t) == ["Name", "Class", "Hosts", "Address", "Ports", "Age"]
+    assert t["rows"][0]["cells"] == [
+        "web",
+        "nginx",
+        "h0.example.com,h1.example.com,h2.example.com + 2 more...",
+        "10.0.0.9,lb.example.com",
+        "80, 443",
+        "5m",
+    ]
+    assert cells(info, {"metadata": meta("w"), "spec": {"rules": [{"http": {}}]}})[1:5] == ["<none>", "*", "", "80"]
+    klass = builtin("networking.k8s.io", "IngressClass")
+    obj = {
+        "metadata": meta("nginx"),
+        "spec": {
+            "controller": "k8s.io/ingress-nginx",
+            "parameters": {"apiGroup": "k8s.example.com", "kind": "P", "name": "p"},
+        },
+    }
+    assert cells(klass, obj) == ["nginx", "k8s.io/ingress-nginx", "P.k8s.example.com/p", "5m"]
+
+
+def test_pdb_priorityclass_quota() -> None:
+    pdb = builtin("policy", "PodDisruptionBudget")
+    obj = {"metadata": meta("p"), "spec": {"minAvailable": "50%"}, "status": {"disruptionsAllowed": 2}}
+    t = table(pdb, obj)
+    assert columns(t) == ["Name", "Min Available", "Max Unavailable", "Allowed Disruptions", "Age"]
+    assert t["rows"][0]["cells"] == ["p", "50%", "N/A", 2, "5m"]
+    assert cells(pdb, {"metadata": meta("q"), "spec": {"maxUnavailable": 1}})[1:4] == ["N/A", "1", 0]
+
+    pc = builtin("scheduling.k8s.io", "PriorityClass")
+    t = table(pc, {"metadata": meta("high"), "value": 1000, "preemptionPolicy": "Never"})
+    assert columns(t) == ["Name", "Value", "Global-Default", "Age", "PreemptionPolicy"]
+    assert t["columnDefinitions"][4]["priority"] == 1
+    assert t["rows"][0]["cells"] == ["high", 1000, False, "5m", "Never"]
+
+    quota = builtin("", "ResourceQuota")
+    obj = {
+        "metadata": meta("q"),
+        "status": {
+            "hard": {"pods": "10", "requests.cpu": "1", "limits.memory": "2Gi"},
+            "used": {"pods": "3", "limits.memory": "512Mi"},
+        },
+    }
+    t = table(quota, obj)
+    assert columns(t) == ["Name", "Request", "Limit", "Age"]
+    assert t["rows"][0]["cells"] == ["q", "pods: 3/10, requests.cpu: 0/1", "limits.memory: 512Mi/2Gi", "5m"]
+
+
+def test_hpa_targets() -> None:
+    info = builtin("autoscaling", "HorizontalPodAutoscaler")
+    obj = {
+        "metadata": meta("h"),
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+            "minReplicas": 2,
+            "maxReplicas": 10,
+            "metrics": [
+                {
+                    "type": "Resource",
+                    "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 80}},
+                },
+                {
+                    "type": "Pods",
+                    "pods": {"metric": {"name": "qps"}, "target": {"type": "AverageValue", "averageValue": "1k"}},
+                },
+                {"type": "External", "external": {"metric": {"name": "q"}, "target": {"type": "Value", "value": "5"}}},
+            ],
+        },
+        "status": {
+            "currentReplicas": 3,
+            "currentMetrics": [
+                {"type": "Resource", "resource": {"name": "cpu", "current": {"averageUtilization": 35}}}
+            ],
+        },
+    }
+    t = table(info, obj)
+    assert columns(t) == ["Name", "Reference", "Targets", "MinPods", "MaxPods", "Replicas", "Age"]
+    assert t["rows"][0]["cells"] == ["h", "Deployment/web", "cpu: 35%/80%, <unknown>/1k + 1 more...", "2", 10, 3, "5m"]
+    v1 = {"metadata": meta("o"), "spec": {"scaleTargetRef": {"kind": "Deployment", "name": "a"}, "maxReplicas": 3,
+                                          "targetCPUUtilizationPercentage": 50}}  # fmt: skip
+    assert cells(info, v1)[2:4] == ["cpu: <unknown>/50%", "<unset>"]
+    assert cells(info, {"metadata": meta("n"), "spec": {}})[2] == "<none>"
+
+
+def test_core_replication_controller_podtemplate_pv_componentstatus() -> None:
+    rc = builtin("", "ReplicationController")
+    obj = {
+        "metadata": meta("rc"),
+        "spec": {
+            "replicas": 3,
+            "selector": {"app": "a"},
+            "template": {"spec": {"containers": [{"name": "c", "image": "i"}]}},
+        },
+        "status": {"replicas": 2, "readyReplicas": 1},
+    }
+    t = table(rc, obj)
+    assert columns(t) == ["Name", "Desired", "Current", "Ready", "Age", "Containers", "Images", "Selector"]
+    assert t["rows"][0]["cells"] == ["rc", 3, 2, 1, "5m", "c", "i", "app=a"]
+
+    pt = builtin("", "PodTemplate")
+    obj = {
+        "metadata": meta("t"),
+        "template": {"metadata": {"labels": {"b": "2", "a": "1"}}, "spec": {"containers": []}},
+    }
+    t = table(pt, obj)
+    assert columns(t) == ["Name", "Containers", "Images", "Pod Labels"]
+    assert t["rows"][0]["cells"] == ["t", "", "", "a=1,b=2"]
+
+    pv = builtin("", "PersistentVolume")
+    obj = {
+        "metadata": meta("pv1"),
+        "spec": {
+            "capacity": {"storage": "1Gi"},
+            "accessModes": ["ReadWriteMany", "ReadWriteOnce"],
+            "persistentVolumeReclaimPolicy": "Retain",
+            "claimRef": {"namespace": "ns", "name": "data"},
+            "storageClassName": "fast",
+        },
+        "status": {"phase": "Bound"},
+    }
+    t = table(pv, obj)
+    assert columns(t) == [
+        "Name", "Capacity", "Access Modes", "Reclaim Policy", "Status", "Claim", "StorageClass",
+        "VolumeAttributesClass", "Reason", "Age", "VolumeMode",
+    ]  # fmt: skip
+    assert t["rows"][0]["cells"] == [
+        "pv1",
+        "1Gi",
+        "RWO,RWX",
+        "Retain",
+        "Bound",
+        "ns/data",
+        "fast",
+        "<unset>",
+        "",
+        "5m",
+        "<unset>",
+    ]
+
+    cs = builtin("", "ComponentStatus")
+    obj = {"metadata": {"name": "etcd-0"}, "conditions": [{"type": "Healthy", "status": "True", "message": "ok"}]}
+    t = table(cs, obj)
+    assert columns(t) == ["Name", "Status", "Message", "Error"]
+    assert t["rows"][0]["cells"] == ["etcd-0", "Healthy", "ok", ""]
+    down = {"metadata": {"name": "s"}, "conditions": [{"type": "Healthy", "status": "Unknown", "error": "no"}]}
+    assert cells(cs, down) == ["s", "Unhealthy", "", "no"]
+    assert cells(cs, {"metadata": {"name": "x"}}) == ["x", "Unknown", "", ""]
+
+
+def test_netpol_endpointslice_controllerrevision_limitrange() -> None:
+    netpol = builtin("networking.k8s.io", "NetworkPolicy")
+    assert cells(netpol, {"metadata": meta("n"), "spec": {"podSelector": {}}}) == ["n", "<none>", "5m"]
+    assert cells(netpol, {"metadata": meta("n"), "spec": {"podSelector": {"matchLabels": {"a": "b"}}}})[1] == "a=b"
+
+    eps = builtin("discovery.k8s.io", "EndpointSlice")
+    obj = {
+        "metadata": meta("s"),
+        "addressType": "IPv4",
+        "ports": [{"port": 80}, {"name": "x"}, {}, {"port": 9}],
+        "endpoints": [{"addresses": ["10.0.0.1", "10.0.0.2"]}, {"addresses": ["10.0.0.3", "10.0.0.4"]}],
+    }
+    t = table(eps, obj)
+    assert columns(t) == ["Name", "AddressType", "Ports", "Endpoints", "Age"]
+    assert t["rows"][0]["cells"] == [
+        "s", "IPv4", "80,x,* + 1 more...", "10.0.0.1,10.0.0.2,10.0.0.3 + 1 more...", "5m",
+    ]  # fmt: skip
+    assert cells(eps, {"metadata": meta("e"), "addressType": "IPv4"})[2:4] == ["<unset>", "<unset>"]
+
+    cr = builtin("apps", "ControllerRevision")
+    owned = {
+        "metadata": meta(
+            "r", ownerReferences=[{"apiVersion": "apps/v1", "kind": "DaemonSet", "name": "ds", "controller": True}]
+        ),
+        "revision": 4,
+    }
+    assert cells(cr, owned) == ["r", "daemonset.apps/ds", 4, "5m"]
+    assert cells(cr, {"metadata": meta("r"), "revision": 1})[1] == "<none>"
+
+    limits = builtin("", "LimitRange")
+    assert columns(table(limits, {"metadata": meta("l")})) == ["Name", "Created At"]
+
+
+def test_storage_and_node_kinds() -> None:
+    sc = builtin("storage.k8s.io", "StorageClass")
+    obj = {
+        "metadata": meta("std", annotations={"storageclass.kubernetes.io/is-default-class": "true"}),
+        "provisioner": "csi.example.com",
+    }
+    t = table(sc, obj)
+    assert columns(t) == ["Name", "Provisioner", "ReclaimPolicy", "VolumeBindingMode", "AllowVolumeExpansion", "Age"]
+    assert t["rows"][0]["cells"] == ["std (default)", "csi.example.com", "Delete", "Immediate", False, "5m"]
+    driver = builtin("storage.k8s.io", "CSIDriver")
+    assert cells(driver, {"metadata": meta("d"), "spec": {}}) == [
+        "d",
+        True,
+        False,
+        False,
+        "<unset>",
+        False,
+        "<none>",
+        "5m",
+    ]
+    node = builtin("storage.k8s.io", "CSINode")
+    assert cells(node, {"metadata": meta("n"), "spec": {"drivers": [{}, {}]}}) == ["n", 2, "5m"]
+    va = builtin("storage.k8s.io", "VolumeAttachment")
+    obj = {
+        "metadata": meta("va"),
+        "spec": {"attacher": "a", "nodeName": "n1", "source": {"persistentVolumeName": "pv"}},
+    }
+    assert cells(va, obj) == ["va", "a", "pv", "n1", False, "5m"]
+    cap = builtin("storage.k8s.io", "CSIStorageCapacity")
+    assert cells(cap, {"metadata": meta("c"), "storageClassName": "sc"}) == ["c", "sc", "<unset>"]
+    rc = builtin("node.k8s.io", "RuntimeClass")
+    assert cells(rc, {"metadata": meta("gvisor"), "handler": "runsc"}) == ["gvisor", "runsc", "5m"]
+
+
+def test_flowcontrol_admission_and_apiservice() -> None:
+    fs = builtin("flowcontrol.apiserver.k8s.io", "FlowSchema")
+    obj = {
+        "metadata": meta("f"),
+        "spec": {"priorityLevelConfiguration": {"name": "global"}, "matchingPrecedence": 500},
+        "status": {"conditions": [{"type": "Dangling", "status": "False"}]},
+    }
+    assert cells(fs, obj) == ["f", "global", 500, "<none>", "5m", "False"]
+    plc = builtin("flowcontrol.apiserver.k8s.io", "PriorityLevelConfiguration")
+    limited = {
+        "metadata": meta("p"),
+        "spec": {
+            "type": "Limited",
+            "limited": {
+                "nominalConcurrencyShares": 30,
+                "limitResponse": {"type": "Queue", "queuing": {"queues": 64, "handSize": 6, "queueLengthLimit": 50}},
+            },
+        },
+    }
+    assert cells(plc, limited) == ["p", "Limited", 30, 64, 6, 50, "5m"]
+    assert cells(plc, {"metadata": meta("e"), "spec": {"type": "Exempt"}})[1:6] == ["Exempt", *["<none>"] * 4]
+
+    hooks = builtin("admissionregistration.k8s.io", "ValidatingWebhookConfiguration")
+    assert cells(hooks, {"metadata": meta("v"), "webhooks": [{}, {}]}) == ["v", 2, "5m"]
+    vap = builtin("admissionregistration.k8s.io", "ValidatingAdmissionPolicy")
+    obj = {"metadata": meta("v"), "spec": {"validations": [{}], "paramKind": {"apiVersion": "v1", "kind": "ConfigMap"}}}
+    assert cells(vap, obj) == ["v", 1, "v1/ConfigMap", "5m"]
+    vapb = builtin("admissionregistration.k8s.io", "ValidatingAdmissionPolicyBinding")
+    assert cells(vapb, {"metadata": meta("b"), "spec": {"policyName": "v", "paramRef": {"name": "p"}}}) == [
+        "b", "v", "*/p", "5m",
+    ]  # fmt: skip
+    api = builtin("apiregistration.k8s.io", "APIService")
+    local = {"metadata": meta("v1.apps"), "status": {"conditions": [{"type": "Available", "status": "True"}]}}
+    assert cells(api, local) == ["v1.apps", "Local", "True", "5m"]
+    remote = {
+        "metadata": meta("v1beta1.metrics.k8s.io"),
+        "spec": {"service": {"namespace": "kube-system", "name": "metrics-server"}},
+        "status": {"conditions": [{"type": "Available", "status": "False", "reason": "MissingEndpoints"}]},
+    }
+    assert cells(api, remote)[1:3] == ["kube-system/metrics-server", "False (MissingEndpoints)"]

@@ -1,0 +1,369 @@
+"""Conversion between the served versions of a built-in kind that share one storage version.
+
+Only autoscaling's HorizontalPodAutoscaler has two served versions in Kubernetes 1.32: v2 is
+stored, v1 is a lossy view of it. As kube does, what v1 cannot say (metrics other than the CPU
+target, current metrics, conditions, behavior) travels in `autoscaling.alpha.kubernetes.io/*`
+annotations in the v1 shape, so a v1 read-modify-write keeps it. Every other kind passes through.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable
+from typing import Any
+
+METRICS_ANNOTATION = "autoscaling.alpha.kubernetes.io/metrics"
+CURRENT_METRICS_ANNOTATION = "autoscaling.alpha.kubernetes.io/current-metrics"
+CONDITIONS_ANNOTATION = "autoscaling.alpha.kubernetes.io/conditions"
+BEHAVIOR_ANNOTATION = "autoscaling.alpha.kubernetes.io/behavior"
+_ROUND_TRIP = (METRICS_ANNOTATION, CURRENT_METRICS_ANNOTATION, CONDITIONS_ANNOTATION, BEHAVIOR_ANNOTATION)
+#: the target autoscaling/v1 implied when it had no CPU target (kube's DefaultCPUUtilization)
+DEFAULT_CPU_UTILIZATION = 80
+
+
+#: kinds whose served versions differ in shape, not only in name
+CONVERTED = frozenset({("autoscaling", "HorizontalPodAutoscaler")})
+
+
+def converts(*, group: str, kind: str) -> bool:
+    return (group, kind) in CONVERTED
+
+
+def convert(obj: dict[str, Any], *, group: str, kind: str, to_version: str) -> dict[str, Any]:
+    """`obj` (a dict with apiVersion) in `to_version` of its group; a copy when anything changes."""
+    current = str(obj.get("apiVersion") or "").rpartition("/")[2]
+    if (group, kind) not in CONVERTED or current == to_version:
+        return obj
+    converters: dict[tuple[str, str], Callable[[dict[str, Any]], dict[str, Any]]] = {
+        ("v2", "v1"): hpa_v2_to_v1,
+        ("v1", "v2"): hpa_v1_to_v2,
+    }
+    converter = converters.get((current, to_version))
+    return obj if converter is None else converter(obj)
+
+
+# ---- autoscaling/v2 -> autoscaling/v1 ----
+
+
+def _nonempty(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in d.items() if v is not None}
+
+
+def _metric_spec_to_v1(spec: dict[str, Any]) -> dict[str, Any]:
+    kind = spec.get("type")
+    out: dict[str, Any] = {"type": kind}
+    if kind in ("Resource", "ContainerResource"):
+        field = "resource" if kind == "Resource" else "containerResource"
+        source = spec.get(field) or {}
+        target = source.get("target") or {}
+        body = {
+            "name": source.get("name"),
+            "targetAverageUtilization": target.get("averageUtilization"),
+            "targetAverageValue": target.get("averageValue"),
+        }
+        if kind == "ContainerResource":
+            body["container"] = source.get("container")
+        out[field] = _nonempty(body)
+    elif kind == "Pods":
+        source = spec.get("pods") or {}
+        metric = source.get("metric") or {}
+        target = source.get("target") or {}
+        out["pods"] = _nonempty(
+            {
+                "metricName": metric.get("name"),
+                "selector": metric.get("selector"),
+                "targetAverageValue": target.get("averageValue"),
+            }
+        )
+    elif kind == "Object":
+        source = spec.get("object") or {}
+        metric = source.get("metric") or {}
+        target = source.get("target") or {}
+        out["object"] = _nonempty(
+            {
+                "target": source.get("describedObject"),
+                "metricName": metric.get("name"),
+                "targetValue": target.get("value"),
+                "selector": metric.get("selector"),
+                "averageValue": target.get("averageValue"),
+            }
+        )
+    elif kind == "External":
+        source = spec.get("external") or {}
+        metric = source.get("metric") or {}
+        target = source.get("target") or {}
+        out["external"] = _nonempty(
+            {
+                "metricName": metric.get("name"),
+                "metricSelector": metric.get("selector"),
+                "targetValue": target.get("value"),
+                "targetAverageValue": target.get("averageValue"),
+            }
+        )
+    return out
+
+
+def _metric_status_to_v1(status: dict[str, Any]) -> dict[str, Any]:
+    kind = status.get("type")
+    out: dict[str, Any] = {"type": kind}
+    if kind in ("Resource", "ContainerResource"):
+        field = "resource" if kind == "Resource" else "containerResource"
+        source = status.get(field) or {}
+        current = source.get("current") or {}
+        body = {
+            "name": source.get("name"),
+            "currentAverageUtilization": current.get("averageUtilization"),
+            "currentAverageValue": current.get("averageValue"),
+        }
+        if kind == "ContainerResource":
+            body["container"] = source.get("container")
+        out[field] = _nonempty(body)
+    elif kind == "Pods":
+        source = status.get("pods") or {}
+        metric = source.get("metric") or {}
+        out["pods"] = _nonempty(
+            {
+                "metricName": metric.get("name"),
+                "currentAverageValue": (source.get("current") or {}).get("averageValue"),
+                "selector": metric.get("selector"),
+            }
+        )
+    elif kind == "Object":
+        source = status.get("object") or {}
+        metric = source.get("metric") or {}
+        current = source.get("current") or {}
+        out["object"] = _nonempty(
+            {
+                "target": source.get("describedObject"),
+                "metricName": metric.get("name"),
+                "currentValue": current.get("value"),
+                "selector": metric.get("selector"),
+                "averageValue": current.get("averageValue"),
+            }
+        )
+    elif kind == "External":
+        source = status.get("external") or {}
+        metric = source.get("metric") or {}
+        current = source.get("current") or {}
+        out["external"] = _nonempty(
+            {
+                "metricName": metric.get("name"),
+                "metricSelector": metric.get("selector"),
+                "currentValue": current.get("value"),
+                "currentAverageValue": current.get("averageValue"),
+            }
+        )
+    return out
+
+
+def _is_cpu_utilization(metric: dict[str, Any]) -> bool:
+    resource = metric.get("resource") or {}
+    return (
+        metric.get("type") == "Resource"
+        and resource.get("name") == "cpu"
+        and (resource.get("target") or {}).get("averageUtilization") is not None
+    )
+
+
+def _dump(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+def hpa_v2_to_v1(obj: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(obj)
+    out["apiVersion"] = "autoscaling/v1"
+    spec = out.get("spec") or {}
+    status = out.get("status") or {}
+    metrics = [m for m in spec.pop("metrics", None) or [] if isinstance(m, dict)]
+    behavior = spec.pop("behavior", None)
+    cpu = next(
+        (m for m in metrics if m.get("type") == "Resource" and (m.get("resource") or {}).get("name") == "cpu"), None
+    )
+    if cpu is not None and _is_cpu_utilization(cpu):
+        spec["targetCPUUtilizationPercentage"] = cpu["resource"]["target"]["averageUtilization"]
+    annotations: dict[str, str] = {}
+    others = [_metric_spec_to_v1(m) for m in metrics if not _is_cpu_utilization(m)]
+    if others:
+        annotations[METRICS_ANNOTATION] = _dump(others)
+    current = [m for m in status.pop("currentMetrics", None) or [] if isinstance(m, dict)]
+    for metric in current:
+        resource = metric.get("resource") or {}
+        if metric.get("type") == "Resource" and resource.get("name") == "cpu":
+            utilization = (resource.get("current") or {}).get("averageUtilization")
+            if utilization is not None:
+                status["currentCPUUtilizationPercentage"] = utilization
+    if current:
+        annotations[CURRENT_METRICS_ANNOTATION] = _dump([_metric_status_to_v1(m) for m in current])
+    conditions = status.pop("conditions", None)
+    if conditions:
+        annotations[CONDITIONS_ANNOTATION] = _dump(conditions)
+    if behavior is not None:
+        annotations[BEHAVIOR_ANNOTATION] = _dump(behavior)
+    if annotations:
+        meta = out.setdefault("metadata", {})
+        meta["annotations"] = {**(meta.get("annotations") or {}), **annotations}
+    return out
+
+
+# ---- autoscaling/v1 -> autoscaling/v2 ----
+
+
+def _metric_spec_to_v2(spec: dict[str, Any]) -> dict[str, Any]:
+    kind = spec.get("type")
+    out: dict[str, Any] = {"type": kind}
+    if kind in ("Resource", "ContainerResource"):
+        field = "resource" if kind == "Resource" else "containerResource"
+        source = spec.get(field) or {}
+        utilization = source.get("targetAverageUtilization")
+        target = (
+            {"type": "Utilization", "averageUtilization": utilization}
+            if utilization is not None
+            else {"type": "AverageValue", "averageValue": source.get("targetAverageValue")}
+        )
+        body: dict[str, Any] = {"name": source.get("name"), "target": _nonempty(target)}
+        if kind == "ContainerResource":
+            body["container"] = source.get("container")
+        out[field] = _nonempty(body)
+    elif kind == "Pods":
+        source = spec.get("pods") or {}
+        out["pods"] = {
+            "metric": _nonempty({"name": source.get("metricName"), "selector": source.get("selector")}),
+            "target": _nonempty({"type": "AverageValue", "averageValue": source.get("targetAverageValue")}),
+        }
+    elif kind == "Object":
+        source = spec.get("object") or {}
+        average = source.get("averageValue")
+        target = (
+            {"type": "AverageValue", "averageValue": average}
+            if average is not None
+            else {"type": "Value", "value": source.get("targetValue")}
+        )
+        out["object"] = _nonempty(
+            {
+                "describedObject": source.get("target"),
+                "metric": _nonempty({"name": source.get("metricName"), "selector": source.get("selector")}),
+                "target": _nonempty(target),
+            }
+        )
+    elif kind == "External":
+        source = spec.get("external") or {}
+        average = source.get("targetAverageValue")
+        target = (
+            {"type": "AverageValue", "averageValue": average}
+            if average is not None
+            else {"type": "Value", "value": source.get("targetValue")}
+        )
+        out["external"] = {
+            "metric": _nonempty({"name": source.get("metricName"), "selector": source.get("metricSelector")}),
+            "target": _nonempty(target),
+        }
+    return out
+
+
+def _metric_status_to_v2(status: dict[str, Any]) -> dict[str, Any]:
+    kind = status.get("type")
+    out: dict[str, Any] = {"type": kind}
+    if kind in ("Resource", "ContainerResource"):
+        field = "resource" if kind == "Resource" else "containerResource"
+        source = status.get(field) or {}
+        current = {
+            "averageUtilization": source.get("currentAverageUtilization"),
+            "averageValue": source.get("currentAverageValue"),
+        }
+        body: dict[str, Any] = {"name": source.get("name"), "current": _nonempty(current)}
+        if kind == "ContainerResource":
+            body["container"] = source.get("container")
+        out[field] = _nonempty(body)
+    elif kind == "Pods":
+        source = status.get("pods") or {}
+        out["pods"] = {
+            "metric": _nonempty({"name": source.get("metricName"), "selector": source.get("selector")}),
+            "current": _nonempty({"averageValue": source.get("currentAverageValue")}),
+        }
+    elif kind == "Object":
+        source = status.get("object") or {}
+        out["object"] = _nonempty(
+            {
+                "describedObject": source.get("target"),
+                "metric": _nonempty({"name": source.get("metricName"), "selector": source.get("selector")}),
+                "current": _nonempty({"value": source.get("currentValue"), "averageValue": source.get("averageValue")}),
+            }
+        )
+    elif kind == "External":
+        source = status.get("external") or {}
+        current = {"value": source.get("currentValue"), "averageValue": source.get("currentAverageValue")}
+        out["external"] = {
+            "metric": _nonempty({"name": source.get("metricName"), "selector": source.get("metricSelector")}),
+            "current": _nonempty(current),
+        }
+    return out
+
+
+def _load_list(annotations: dict[str, Any], key: str) -> list[dict[str, Any]] | None:
+    try:
+        value = json.loads(str(annotations[key]))
+    except (KeyError, ValueError):
+        return None
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else None
+
+
+def hpa_v1_to_v2(obj: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(obj)
+    out["apiVersion"] = "autoscaling/v2"
+    meta = out.get("metadata") or {}
+    annotations = dict(meta.get("annotations") or {})
+    spec = out.get("spec")
+    spec = spec if isinstance(spec, dict) else {}
+    status = out.get("status")
+    status = status if isinstance(status, dict) else {}
+    metrics: list[dict[str, Any]] = [_metric_spec_to_v2(m) for m in _load_list(annotations, METRICS_ANNOTATION) or []]
+    target = spec.pop("targetCPUUtilizationPercentage", None)
+    if target is not None:
+        metrics.append(
+            {
+                "type": "Resource",
+                "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": target}},
+            }
+        )
+    if not metrics:
+        # v1 always meant CPU; without a target the controller used its default
+        metrics = [
+            {
+                "type": "Resource",
+                "resource": {
+                    "name": "cpu",
+                    "target": {"type": "Utilization", "averageUtilization": DEFAULT_CPU_UTILIZATION},
+                },
+            }
+        ]
+    spec["metrics"] = metrics
+    try:
+        behavior = json.loads(annotations[BEHAVIOR_ANNOTATION]) if BEHAVIOR_ANNOTATION in annotations else None
+    except ValueError:
+        behavior = None
+    if isinstance(behavior, dict):
+        spec["behavior"] = behavior
+    cpu_now = status.pop("currentCPUUtilizationPercentage", None)
+    current = _load_list(annotations, CURRENT_METRICS_ANNOTATION)
+    if current is not None:
+        status["currentMetrics"] = [_metric_status_to_v2(m) for m in current]
+    elif cpu_now is not None:
+        status["currentMetrics"] = [
+            {"type": "Resource", "resource": {"name": "cpu", "current": {"averageUtilization": cpu_now}}}
+        ]
+    conditions = _load_list(annotations, CONDITIONS_ANNOTATION)
+    if conditions is not None:
+        status["conditions"] = conditions
+    for key in _ROUND_TRIP:
+        annotations.pop(key, None)
+    if "metadata" in out:
+        if annotations:
+            meta["annotations"] = annotations
+        else:
+            meta.pop("annotations", None)
+    if "spec" in out or spec:
+        out["spec"] = spec
+    if "status" in out or status:
+        out["status"] = status
+    return out
