@@ -1,19 +1,21 @@
-"""Per-kind rules of built-in resources: defaults on create, fields the server owns, validation.
+"""Per-kind REST strategy facts of built-in resources (kube's pkg/registry/<group>/<resource>/strategy.go).
 
-Kept deliberately small: schemas of built-in kinds are looser than upstream, but what clients
-rely on (Secret stringData, Namespace phase and finalizers, workload replicas) behaves as in
-kube-apiserver.
+What a strategy does besides defaulting and validation: the status a new object starts with, which kinds keep
+metadata.generation and what bumps it, the Pod's create-time status, the Job's generated selector, Secret
+stringData, Namespace phase and finalizers, CRD rules, and the JSON shapes checked before any of it runs.
+Validation proper lives in gardener.apiserver.builtin.validation.
 """
 
 from __future__ import annotations
 
 import base64
-import ipaddress
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from gardener.apiserver import crdvalidation, openapi
+from gardener.apiserver import crdvalidation, meta, openapi
+from gardener.apiserver.builtin.validation import quantities
 from gardener.apiserver.errors import FieldCause
 from gardener.apiserver.meta import decode_string_map, is_int, unmarshal_error
 
@@ -24,12 +26,17 @@ Shape = Callable[[dict[str, Any]], None]
 
 @dataclass(frozen=True)
 class Strategy:
-    #: mutate `obj` (old is None on create); return problems found
+    #: mutate `obj` (old is None on create): what kube's PrepareForCreate/PrepareForUpdate do beyond defaulting;
+    #: returns problems found (validation proper lives in gardener.apiserver.builtin.validation)
     prepare: Hook | None = None
     #: how names are checked: "subdomain", "label" or "path" (see meta.validate_name)
     name_rule: str = "subdomain"
     #: JSON types of the fields `prepare` reads, checked before it runs (see decode_shape)
     shape: Shape | None = None
+    #: metadata.generation is kept: 1 on create, +1 when anything outside metadata (and status) changes
+    generation: bool = False
+    #: annotations count as spec for generation (Deployment: they are copied to its ReplicaSets)
+    generation_annotations: bool = False
 
 
 def _object(obj: dict[str, Any], key: str, *, struct: str, go_type: str, path: str = "") -> dict[str, Any] | None:
@@ -159,44 +166,17 @@ def decode_shape(*, group: str, version: str, kind: str, obj: dict[str, Any]) ->
 
 
 def _secret(obj: dict[str, Any], old: dict[str, Any] | None) -> list[FieldCause]:
-    causes: list[FieldCause] = []
+    """stringData is write-only: merged into data (base64) and dropped, as kube's conversion does."""
     obj.setdefault("type", "Opaque")
     string_data = obj.pop("stringData", None)
-    if string_data is not None:
-        if not isinstance(string_data, dict):
-            return [FieldCause("FieldValueInvalid", "Invalid value: must be a map of strings", "stringData")]
-        data = obj.setdefault("data", {}) or {}
+    if isinstance(string_data, dict):
+        current = obj.get("data")
+        data: dict[str, Any] = current if isinstance(current, dict) else {}
         obj["data"] = data
         for k, v in string_data.items():
-            if not isinstance(v, str):
-                causes.append(FieldCause("FieldValueInvalid", "Invalid value: must be a string", f"stringData[{k}]"))
-                continue
-            data[k] = base64.b64encode(v.encode()).decode()
-    for k, v in (obj.get("data") or {}).items():
-        try:
-            base64.b64decode(v, validate=True)
-        except (ValueError, TypeError):
-            causes.append(FieldCause("FieldValueInvalid", "Invalid value: must be base64-encoded", f"data[{k}]"))
-    if old is not None and old.get("type", "Opaque") != obj.get("type"):
-        causes.append(FieldCause("FieldValueInvalid", "Invalid value: field is immutable", "type"))
-    if old is not None and old.get("immutable") and (old.get("data") != obj.get("data")):
-        causes.append(
-            FieldCause("FieldValueForbidden", "Forbidden: field is immutable when `immutable` is set", "data")
-        )
-    return causes
-
-
-def _configmap(obj: dict[str, Any], old: dict[str, Any] | None) -> list[FieldCause]:
-    causes: list[FieldCause] = []
-    for field in ("data", "binaryData"):
-        value = obj.get(field)
-        if value is not None and not isinstance(value, dict):
-            causes.append(FieldCause("FieldValueInvalid", "Invalid value: must be a map", field))
-    if old is not None and old.get("immutable") and old.get("data") != obj.get("data"):
-        causes.append(
-            FieldCause("FieldValueForbidden", "Forbidden: field is immutable when `immutable` is set", "data")
-        )
-    return causes
+            if isinstance(v, str):
+                data[k] = base64.b64encode(v.encode()).decode()
+    return []
 
 
 def _namespace(obj: dict[str, Any], old: dict[str, Any] | None) -> list[FieldCause]:
@@ -210,63 +190,99 @@ def _namespace(obj: dict[str, Any], old: dict[str, Any] | None) -> list[FieldCau
 
 
 def _workload(obj: dict[str, Any], old: dict[str, Any] | None) -> list[FieldCause]:
-    spec = obj.setdefault("spec", {})
-    if not isinstance(spec, dict):
-        return [FieldCause("FieldValueInvalid", "Invalid value: must be an object", "spec")]
-    spec.setdefault("replicas", 1)
-    replicas = spec.get("replicas")
-    causes: list[FieldCause] = []
-    if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
-        causes.append(
-            FieldCause(
-                "FieldValueInvalid", f"Invalid value: {replicas!r}: must be greater than or equal to 0", "spec.replicas"
-            )
-        )
-    if "selector" not in spec:
-        causes.append(FieldCause("FieldValueRequired", "Required value", "spec.selector"))
-    return causes
+    spec = obj.get("spec")
+    if isinstance(spec, dict):
+        spec.setdefault("replicas", 1)
+    return []
 
 
 def _service(obj: dict[str, Any], old: dict[str, Any] | None) -> list[FieldCause]:
-    spec = obj.setdefault("spec", {})
-    causes: list[FieldCause] = []
+    """An update that leaves out the cluster IP keeps the allocated one (kube's patchAllocatedValues)."""
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        return []
     spec.setdefault("type", "ClusterIP")
-    if spec["type"] not in ("ClusterIP", "NodePort", "LoadBalancer", "ExternalName"):
-        causes.append(
-            FieldCause(
-                "FieldValueNotSupported",
-                f'Unsupported value: "{spec["type"]}": supported values: "ClusterIP", "ExternalName", "LoadBalancer", '
-                '"NodePort"',
-                "spec.type",
-            )
-        )
-    for i, port in enumerate(spec.get("ports") or []):
+    for port in spec.get("ports") or []:
         if isinstance(port, dict):
             port.setdefault("protocol", "TCP")
             port.setdefault("targetPort", port.get("port"))
-            if not isinstance(port.get("port"), int):
-                causes.append(FieldCause("FieldValueRequired", "Required value", f"spec.ports[{i}].port"))
-    if old is not None and old.get("spec", {}).get("clusterIP"):
-        spec.setdefault("clusterIP", old["spec"]["clusterIP"])
-        if spec.get("clusterIP") != old["spec"]["clusterIP"]:
-            causes.append(FieldCause("FieldValueInvalid", "Invalid value: field is immutable", "spec.clusterIP"))
-    ip = spec.get("clusterIP")
-    if ip and ip != "None":
-        try:
-            ipaddress.ip_address(ip)
-        except ValueError:
-            causes.append(
-                FieldCause("FieldValueInvalid", f'Invalid value: "{ip}": must be a valid IP address', "spec.clusterIP")
-            )
-    return causes
+    old_spec = (old or {}).get("spec")
+    if isinstance(old_spec, dict) and old_spec.get("clusterIP") and spec.get("type") != "ExternalName":
+        if not spec.get("clusterIP"):
+            spec["clusterIP"] = old_spec["clusterIP"]
+        if not spec.get("clusterIPs") and old_spec.get("clusterIPs"):
+            spec["clusterIPs"] = old_spec["clusterIPs"]
+    return []
+
+
+def _resources(container: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    resources = container.get("resources") if isinstance(container, dict) else None
+    resources = resources if isinstance(resources, dict) else {}
+    requests, limits = resources.get("requests"), resources.get("limits")
+    return (requests if isinstance(requests, dict) else {}), (limits if isinstance(limits, dict) else {})
+
+
+def qos_class(spec: dict[str, Any]) -> str:
+    """kube's GetPodQOS from cpu and memory of containers and init containers (zero amounts do not count)."""
+    containers = [c for key in ("containers", "initContainers") for c in (spec.get(key) or [])]
+    any_set = False
+    guaranteed = True
+    for container in containers:
+        requests, limits = _resources(container)
+        for part in (requests, limits):
+            for name in ("cpu", "memory"):
+                amount = quantities.parse(part.get(name))
+                if amount:
+                    any_set = True
+        for name in ("cpu", "memory"):
+            limit = quantities.parse(limits.get(name))
+            request = quantities.parse(requests.get(name, limits.get(name)))
+            if not limit or request != limit:
+                guaranteed = False
+    if not any_set:
+        return "BestEffort"
+    return "Guaranteed" if guaranteed else "Burstable"
 
 
 def _pod(obj: dict[str, Any], old: dict[str, Any] | None) -> list[FieldCause]:
+    """A new pod is Pending with its QoS class; the status a client sent is dropped (kube's PrepareForCreate)."""
     spec = obj.get("spec")
-    if not isinstance(spec, dict) or not isinstance(spec.get("containers"), list) or not spec["containers"]:
-        return [FieldCause("FieldValueRequired", "Required value", "spec.containers")]
     if old is None:
-        obj.setdefault("status", {"phase": "Pending"})
+        obj["status"] = {"phase": "Pending", "qosClass": qos_class(spec if isinstance(spec, dict) else {})}
+    return []
+
+
+def _job(obj: dict[str, Any], old: dict[str, Any] | None) -> list[FieldCause]:
+    """Without manualSelector a new Job selects its pods by its uid, and its template carries the labels."""
+    spec = obj.get("spec")
+    if old is not None or not isinstance(spec, dict) or spec.get("manualSelector") is True:
+        return []
+    uid = str(obj["metadata"].get("uid") or "")
+    name = str(obj["metadata"].get("name") or "")
+    template = spec.setdefault("template", {})
+    if not isinstance(template, dict):
+        return []
+    metadata = template.setdefault("metadata", {})
+    if not isinstance(metadata, dict):
+        return []
+    labels = metadata.get("labels")
+    labels = labels if isinstance(labels, dict) else {}
+    metadata["labels"] = labels
+    labels.setdefault("batch.kubernetes.io/controller-uid", uid)
+    labels.setdefault("controller-uid", uid)
+    labels.setdefault("batch.kubernetes.io/job-name", name)
+    labels.setdefault("job-name", name)
+    if not obj["metadata"].get("labels"):
+        # kube defaults a Job's labels from its template's again when reading it back
+        obj["metadata"]["labels"] = dict(labels)
+    selector = spec.get("selector")
+    if selector is None:
+        selector = spec["selector"] = {}
+    if isinstance(selector, dict):
+        match = selector.get("matchLabels")
+        if not isinstance(match, dict):
+            match = selector["matchLabels"] = {}
+        match.setdefault("batch.kubernetes.io/controller-uid", uid)
     return []
 
 
@@ -280,51 +296,141 @@ def _crd(obj: dict[str, Any], old: dict[str, Any] | None) -> list[FieldCause]:
     return causes
 
 
+_RBAC = "rbac.authorization.k8s.io"
+_ADMISSION = "admissionregistration.k8s.io"
+_FLOWCONTROL = "flowcontrol.apiserver.k8s.io"
+_KEEPS_GENERATION = Strategy(generation=True)
+
 STRATEGIES: dict[tuple[str, str], Strategy] = {
     ("", "Secret"): Strategy(prepare=_secret, shape=_secret_shape),
-    ("", "ConfigMap"): Strategy(prepare=_configmap, shape=_configmap_shape),
+    ("", "ConfigMap"): Strategy(shape=_configmap_shape),
     ("", "Namespace"): Strategy(prepare=_namespace, name_rule="label", shape=_namespace_shape),
     ("", "Service"): Strategy(prepare=_service, name_rule="label", shape=_service_shape),
     ("", "Pod"): Strategy(prepare=_pod, shape=_pod_shape),
-    ("apps", "Deployment"): Strategy(prepare=_workload, shape=_workload_shape("Deployment")),
-    ("apiextensions.k8s.io", "CustomResourceDefinition"): Strategy(prepare=_crd),
-    ("rbac.authorization.k8s.io", "Role"): Strategy(
-        name_rule="path", shape=_lists_and_structs("Role", lists={"rules": "v1.PolicyRule"})
+    ("", "ReplicationController"): _KEEPS_GENERATION,
+    ("", "PodTemplate"): _KEEPS_GENERATION,
+    ("apps", "Deployment"): Strategy(
+        prepare=_workload, shape=_workload_shape("Deployment"), generation=True, generation_annotations=True
     ),
-    ("rbac.authorization.k8s.io", "ClusterRole"): Strategy(
+    ("apps", "StatefulSet"): Strategy(prepare=_workload, shape=_workload_shape("StatefulSet"), generation=True),
+    ("apps", "ReplicaSet"): Strategy(prepare=_workload, shape=_workload_shape("ReplicaSet"), generation=True),
+    ("apps", "DaemonSet"): _KEEPS_GENERATION,
+    ("batch", "Job"): Strategy(prepare=_job, generation=True),
+    ("batch", "CronJob"): _KEEPS_GENERATION,
+    ("networking.k8s.io", "Ingress"): _KEEPS_GENERATION,
+    ("networking.k8s.io", "IngressClass"): _KEEPS_GENERATION,
+    ("networking.k8s.io", "NetworkPolicy"): _KEEPS_GENERATION,
+    ("policy", "PodDisruptionBudget"): _KEEPS_GENERATION,
+    ("discovery.k8s.io", "EndpointSlice"): _KEEPS_GENERATION,
+    (_FLOWCONTROL, "FlowSchema"): _KEEPS_GENERATION,
+    (_FLOWCONTROL, "PriorityLevelConfiguration"): _KEEPS_GENERATION,
+    ("apiextensions.k8s.io", "CustomResourceDefinition"): Strategy(prepare=_crd, generation=True),
+    (_RBAC, "Role"): Strategy(name_rule="path", shape=_lists_and_structs("Role", lists={"rules": "v1.PolicyRule"})),
+    (_RBAC, "ClusterRole"): Strategy(
         name_rule="path",
         shape=_lists_and_structs(
             "ClusterRole", lists={"rules": "v1.PolicyRule"}, structs={"aggregationRule": "v1.AggregationRule"}
         ),
     ),
-    ("rbac.authorization.k8s.io", "RoleBinding"): Strategy(
+    (_RBAC, "RoleBinding"): Strategy(
         name_rule="path",
         shape=_lists_and_structs("RoleBinding", lists={"subjects": "v1.Subject"}, structs={"roleRef": "v1.RoleRef"}),
     ),
-    ("rbac.authorization.k8s.io", "ClusterRoleBinding"): Strategy(
+    (_RBAC, "ClusterRoleBinding"): Strategy(
         name_rule="path",
         shape=_lists_and_structs(
             "ClusterRoleBinding", lists={"subjects": "v1.Subject"}, structs={"roleRef": "v1.RoleRef"}
         ),
     ),
-    ("admissionregistration.k8s.io", "ValidatingWebhookConfiguration"): Strategy(
-        shape=_lists_and_structs("ValidatingWebhookConfiguration", lists={"webhooks": "v1.ValidatingWebhook"})
+    (_ADMISSION, "ValidatingWebhookConfiguration"): Strategy(
+        shape=_lists_and_structs("ValidatingWebhookConfiguration", lists={"webhooks": "v1.ValidatingWebhook"}),
+        generation=True,
     ),
-    ("admissionregistration.k8s.io", "MutatingWebhookConfiguration"): Strategy(
-        shape=_lists_and_structs("MutatingWebhookConfiguration", lists={"webhooks": "v1.MutatingWebhook"})
+    (_ADMISSION, "MutatingWebhookConfiguration"): Strategy(
+        shape=_lists_and_structs("MutatingWebhookConfiguration", lists={"webhooks": "v1.MutatingWebhook"}),
+        generation=True,
     ),
+    (_ADMISSION, "ValidatingAdmissionPolicy"): _KEEPS_GENERATION,
+    (_ADMISSION, "ValidatingAdmissionPolicyBinding"): _KEEPS_GENERATION,
     ("", "ServiceAccount"): Strategy(
         shape=_lists_and_structs(
             "ServiceAccount", lists={"secrets": "v1.ObjectReference", "imagePullSecrets": "v1.LocalObjectReference"}
         )
     ),
     ("", "Endpoints"): Strategy(shape=_lists_and_structs("Endpoints", lists={"subsets": "v1.EndpointSubset"})),
-    ("apps", "StatefulSet"): Strategy(prepare=_workload, shape=_workload_shape("StatefulSet")),
-    ("apps", "ReplicaSet"): Strategy(prepare=_workload, shape=_workload_shape("ReplicaSet")),
 }
 
 DEFAULT = Strategy()
+#: a new object's status where kube's zero value serializes to more than `{}` (fields without omitempty), or
+#: where read-time defaulting fills it (claims and volumes are Pending)
+_INITIAL_STATUS: dict[tuple[str, str], dict[str, Any]] = {
+    ("", "Service"): {"loadBalancer": {}},
+    ("", "ReplicationController"): {"replicas": 0},
+    ("", "PersistentVolumeClaim"): {"phase": "Pending"},
+    ("", "PersistentVolume"): {"phase": "Pending"},
+    ("apps", "ReplicaSet"): {"replicas": 0},
+    ("apps", "StatefulSet"): {"replicas": 0, "availableReplicas": 0},
+    ("apps", "DaemonSet"): {
+        "currentNumberScheduled": 0,
+        "numberMisscheduled": 0,
+        "desiredNumberScheduled": 0,
+        "numberReady": 0,
+    },
+    ("autoscaling", "HorizontalPodAutoscaler"): {"currentReplicas": 0, "desiredReplicas": 0},
+    ("policy", "PodDisruptionBudget"): {
+        "disruptionsAllowed": 0,
+        "currentHealthy": 0,
+        "desiredHealthy": 0,
+        "expectedPods": 0,
+    },
+    ("networking.k8s.io", "Ingress"): {"loadBalancer": {}},
+}
+#: groups whose kinds kube-apiserver serves itself; kinds of any other group (Gardener's among them) are served
+#: as custom resources are, and those always keep metadata.generation
+_KUBE_GROUPS = frozenset({"", "apps", "batch", "autoscaling", "policy"})
 
 
 def strategy_for(group: str, kind: str) -> Strategy:
     return STRATEGIES.get((group, kind), DEFAULT)
+
+
+def initial_status(*, group: str, kind: str, sent: Any = None) -> dict[str, Any] | None:
+    """The status a built-in object is created with: kube's PrepareForCreate resets it to the zero value, except
+    for Nodes, which a kubelet registers with their status (`sent`).
+
+    None: the status is left out (CRDs: their controller writes it).
+    """
+    if (group, kind) == ("", "Node"):
+        return sent if isinstance(sent, dict) else None
+    if (group, kind) == ("apiextensions.k8s.io", "CustomResourceDefinition"):
+        return None
+    return copy.deepcopy(_INITIAL_STATUS.get((group, kind), {}))
+
+
+def keeps_generation(*, group: str, kind: str, custom: bool) -> bool:
+    """Whether objects of a kind carry metadata.generation (upstream's strategies decide per built-in kind)."""
+    if custom or not (group in _KUBE_GROUPS or group.endswith(".k8s.io")):
+        return True
+    return strategy_for(group, kind).generation
+
+
+def next_generation(
+    *, group: str, kind: str, custom: bool, has_status: bool, obj: dict[str, Any], old: dict[str, Any] | None
+) -> int | None:
+    """metadata.generation to store: None for kinds without one, 1 on create, +1 when the spec part changed.
+
+    The spec part is everything but metadata (and status for kinds with a status subresource); Deployments
+    count their annotations too.
+    """
+    if not keeps_generation(group=group, kind=kind, custom=custom):
+        return None
+    if old is None:
+        return 1
+    previous = (old.get("metadata") or {}).get("generation")
+    previous = previous if isinstance(previous, int) and not isinstance(previous, bool) else 0
+    changed = meta.spec_part(obj, has_status=has_status) != meta.spec_part(old, has_status=has_status)
+    if strategy_for(group, kind).generation_annotations:
+        changed = changed or (obj.get("metadata") or {}).get("annotations") != (old.get("metadata") or {}).get(
+            "annotations"
+        )
+    return previous + 1 if changed else (previous or None)
