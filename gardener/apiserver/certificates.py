@@ -10,10 +10,12 @@ from __future__ import annotations
 import base64
 import binascii
 import copy
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from gardener.apiserver import errors
 from gardener.apiserver.errors import FieldCause
+from gardener.apiserver.rbac import Decision, RequestAttributes, UserInfo
 from gardener.apiserver.rest import AdmissionRequest
 from gardener.runtime.pki import csr_identity
 
@@ -23,6 +25,7 @@ APPROVED = "Approved"
 DENIED = "Denied"
 FAILED = "Failed"
 KUBE_APISERVER_CLIENT_SIGNER = "kubernetes.io/kube-apiserver-client"
+MASTERS_GROUP = "system:masters"
 #: kube refuses shorter certificates (validation of spec.expirationSeconds)
 MIN_EXPIRATION_SECONDS = 600
 
@@ -180,3 +183,70 @@ async def validate(req: AdmissionRequest) -> None:
     if causes:
         name = str((req.obj.get("metadata") or {}).get("name") or "")
         raise errors.invalid(kind="CertificateSigningRequest", group=GROUP, name=name, causes=causes)
+    if req.operation == "CREATE":
+        _restrict_subject(req.obj)
+
+
+def _restrict_subject(obj: dict[str, Any]) -> None:
+    """kube's CertificateSubjectRestriction: no client certificate for the API server in `system:masters`,
+    which no authorizer can take anything from."""
+    spec = obj.get("spec") or {}
+    if spec.get("signerName") != KUBE_APISERVER_CLIENT_SIGNER:
+        return
+    _, organizations = csr_identity(request_pem(obj))
+    if MASTERS_GROUP in organizations:
+        raise errors.forbidden_object(
+            resource=PLURAL,
+            group=GROUP,
+            name=str((obj.get("metadata") or {}).get("name") or ""),
+            why=f"use of {KUBE_APISERVER_CLIENT_SIGNER} signer with {MASTERS_GROUP} group is not allowed",
+        )
+
+
+class SignerAuthorization:
+    """kube's CertificateApproval and CertificateSigning admission: approving or denying a request through
+    `/approval` needs the `approve` verb, adding its certificate through `/status` the `sign` verb, on the
+    `signers` resource named by the request's signerName (or by its `<domain>/*` wildcard)."""
+
+    def __init__(self, *, authorize: Callable[[RequestAttributes], Awaitable[Decision]]) -> None:
+        self._authorize = authorize
+
+    async def __call__(self, req: AdmissionRequest) -> None:
+        if not _is_csr(req) or req.operation != "UPDATE" or req.obj is None or req.old is None:
+            return
+        if req.subresource == "approval":
+            verb = "approve"
+        elif req.subresource == "status" and (req.obj.get("status") or {}).get("certificate") != (
+            req.old.get("status") or {}
+        ).get("certificate"):
+            verb = "sign"
+        else:
+            return
+        signer = str((req.old.get("spec") or {}).get("signerName") or "")
+        if await self._allowed(req.user, verb, signer):
+            return
+        raise errors.forbidden_object(
+            resource=PLURAL,
+            group=GROUP,
+            name=str((req.obj.get("metadata") or {}).get("name") or ""),
+            why=f'user not permitted to {verb} requests with signerName "{signer}"',
+        )
+
+    async def _allowed(self, user: UserInfo, verb: str, signer: str) -> bool:
+        names = [signer]
+        domain, slash, _ = signer.partition("/")
+        if slash:
+            names.append(f"{domain}/*")
+        for name in names:
+            attrs = RequestAttributes(
+                user=user,
+                verb=verb,
+                is_resource_request=True,
+                api_group=GROUP,
+                api_version="*",
+                resource="signers",
+                name=name,
+            )
+            if (await self._authorize(attrs)).allowed:
+                return True
+        return False

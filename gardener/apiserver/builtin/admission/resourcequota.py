@@ -1,0 +1,210 @@
+"""kube's ResourceQuota admission: a create (or a growing update) that would take a namespace past one of
+its quotas is refused with kube's message; an admitted one is charged to `status.used` at once, so two
+concurrent requests cannot both spend the last unit (the quota's resourceVersion is the lock).
+
+`usage` is shared with `gardener.apiserver.controllers.resourcequota`, which recomputes `status.used`
+from what exists (kube-controller-manager's job, which no process does for the garden).
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from typing import Any
+
+from gardener.apiserver.builtin.admission.common import all_containers, forbidden, format_quantity, quantity
+from gardener.apiserver.rest import AdmissionRequest, ObjectStore
+from gardener.apiserver.storage.interface import KeyNotFound, RevisionMismatch
+
+#: plain names kube counts besides `count/<resource>`
+_PLAIN_COUNTS = {
+    "pods": "pods",
+    "services": "services",
+    "configmaps": "configmaps",
+    "secrets": "secrets",
+    "persistentvolumeclaims": "persistentvolumeclaims",
+    "replicationcontrollers": "replicationcontrollers",
+    "resourcequotas": "resourcequotas",
+}
+_COMPUTE = ("cpu", "memory", "ephemeral-storage")
+_BINARY = ("memory", "storage", "ephemeral-storage")
+_RETRIES = 8
+
+
+def is_binary(resource: str) -> bool:
+    return resource.endswith(_BINARY)
+
+
+def usage(obj: dict[str, Any], *, group: str, plural: str) -> dict[str, Decimal]:
+    """What one object counts against quotas, by quota resource name."""
+    used: dict[str, Decimal] = {}
+    if group == "" and plural == "pods" and (obj.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+        return used
+    used[f"count/{plural}.{group}" if group else f"count/{plural}"] = Decimal(1)
+    if group == "" and plural in _PLAIN_COUNTS:
+        used[_PLAIN_COUNTS[plural]] = Decimal(1)
+    spec = obj.get("spec") or {}
+    if group == "" and plural == "pods":
+        requests, limits = _pod_compute(obj)
+        for name in _COMPUTE:
+            if name in requests:
+                used[f"requests.{name}"] = used[name] = requests[name]
+            if name in limits:
+                used[f"limits.{name}"] = limits[name]
+    elif group == "" and plural == "services":
+        kind = spec.get("type", "ClusterIP")
+        if kind in ("NodePort", "LoadBalancer"):
+            used["services.nodeports"] = Decimal(len([p for p in spec.get("ports") or [] if isinstance(p, dict)]))
+        if kind == "LoadBalancer":
+            used["services.loadbalancers"] = Decimal(1)
+    elif group == "" and plural == "persistentvolumeclaims":
+        storage = ((spec.get("resources") or {}).get("requests") or {}).get("storage")
+        if storage is not None:
+            used["requests.storage"] = quantity(storage)
+            if spec.get("storageClassName"):
+                cls = spec["storageClassName"]
+                used[f"{cls}.storageclass.storage.k8s.io/requests.storage"] = quantity(storage)
+                used[f"{cls}.storageclass.storage.k8s.io/persistentvolumeclaims"] = Decimal(1)
+    return used
+
+
+def _pod_compute(pod: dict[str, Any]) -> tuple[dict[str, Decimal], dict[str, Decimal]]:
+    """Sum over containers, or the largest init container if that is more (kube's PodRequests)."""
+    spec = pod.get("spec") or {}
+    result: tuple[dict[str, Decimal], dict[str, Decimal]] = ({}, {})
+    for index, field in enumerate(("requests", "limits")):
+        total: dict[str, Decimal] = {}
+        for container in spec.get("containers") or []:
+            for name, value in ((container.get("resources") or {}).get(field) or {}).items():
+                total[name] = total.get(name, Decimal(0)) + quantity(value)
+        for container in spec.get("initContainers") or []:
+            for name, value in ((container.get("resources") or {}).get(field) or {}).items():
+                total[name] = max(total.get(name, Decimal(0)), quantity(value))
+        result[index].update(total)
+    return result
+
+
+#: quota names that oblige every container to say what it needs (kube keeps this for compatibility)
+_REQUIRED_PER_CONTAINER = frozenset({"cpu", "memory", "requests.cpu", "requests.memory", "limits.cpu", "limits.memory"})
+
+
+def missing_compute(pod: dict[str, Any], hard: set[str]) -> str:
+    """'' when every container states the compute resources the quota tracks, else kube's list of what
+    each container leaves out (`limits.cpu for: a,b; requests.memory for: a`)."""
+    required = hard & _REQUIRED_PER_CONTAINER
+    missing: dict[str, set[str]] = {}
+    for container in all_containers(pod):
+        resources = container.get("resources") or {}
+        stated = {f"limits.{k}" for k in resources.get("limits") or {}}
+        for k in resources.get("requests") or {}:
+            stated |= {k, f"requests.{k}"}
+        for name in required - stated:
+            missing.setdefault(name, set()).add(str(container.get("name") or ""))
+    return "; ".join(f"{name} for: {','.join(sorted(missing[name]))}" for name in sorted(missing))
+
+
+def scope_matches(quota: dict[str, Any], obj: dict[str, Any], *, group: str, plural: str) -> bool:
+    """kube's four simple scopes; a quota with a scopeSelector is left to what this server does not do yet."""
+    spec = quota.get("spec") or {}
+    if spec.get("scopeSelector"):
+        return False
+    scopes = spec.get("scopes") or []
+    if not scopes:
+        return True
+    if not (group == "" and plural == "pods"):
+        return False
+    pod_spec = obj.get("spec") or {}
+    terminating = pod_spec.get("activeDeadlineSeconds") is not None
+    best_effort = not any(
+        (c.get("resources") or {}).get("requests") or (c.get("resources") or {}).get("limits")
+        for c in all_containers(obj)
+    )
+    checks = {
+        "Terminating": terminating,
+        "NotTerminating": not terminating,
+        "BestEffort": best_effort,
+        "NotBestEffort": not best_effort,
+    }
+    return all(checks.get(scope, False) for scope in scopes)
+
+
+def render(values: dict[str, Decimal]) -> str:
+    return ",".join(f"{k}={format_quantity(v, binary=is_binary(k))}" for k, v in sorted(values.items()))
+
+
+class ResourceQuotaAdmission:
+    def __init__(self, *, store: ObjectStore, recount: Callable[[str], Awaitable[None]] | None = None) -> None:
+        self._store = store
+        #: asks for a namespace's usage to be counted again, when a charged write failed after all
+        self._recount = recount
+
+    async def __call__(self, req: AdmissionRequest) -> None:
+        if req.subresource or req.obj is None or req.operation not in ("CREATE", "UPDATE") or not req.namespace:
+            return
+        info = self._store.registry.get("", "v1", "resourcequotas")
+        if info is None or not req.info.namespaced:
+            return
+        group, plural = req.info.group, req.info.plural
+        delta = usage(req.obj, group=group, plural=plural)
+        if req.old is not None:
+            before = usage(req.old, group=group, plural=plural)
+            delta = {k: v - before.get(k, Decimal(0)) for k, v in delta.items()}
+        delta = {k: v for k, v in delta.items() if v > 0}
+        if not delta:
+            return
+        for _ in range(_RETRIES):
+            if await self._charge(req, info, delta):
+                if self._recount is not None and not req.dry_run:
+                    req.after_write.append(functools.partial(self._refund, req.namespace))
+                return
+        raise forbidden(req, "status unknown for quota: too many concurrent changes")
+
+    async def _refund(self, namespace: str, stored: bool) -> None:
+        if not stored and self._recount is not None:
+            await self._recount(namespace)
+
+    async def _charge(self, req: AdmissionRequest, info: Any, delta: dict[str, Decimal]) -> bool:
+        """Check every quota, then charge them one by one; False when a quota changed meanwhile."""
+        _, quotas, _ = await self._store.list_objects(info, req.namespace)
+        group, plural = req.info.group, req.info.plural
+        charges = []
+        for quota in sorted(quotas, key=lambda q: q["metadata"]["name"]):
+            hard = (quota.get("spec") or {}).get("hard") or {}
+            if not scope_matches(quota, req.obj or {}, group=group, plural=plural):
+                continue
+            if group == "" and plural == "pods" and req.operation == "CREATE":
+                missing = missing_compute(req.obj or {}, set(hard))
+                if missing:
+                    raise forbidden(req, f"failed quota: {quota['metadata']['name']}: must specify {missing}")
+            tracked = {k: v for k, v in delta.items() if k in hard}
+            if not tracked:
+                continue
+            used = {k: quantity(v) for k, v in ((quota.get("status") or {}).get("used") or {}).items()}
+            over = {k for k, v in tracked.items() if used.get(k, Decimal(0)) + v > quantity(hard[k])}
+            if over:
+                raise forbidden(
+                    req,
+                    f"exceeded quota: {quota['metadata']['name']}, "
+                    f"requested: {render({k: tracked[k] for k in over})}, "
+                    f"used: {render({k: used.get(k, Decimal(0)) for k in over})}, "
+                    f"limited: {render({k: quantity(hard[k]) for k in over})}",
+                )
+            charges.append((quota, used, tracked))
+        if req.dry_run:
+            return True
+        for quota, used, tracked in charges:
+            charged = copy.deepcopy(quota)
+            status = charged.setdefault("status", {})
+            status["hard"] = dict((quota.get("spec") or {}).get("hard") or {})
+            new_used = dict(status.get("used") or {})
+            for k, v in tracked.items():
+                new_used[k] = format_quantity(used.get(k, Decimal(0)) + v, binary=is_binary(k))
+            status["used"] = new_used
+            key = info.key(req.namespace, quota["metadata"]["name"])
+            try:
+                await self._store.backend.update(key, charged, expected_rv=int(quota["metadata"]["resourceVersion"]))
+            except (RevisionMismatch, KeyNotFound):
+                return False
+        return True
