@@ -1,8 +1,15 @@
-"""Who is asking: x509 client certificates, ServiceAccount tokens, bootstrap tokens and a static token file."""
+"""Who is asking: x509 client certificates, ServiceAccount tokens, bootstrap tokens and a static token file.
+
+Tokens are checked against audiences as kube-apiserver does: a request to the API must carry a token meant for
+the API's audiences (`--api-audiences`, by default the service-account issuer); a TokenReview may name others.
+Static and bootstrap tokens carry no audience and count as meant for the API only.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -17,10 +24,29 @@ from gardener.runtime.pki import identity_from_peercert
 log = logging.getLogger("gardener.apiserver.authn")
 
 AUTHENTICATED = "system:authenticated"
+#: kube's answer for a token no authenticator accepts
+INVALID_TOKEN = "invalid bearer token"
+#: kube's answer for a service-account token whose ServiceAccount is gone or was recreated
+INVALIDATED_TOKEN = "service account token has been invalidated"
 
 
 class Unauthenticated(Exception):
     """Credentials were presented and are not valid."""
+
+
+@dataclass(frozen=True)
+class TokenResult:
+    """What the token authenticators say about one bearer token (TokenReview's status)."""
+
+    user: UserInfo | None
+    #: the audiences both the token and the request accept
+    audiences: tuple[str, ...] = ()
+    error: str = ""
+
+
+def _go_quoted_list(values: Sequence[str]) -> str:
+    """Go's %q of a []string: `["a" "b"]`."""
+    return "[" + " ".join('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values) + "]"
 
 
 class Authenticator:
@@ -32,12 +58,14 @@ class Authenticator:
         backend: Backend,
         registry: Registry,
         bootstrap_tokens: BootstrapTokens | None = None,
+        api_audiences: tuple[str, ...] = (),
     ) -> None:
         self._signer = signer
         self._static = static_tokens
         self._backend = backend
         self._registry = registry
         self._bootstrap_tokens = bootstrap_tokens
+        self.api_audiences = api_audiences or (signer.issuer,)
 
     async def authenticate(self, request: web.Request) -> UserInfo | None:
         """None when no credentials were presented; raises Unauthenticated for bad ones."""
@@ -46,7 +74,10 @@ class Authenticator:
             scheme, _, token = header.partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
                 raise Unauthenticated()
-            return await self._from_token(token.strip())
+            result = await self.authenticate_token(token.strip(), audiences=self.api_audiences)
+            if result.user is None:
+                raise Unauthenticated()
+            return result.user
         transport = request.transport
         peercert: Any = transport.get_extra_info("peercert") if transport is not None else None
         if peercert:
@@ -56,26 +87,42 @@ class Authenticator:
                 return UserInfo(name=name, groups=(*groups, AUTHENTICATED))
         return None
 
-    async def _from_token(self, token: str) -> UserInfo:
+    async def authenticate_token(self, token: str, *, audiences: Sequence[str]) -> TokenResult:
+        """Run the token authenticators for a token meant for any of `audiences`; never raises for a bad token."""
         static = self._static.get(token)
         if static is not None:
-            return UserInfo(name=static.name, uid=static.uid, groups=(*static.groups, AUTHENTICATED))
+            return self._audience_agnostic(
+                UserInfo(name=static.name, uid=static.uid, groups=(*static.groups, AUTHENTICATED)), audiences
+            )
         if self._bootstrap_tokens is not None and self._bootstrap_tokens.looks_like_token(token):
             user = self._bootstrap_tokens.authenticate(token)
-            if user is None:
-                raise Unauthenticated()
-            return user
+            return TokenResult(None, error=INVALID_TOKEN) if user is None else self._audience_agnostic(user, audiences)
         claims = self._signer.verify(token)
         if claims is None:
-            raise Unauthenticated()
+            return TokenResult(None, error=INVALID_TOKEN)
+        matching = tuple(a for a in claims.audiences if a in audiences)
+        if not matching:
+            return TokenResult(
+                None,
+                error=f"token audiences {_go_quoted_list(claims.audiences)} is invalid for the target audiences "
+                f"{_go_quoted_list(audiences)}",
+            )
         info = self._registry.get("", "v1", "serviceaccounts")
         assert info is not None
         stored = await self._backend.get(info.key(claims.namespace, claims.name))
         if stored is None or f'"uid":"{claims.uid}"'.encode() not in stored.value:
             # The ServiceAccount is gone or was recreated: its old tokens stop working, as in kube.
-            raise Unauthenticated()
-        return UserInfo(
+            return TokenResult(None, error=INVALIDATED_TOKEN)
+        user = UserInfo(
             name=f"system:serviceaccount:{claims.namespace}:{claims.name}",
             uid=claims.uid,
             groups=("system:serviceaccounts", f"system:serviceaccounts:{claims.namespace}", AUTHENTICATED),
         )
+        return TokenResult(user, audiences=matching)
+
+    def _audience_agnostic(self, user: UserInfo, audiences: Sequence[str]) -> TokenResult:
+        """kube's WrapAudienceAgnosticToken: a token without audiences is good for the API's audiences only."""
+        matching = tuple(a for a in self.api_audiences if a in audiences)
+        if not matching:
+            return TokenResult(None, error=INVALID_TOKEN)
+        return TokenResult(user, audiences=matching)

@@ -6,7 +6,7 @@ objects. Also builds the forbidden message clients see and the bootstrap policy 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -35,6 +35,17 @@ class UserInfo:
     name: str
     groups: tuple[str, ...] = ()
     uid: str = ""
+    #: user.Info's Extra as (key, values) pairs, sorted by key: hashable, and equal however it was built
+    extra: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def extra_map(self) -> dict[str, list[str]]:
+        """Extra as the JSON object kube's UserInfo types carry (`map[string][]string`)."""
+        return {key: list(values) for key, values in self.extra}
+
+
+def extra_from_map(extra: Mapping[str, Iterable[str]]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """The `UserInfo.extra` form of a Go `map[string][]string`."""
+    return tuple(sorted((key, tuple(values)) for key, values in extra.items()))
 
 
 def service_account_user(namespace: str, name: str, *, uid: str = "") -> UserInfo:
@@ -203,40 +214,84 @@ def _describe(binding: Mapping[str, Any], subject: Mapping[str, Any], *, namespa
     return f'ClusterRoleBinding "{meta.get("name", "")}" of {role} to {_describe_subject(subject, "")}'
 
 
-def authorize(attrs: RequestAttributes, source: RBACSource) -> Decision:
-    """Allow when system:masters or any rule reachable through a binding for the user covers the request."""
-    user = attrs.user
-    if SYSTEM_MASTERS in user.groups:
-        return Decision(True, f'allowed by membership in group "{SYSTEM_MASTERS}"')
-    failures: list[str] = []
-    for binding in source.cluster_role_bindings():
-        subject = _matching_subject(user, binding, "")
-        if subject is None:
-            continue
-        rules, err = _role_rules(binding.get("roleRef"), "", source)
-        if err is not None:
-            failures.append(err)
-            continue
-        for rule in rules:
-            if isinstance(rule, Mapping) and rule_allows(attrs, rule):
-                return Decision(True, "RBAC: allowed by " + _describe(binding, subject, namespaced=False))
-    if attrs.namespace:
-        for binding in source.role_bindings(attrs.namespace):
-            subject = _matching_subject(user, binding, attrs.namespace)
+@dataclass(frozen=True)
+class _Bound:
+    """The rules one binding grants the user, or why they could not be read."""
+
+    binding: Mapping[str, Any]
+    subject: Mapping[str, Any]
+    namespaced: bool
+    rules: Sequence[Mapping[str, Any]]
+    error: str | None
+
+
+def _visit(user: UserInfo, namespace: str, source: RBACSource) -> Iterator[_Bound]:
+    """kube's VisitRulesFor: the ClusterRoleBindings, then the RoleBindings of `namespace`, that apply to the user."""
+    scopes: list[tuple[Iterable[Mapping[str, Any]], str]] = [(source.cluster_role_bindings(), "")]
+    if namespace:
+        scopes.append((source.role_bindings(namespace), namespace))
+    for bindings, binding_namespace in scopes:
+        for binding in bindings:
+            subject = _matching_subject(user, binding, binding_namespace)
             if subject is None:
                 continue
-            rules, err = _role_rules(binding.get("roleRef"), attrs.namespace, source)
-            if err is not None:
-                failures.append(err)
-                continue
-            for rule in rules:
-                if isinstance(rule, Mapping) and rule_allows(attrs, rule):
-                    return Decision(True, "RBAC: allowed by " + _describe(binding, subject, namespaced=True))
-    if not failures:
-        return Decision(False, "")
-    unique = list(dict.fromkeys(failures))
-    summary = unique[0] if len(unique) == 1 else "[" + ", ".join(unique) + "]"
-    return Decision(False, f"RBAC: {summary}")
+            rules, err = _role_rules(binding.get("roleRef"), binding_namespace, source)
+            valid = [rule for rule in rules if isinstance(rule, Mapping)]
+            yield _Bound(binding, subject, bool(binding_namespace), valid, err)
+
+
+def _aggregate(messages: list[str]) -> str:
+    """utilerrors.NewAggregate's message: one error as is, several (duplicates dropped) in brackets."""
+    unique = list(dict.fromkeys(messages))
+    return unique[0] if len(unique) == 1 else "[" + ", ".join(unique) + "]"
+
+
+def authorize(attrs: RequestAttributes, source: RBACSource) -> Decision:
+    """Allow when system:masters or any rule reachable through a binding for the user covers the request."""
+    if SYSTEM_MASTERS in attrs.user.groups:
+        # kube-apiserver's privileged-group authorizer, ahead of RBAC: it allows without a reason
+        return Decision(True, "")
+    failures: list[str] = []
+    for bound in _visit(attrs.user, attrs.namespace, source):
+        if bound.error is not None:
+            failures.append(bound.error)
+        elif any(rule_allows(attrs, rule) for rule in bound.rules):
+            return Decision(
+                True, "RBAC: allowed by " + _describe(bound.binding, bound.subject, namespaced=bound.namespaced)
+            )
+    return Decision(False, f"RBAC: {_aggregate(failures)}" if failures else "")
+
+
+@dataclass(frozen=True)
+class UserRules:
+    """What RBAC lets a user do in a namespace (kube's RulesFor), as SelfSubjectRulesReview reports it."""
+
+    resource_rules: tuple[dict[str, Any], ...]
+    non_resource_rules: tuple[dict[str, Any], ...]
+    #: the roles that could not be read, in kube's aggregated wording; "" when there were none
+    evaluation_error: str
+
+
+def rules_for(user: UserInfo, namespace: str, source: RBACSource) -> UserRules:
+    """Every rule of every binding that applies to the user, split as kube's RBAC authorizer splits them: a rule
+    naming resources becomes a resource rule, one naming URLs a non-resource rule (a rule with both, both)."""
+    resource_rules: list[dict[str, Any]] = []
+    non_resource_rules: list[dict[str, Any]] = []
+    failures: list[str] = []
+    for bound in _visit(user, namespace, source):
+        if bound.error is not None:
+            failures.append(bound.error)
+        for rule in bound.rules:
+            verbs = list(_strings(rule, "verbs"))
+            if _strings(rule, "resources"):
+                resource_rule: dict[str, Any] = {"verbs": verbs}
+                for key in ("apiGroups", "resources", "resourceNames"):
+                    if _strings(rule, key):
+                        resource_rule[key] = list(_strings(rule, key))
+                resource_rules.append(resource_rule)
+            if _strings(rule, "nonResourceURLs"):
+                non_resource_rules.append({"verbs": verbs, "nonResourceURLs": list(_strings(rule, "nonResourceURLs"))})
+    return UserRules(tuple(resource_rules), tuple(non_resource_rules), _aggregate(failures) if failures else "")
 
 
 # --------------------------------------------------------------------------------------------------------------------
