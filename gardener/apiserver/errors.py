@@ -6,7 +6,7 @@ Every failure a client can cause ends up as one of these, with the HTTP code, th
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -24,12 +24,16 @@ class FieldCause:
 
 @dataclass
 class StatusError(Exception):
-    """An API error. `retryable` tells callers inside the server whether trying again may help."""
+    """An API error. `retryable` tells callers inside the server whether trying again may help.
+
+    `details` mirrors kube's `*StatusDetails`: None sends no `details`, `{}` sends `"details": {}` (a 404 for a
+    path no resource serves carries that, and clients such as `kubectl debug` read `details.name` of every 404).
+    """
 
     code: int
     reason: str
     message: str
-    details: dict[str, Any] = field(default_factory=dict)
+    details: dict[str, Any] | None = None
     causes: tuple[FieldCause, ...] = ()
     retryable: bool = False
     retry_after_seconds: int | None = None
@@ -47,12 +51,12 @@ class StatusError(Exception):
             "reason": self.reason,
             "code": self.code,
         }
-        details = dict(self.details)
+        details = dict(self.details or {})
         if self.causes:
             details["causes"] = [c.to_dict() for c in self.causes]
         if self.retry_after_seconds is not None:
             details["retryAfterSeconds"] = self.retry_after_seconds
-        if details:
+        if details or self.details is not None:
             status["details"] = details
         return status
 
@@ -75,6 +79,11 @@ def not_found(*, resource: str, group: str, name: str) -> StatusError:
         f'{_qualified(resource, group)} "{name}" not found',
         _details(name=name, group=group, kind=resource),
     )
+
+
+def no_route() -> StatusError:
+    """kube's 404 for a path no resource or subresource serves: NotFound with empty (but present) details."""
+    return StatusError(404, "NotFound", "the server could not find the requested resource", {})
 
 
 def already_exists(*, resource: str, group: str, name: str) -> StatusError:
@@ -121,7 +130,8 @@ def forbidden(message: str, *, details: dict[str, Any] | None = None) -> StatusE
 
 
 def method_not_allowed(message: str) -> StatusError:
-    return StatusError(405, "MethodNotAllowed", message)
+    """405 with empty details, as kube answers a method no route serves (NewGenericServerResponse)."""
+    return StatusError(405, "MethodNotAllowed", message, {})
 
 
 def gone(message: str) -> StatusError:
@@ -133,12 +143,12 @@ def unsupported_media_type(content_type: str, supported: list[str]) -> StatusErr
         415,
         "UnsupportedMediaType",
         f"the body of the request was in an unknown format - accepted media types include: {', '.join(supported)}",
-        {},
     )
 
 
 def internal(message: str) -> StatusError:
-    return StatusError(500, "InternalError", message, retryable=True)
+    """kube's NewInternalError carries the cause's message in details.causes as well."""
+    return StatusError(500, "InternalError", message, {"causes": [{"message": message}]}, retryable=True)
 
 
 def too_many_requests(message: str, *, retry_after: int = 1) -> StatusError:
