@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import copy
 import functools
 import logging
 import time
@@ -14,16 +15,21 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from gardener.apiserver import certificates, errors, httputil, openapi, rbac, transport
+from gardener.apiserver import certificates, errors, httputil, impersonation, openapi, rbac, reviews, transport
 from gardener.apiserver.authn import Authenticator, Unauthenticated
 from gardener.apiserver.bootstraptokens import BootstrapTokens
 from gardener.apiserver.bootstraptokens import bootstrap_policy as bootstrapper_policy
+from gardener.apiserver.builtin.admission.plugins import default_chain
+from gardener.apiserver.builtin.allocators import AllocationRepair, ServiceAllocator
 from gardener.apiserver.controllers.aggregation import ClusterRoleAggregator
 from gardener.apiserver.controllers.crds import CRDController
 from gardener.apiserver.controllers.csrsigning import CSRSigner
 from gardener.apiserver.controllers.gc import GarbageCollector
+from gardener.apiserver.controllers.kubernetesservice import SYSTEM_PRIORITY_CLASSES, KubernetesServiceController
 from gardener.apiserver.controllers.namespaces import NamespaceController
 from gardener.apiserver.controllers.rbacindex import RBACIndex
+from gardener.apiserver.controllers.resourcequota import ResourceQuotaController
+from gardener.apiserver.controllers.serviceaccounts import ServiceAccountsController
 from gardener.apiserver.discovery import VERSION_INFO, Discovery
 from gardener.apiserver.errors import StatusError
 from gardener.apiserver.gardenadmission import GardenAdmission
@@ -134,6 +140,22 @@ class APIServer:
             garden = GardenAdmission(store=self.store, registry=self.registry)
             self.store.mutating.append(garden)
             self.store.validating.append(garden.on_delete)
+        # kube-apiserver's default admission plugins: its own run before the webhooks, service IPs and node ports
+        # are allocated once every step has changed the Service, ResourceQuota charges last
+        quotas = ResourceQuotaController(store=self.store, registry=self.registry)
+        accounts = ServiceAccountsController(store=self.store, registry=self.registry, ca_pem=self.pki.ca.cert_pem)
+        self.controllers += [quotas, accounts, AllocationRepair(backend=backend)]
+        chain = default_chain(store=self.store, recount=quotas.recount, publish_root_ca=accounts.publish_root_ca)
+        self.store.mutating[0:0] = chain.mutating
+        self.store.validating[0:0] = chain.validating
+        allocator = ServiceAllocator(
+            backend=backend,
+            cluster_ip_range=config.service_cluster_ip_range,
+            node_port_range=config.service_node_port_range,
+        )
+        self.store.mutating.append(allocator.admit)
+        signers = certificates.SignerAuthorization(authorize=self.authorizer.authorize)
+        self.store.validating += [signers, allocator.on_delete, chain.last]
         self.metrics = _Metrics()
         self._openapi_cache: dict[str, Any] = {}
         self._openapi_generation = -1
@@ -259,11 +281,25 @@ class APIServer:
             info = self.registry.get(group, version, plural or "")
             if info is not None:
                 await self._ensure(info, "", obj)
+        priority_classes = self.registry.get("scheduling.k8s.io", "v1", "priorityclasses")
+        assert priority_classes is not None
+        for obj in SYSTEM_PRIORITY_CLASSES:
+            await self._ensure(priority_classes, "", obj)
+        # the `kubernetes` Service and its endpoints need the port, known once listening: a controller keeps them
+        if not any(isinstance(c, KubernetesServiceController) for c in self.controllers):
+            self.controllers.append(
+                KubernetesServiceController(
+                    store=self.store,
+                    cluster_ip_range=self.config.service_cluster_ip_range,
+                    bind_address=self.config.bind_address,
+                    port=lambda: self.port,
+                )
+            )
 
     async def _ensure(self, info: Any, namespace: str, obj: dict[str, Any]) -> None:
         if await self.backend.get(info.key(namespace, obj["metadata"]["name"])) is None:
             try:
-                await self.store.create(info, namespace, obj, ctx=Context())
+                await self.store.create(info, namespace, copy.deepcopy(obj), ctx=Context())
             except StatusError as exc:
                 if exc.code != 409:
                     raise
@@ -281,10 +317,16 @@ class APIServer:
                 response: web.StreamResponse = await handler(request)
                 code = response.status
                 return response
-            user = await self.authenticator.authenticate(request)
-            if user is None:
+            authenticated = await self.authenticator.authenticate(request)
+            if authenticated is None:
                 raise errors.unauthorized()
             ri = parse_request_info(method=request.method, path=request.path, query=request.query)
+            user = await impersonation.impersonate(
+                requestor=authenticated,
+                headers=request.headers,
+                authorizer=self.authorizer,
+                context={"method": request.method, "path": request.path},
+            )
             verb, resource = ri.verb, ri.resource
             attrs = RequestAttributes(
                 user=user,
@@ -308,6 +350,9 @@ class APIServer:
                 )
             request[USER] = user
             request[REQUEST_INFO] = ri
+            if ri.api_group in reviews.GROUPS:
+                reviewer = reviews.Reviewer(authenticator=self.authenticator, authorizer=self.authorizer)
+                request[reviews.REVIEWER] = reviewer
             if verb == "watch":
                 self.metrics.watchers.inc()
             try:
@@ -378,14 +423,27 @@ class APIServer:
             if doc is None:
                 raise NOT_FOUND
             return httputil.json_response(doc)
-        if path == "/openapi/v3" or path.startswith("/openapi/v3/"):
-            return self._openapi(path[len("/openapi/v3") :].strip("/"))
+        if path in ("/openapi/v2", "/openapi/v3") or path.startswith("/openapi/v3/"):
+            return self._openapi(request, path)
         raise NOT_FOUND
 
-    def _openapi(self, gv_path: str) -> web.Response:
+    def _openapi(self, request: web.Request, path: str) -> web.Response:
+        """/openapi/v3 (index and group-versions) and /openapi/v2, built once per Registry generation.
+
+        /openapi/v2 is served as JSON only: a client accepting nothing but protobuf (client-go's OpenAPISchema)
+        gets 406, as from a server without that form, and kubectl uses /openapi/v3 anyway.
+        """
         if self._openapi_generation != self.registry.generation:
             self._openapi_cache.clear()
             self._openapi_generation = self.registry.generation
+        if path == "/openapi/v2":
+            accepted = {part.split(";")[0].strip() for part in request.headers.get("Accept", "*/*").split(",")}
+            if not accepted & {"application/json", "application/*", "*/*", ""}:
+                raise StatusError(406, "NotAcceptable", "only the following media types are accepted: application/json")
+            if "v2" not in self._openapi_cache:
+                self._openapi_cache["v2"] = openapi.v2_document(self.registry)
+            return httputil.json_response(self._openapi_cache["v2"])
+        gv_path = path[len("/openapi/v3") :].strip("/")
         key = gv_path or "/"
         if key not in self._openapi_cache:
             if not gv_path:

@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from gardener.apiserver import errors, fieldmanager, httputil, meta
+from gardener.apiserver import errors, fieldmanager, httputil, meta, podproxy
 from gardener.apiserver.errors import FieldCause, StatusError
 from gardener.apiserver.rbac import UserInfo
 from gardener.apiserver.requestinfo import RequestInfo, is_true
@@ -59,10 +59,10 @@ class ResourceHandler:
     def resolve(self, ri: RequestInfo) -> ResourceInfo:
         info = self.registry.get(ri.api_group, ri.api_version, ri.resource)
         if info is None:
-            raise StatusError(404, "NotFound", "the server could not find the requested resource", {})
+            raise errors.no_route()
         named_verb = ri.verb not in ("list", "watch", "create", "deletecollection")
         if info.namespaced and named_verb and ri.name and not ri.namespace and ri.resource != "namespaces":
-            raise StatusError(404, "NotFound", "the server could not find the requested resource", {})
+            raise errors.no_route()
         return info
 
     async def handle(self, request: web.Request, ri: RequestInfo, user: UserInfo) -> web.StreamResponse:
@@ -73,17 +73,40 @@ class ResourceHandler:
         verb = ri.verb
         sub = ri.subresource
         if sub and not self._subresource_allowed(info, sub):
-            raise StatusError(404, "NotFound", "the server could not find the requested resource", {})
+            raise errors.no_route()
         if not sub and verb in ALL_VERBS and verb not in info.verbs:
             # no route for this method, as go-restful answers for a verb the resource does not serve
             raise errors.method_not_allowed("the server does not allow this method on the requested resource")
         if verb in _NAMED_VERBS:
             _check_path_name(ri.name)
         ctx = self._context(request, user)
+        # H2: built-in endpoints that are not plain storage (eviction, binding, componentstatuses, ...)
+        from gardener.apiserver import subresources
+
+        served = await subresources.serve(self.store, request, ri=ri, info=info, namespace=ns, ctx=ctx)
+        if served is not None:
+            return served
+        if info.group in ("authentication.k8s.io", "authorization.k8s.io") and not sub:
+            # H6: the review kinds are answered, never stored
+            from gardener.apiserver import reviews
+
+            if ri.name:
+                raise errors.method_not_allowed("POST is not supported on a named resource")
+            return await reviews.serve(request, info=info, namespace=ns, user=user)
         if sub == "scale":
             return await self._scale(request, info, ns, ri.name, ctx)
         if sub == "token":
             return await self._token(request, info, ns, ri.name)
+        if podproxy.handles(info, sub):
+            return await podproxy.serve(
+                request,
+                store=self.store,
+                registry=self.registry,
+                info=info,
+                namespace=ns,
+                name=ri.name,
+                subresource=sub,
+            )
         if verb == "get":
             _resource_version(request)
             obj = await self.store.get(info, ns, ri.name)

@@ -15,7 +15,10 @@ from typing import Any
 
 import orjson
 
-from gardener.apiserver import errors, fieldmanager, meta, openapi, patch, schema, strategies
+from gardener.apiserver import conversion, errors, fieldmanager, meta, patch, schema, strategies
+from gardener.apiserver.builtin import defaulting
+from gardener.apiserver.builtin import schemas as builtin_schemas
+from gardener.apiserver.builtin import validation as builtin_validation
 from gardener.apiserver.errors import FieldCause, StatusError
 from gardener.apiserver.rbac import UserInfo
 from gardener.apiserver.resources import Registry, ResourceInfo
@@ -54,6 +57,9 @@ class Context:
     warnings: list[str] = field(default_factory=list)
     #: set when a server-side apply created the object (the response is then 201)
     created: bool = False
+    #: what admission steps asked to run once the write they admitted is settled, with whether it was stored
+    #: (e.g. an allocated cluster IP is released when the create fails, kube's allocation transactions)
+    after_write: list[AfterWrite] = field(default_factory=list)
 
     @property
     def manager(self) -> str:
@@ -71,10 +77,27 @@ class AdmissionRequest:
     old: dict[str, Any] | None
     user: UserInfo
     dry_run: bool
+    #: the request's `Context.after_write`: a step appends a callback to commit or roll back its side effects
+    after_write: list[AfterWrite] = field(default_factory=list)
+    #: the request's `Context.warnings`: what a step appends reaches the client as a Warning header
+    warnings: list[str] = field(default_factory=list)
 
 
 #: An admission step mutates `obj` in place and/or raises StatusError to reject.
 AdmissionHook = Callable[[AdmissionRequest], Awaitable[None]]
+#: Called once the write is settled: True when it was stored, False when it failed or was a dry run or a no-op.
+AfterWrite = Callable[[bool], Awaitable[None]]
+
+
+async def settle(ctx: Context, *, stored: bool) -> None:
+    """Run (and forget) what admission steps registered for this write attempt. A callback that fails is
+    logged: the write's outcome is what the client must hear (a leaked claim is a repair loop's job)."""
+    callbacks, ctx.after_write[:] = list(ctx.after_write), []
+    for callback in callbacks:
+        try:
+            await callback(stored)
+        except Exception:
+            log.exception("Admission follow-up failed", extra={"stored": stored})
 
 
 class ObjectStore:
@@ -96,6 +119,7 @@ class ObjectStore:
 
     def present(self, info: ResourceInfo, obj: dict[str, Any]) -> dict[str, Any]:
         """Serve an object in the version asked for (conversion strategy None rewrites apiVersion)."""
+        obj = conversion.convert(obj, group=info.group, kind=info.kind, to_version=info.version)
         obj["apiVersion"] = info.api_version
         obj.setdefault("kind", info.kind)
         if info.schema is not None:
@@ -203,25 +227,40 @@ class ObjectStore:
             m.pop(volatile, None)
         m["uid"] = meta.new_uid()
         m["creationTimestamp"] = meta.now_rfc3339()
-        m["generation"] = 1
+        m.pop("generation", None)
+        generation = strategies.next_generation(
+            group=info.group, kind=info.kind, custom=_custom(info), has_status=info.has_status, obj=obj, old=None
+        )
+        if generation is not None:
+            m["generation"] = generation
         if info.namespaced:
             m["namespace"] = namespace
             await self._check_namespace_open(namespace)
         else:
             m.pop("namespace", None)
         if info.has_status and not (info.group == "" and info.kind == "Namespace"):
-            obj.pop("status", None)
+            sent = obj.pop("status", None)
+            initial = None if _custom(info) else strategies.initial_status(group=info.group, kind=info.kind, sent=sent)
+            if initial is not None:
+                obj["status"] = initial
         storage_info = self._storage_info(info)
-        obj["apiVersion"] = storage_info.api_version
-        await self._prepare(info, obj, None, ctx=ctx, operation="CREATE", subresource=subresource)
-        if track_fields:
-            fieldmanager.track_update(None, obj, manager=ctx.manager, info=info, now=m["creationTimestamp"])
-        if ctx.dry_run:
-            return self.present(info, obj)
+        if not conversion.converts(group=info.group, kind=info.kind):
+            obj["apiVersion"] = storage_info.api_version  # versions that differ in name only
+        written = False
         try:
-            stored = await self.backend.create(info.key(namespace, m["name"]), obj)
-        except KeyExists:
-            raise errors.already_exists(resource=info.plural, group=info.group, name=m["name"]) from None
+            await self._prepare(info, obj, None, ctx=ctx, operation="CREATE", subresource=subresource)
+            if track_fields:
+                fieldmanager.track_update(None, obj, manager=ctx.manager, info=info, now=m["creationTimestamp"])
+            if ctx.dry_run:
+                return self.present(info, obj)
+            obj = conversion.convert(obj, group=info.group, kind=info.kind, to_version=storage_info.version)
+            try:
+                stored = await self.backend.create(info.key(namespace, m["name"]), obj)
+            except KeyExists:
+                raise errors.already_exists(resource=info.plural, group=info.group, name=m["name"]) from None
+            written = True
+        finally:
+            await settle(ctx, stored=written)
         return self.present(info, self.decode(stored))
 
     def _check_body(
@@ -312,22 +351,24 @@ class ObjectStore:
         removed = meta.prune_unknown_metadata(obj)
         if info.schema is not None:
             removed += schema.prune(obj, info.schema)
-        else:
-            known = openapi.builtin_fields(info.group, info.kind)
-            if known is not None:
-                removed += sorted(
-                    k for k in list(obj) if k not in known and k not in ("apiVersion", "kind", "metadata")
-                )
-                for k in removed:
-                    obj.pop(k, None)
+        elif not info.is_custom:
+            removed += (
+                builtin_schemas.unknown_fields(group=info.group, version=info.version, kind=info.kind, obj=obj) or []
+            )
         if removed:
             self._unknown_fields(info, removed, ctx=ctx)
         if info.schema is not None:
             schema.apply_defaults(obj, info.schema)
+        elif not info.is_custom:
+            defaulting.apply_defaults(group=info.group, version=info.version, kind=info.kind, obj=obj)
         if strategy.prepare is not None:
             causes += strategy.prepare(obj, old)
         await self._admit(self.mutating, info, obj, old, ctx=ctx, operation=operation, subresource=subresource)
         causes += meta.validate_object_meta(obj["metadata"], name_rule=strategy.name_rule)
+        if not _custom(info) and subresource in ("", "scale"):
+            causes += builtin_validation.validate(
+                group=info.group, version=info.version, kind=info.kind, obj=obj, old=old
+            )
         if info.schema is not None:
             causes += schema.validate(obj, info.schema)
         if old is not None:
@@ -339,9 +380,11 @@ class ObjectStore:
         await self._admit(self.validating, info, obj, old, ctx=ctx, operation=operation, subresource=subresource)
 
     def _unknown_fields(self, info: ResourceInfo, removed: list[str], *, ctx: Context) -> None:
+        """kube's strict decoding: Strict refuses the body naming every unknown field, Warn warns once per field."""
         if ctx.field_validation == "Strict":
             raise errors.bad_request(
-                "strict decoding error: " + ", ".join(f'unknown field "{path}"' for path in removed)
+                f'{info.kind} in version "{info.version}" cannot be handled as a {info.kind}: strict decoding error: '
+                + ", ".join(f'unknown field "{path}"' for path in removed)
             )
         if ctx.field_validation == "Warn":
             ctx.warnings += [f'unknown field "{path}"' for path in removed]
@@ -391,6 +434,8 @@ class ObjectStore:
             old=old,
             user=ctx.user,
             dry_run=ctx.dry_run,
+            after_write=ctx.after_write,
+            warnings=ctx.warnings,
         )
         for hook in hooks:
             await hook(request)
@@ -523,9 +568,21 @@ class ObjectStore:
             stored = await self.get_stored(info, namespace, name)
             current = self.present(info, self.decode(stored))
             new = mutate(copy.deepcopy(current))
-            result = await self._write_update(
-                info, namespace, name, stored, current, new, ctx=ctx, subresource=subresource, track_fields=track_fields
-            )
+            result: dict[str, Any] | None = None
+            try:
+                result = await self._write_update(
+                    info,
+                    namespace,
+                    name,
+                    stored,
+                    current,
+                    new,
+                    ctx=ctx,
+                    subresource=subresource,
+                    track_fields=track_fields,
+                )
+            finally:
+                await settle(ctx, stored=result is not None and result is not current and not ctx.dry_run)
             if result is not None:
                 return result
         raise errors.conflict(resource=info.plural, group=info.group, name=name, why="too many concurrent writes")
@@ -565,8 +622,13 @@ class ObjectStore:
             nm["managedFields"] = applied_fields
         else:
             nm.pop("managedFields", None)
-        if meta.spec_part(new, has_status=info.has_status) != meta.spec_part(old, has_status=info.has_status):
-            nm["generation"] = int(om.get("generation") or 0) + 1
+        generation = strategies.next_generation(
+            group=info.group, kind=info.kind, custom=_custom(info), has_status=info.has_status, obj=new, old=old
+        )
+        if generation is None:
+            nm.pop("generation", None)
+        else:
+            nm["generation"] = generation
         nm["resourceVersion"] = om.get("resourceVersion")
         if meta.without_volatile(new) == meta.without_volatile(old) and nm.get("managedFields") == om.get(
             "managedFields"
@@ -574,7 +636,9 @@ class ObjectStore:
             return old
         if ctx.dry_run:
             return new
-        new["apiVersion"] = self._storage_info(info).api_version
+        storage_info = self._storage_info(info)
+        new = conversion.convert(new, group=info.group, kind=info.kind, to_version=storage_info.version)
+        new["apiVersion"] = storage_info.api_version
         key = info.key(namespace, name)
         try:
             if nm.get("deletionTimestamp") and not nm.get("finalizers") and not _spec_finalizers(info, new):
@@ -677,48 +741,53 @@ class ObjectStore:
                 raise errors.forbidden_object(
                     resource="namespaces", group="", name=name, why="this namespace may not be deleted"
                 )
-            await self._admit(self.validating, info, None, obj, ctx=ctx, operation="DELETE", subresource="")
-            finalizers = list(m.get("finalizers") or [])
-            if policy == "Foreground" and "foregroundDeletion" not in finalizers:
-                finalizers.append("foregroundDeletion")
-                finalizers = [f for f in finalizers if f != "orphan"]
-            elif policy == "Orphan" and "orphan" not in finalizers:
-                finalizers.append("orphan")
-                finalizers = [f for f in finalizers if f != "foregroundDeletion"]
-            elif policy == "Background":
-                finalizers = [f for f in finalizers if f not in ("orphan", "foregroundDeletion")]
-            if info.group == "apiextensions.k8s.io" and not m.get("deletionTimestamp"):
-                # kube's CRD registry: the CRD stays until its custom resources are gone.
-                finalizers.append("customresourcecleanup.apiextensions.k8s.io")
-            key = info.key(namespace, name)
-            graceful = bool(finalizers) or _spec_finalizers(info, obj)
-            if graceful:
-                changed = copy.deepcopy(obj)
-                cm = changed["metadata"]
-                if not cm.get("deletionTimestamp"):
-                    cm["deletionTimestamp"] = meta.now_rfc3339()
-                    cm["deletionGracePeriodSeconds"] = 0
-                cm["finalizers"] = finalizers
-                if info.group == "" and info.kind == "Namespace":
-                    changed.setdefault("status", {})["phase"] = "Terminating"
-                if ctx.dry_run or changed == obj:
-                    return self.present(info, changed), False
+            gone = False
+            try:
+                await self._admit(self.validating, info, None, obj, ctx=ctx, operation="DELETE", subresource="")
+                finalizers = list(m.get("finalizers") or [])
+                if policy == "Foreground" and "foregroundDeletion" not in finalizers:
+                    finalizers.append("foregroundDeletion")
+                    finalizers = [f for f in finalizers if f != "orphan"]
+                elif policy == "Orphan" and "orphan" not in finalizers:
+                    finalizers.append("orphan")
+                    finalizers = [f for f in finalizers if f != "foregroundDeletion"]
+                elif policy == "Background":
+                    finalizers = [f for f in finalizers if f not in ("orphan", "foregroundDeletion")]
+                if info.group == "apiextensions.k8s.io" and not m.get("deletionTimestamp"):
+                    # kube's CRD registry: the CRD stays until its custom resources are gone.
+                    finalizers.append("customresourcecleanup.apiextensions.k8s.io")
+                key = info.key(namespace, name)
+                graceful = bool(finalizers) or _spec_finalizers(info, obj)
+                if graceful:
+                    changed = copy.deepcopy(obj)
+                    cm = changed["metadata"]
+                    if not cm.get("deletionTimestamp"):
+                        cm["deletionTimestamp"] = meta.now_rfc3339()
+                        cm["deletionGracePeriodSeconds"] = 0
+                    cm["finalizers"] = finalizers
+                    if info.group == "" and info.kind == "Namespace":
+                        changed.setdefault("status", {})["phase"] = "Terminating"
+                    if ctx.dry_run or changed == obj:
+                        return self.present(info, changed), False
+                    try:
+                        written = await self.backend.update(key, changed, expected_rv=stored.rv)
+                    except RevisionMismatch:
+                        continue
+                    except KeyNotFound:
+                        raise errors.not_found(resource=info.plural, group=info.group, name=name) from None
+                    return self.present(info, self.decode(written)), False
+                if ctx.dry_run:
+                    return self.present(info, obj), True
                 try:
-                    written = await self.backend.update(key, changed, expected_rv=stored.rv)
+                    last = await self.backend.delete(key, expected_rv=stored.rv, last=obj)
                 except RevisionMismatch:
                     continue
                 except KeyNotFound:
                     raise errors.not_found(resource=info.plural, group=info.group, name=name) from None
-                return self.present(info, self.decode(written)), False
-            if ctx.dry_run:
-                return self.present(info, obj), True
-            try:
-                last = await self.backend.delete(key, expected_rv=stored.rv, last=obj)
-            except RevisionMismatch:
-                continue
-            except KeyNotFound:
-                raise errors.not_found(resource=info.plural, group=info.group, name=name) from None
-            return self.present(info, self.decode(last)), True
+                gone = True
+                return self.present(info, self.decode(last)), True
+            finally:
+                await settle(ctx, stored=gone)
         raise errors.conflict(resource=info.plural, group=info.group, name=name, why="too many concurrent writes")
 
     async def delete_collection(
@@ -743,6 +812,11 @@ class ObjectStore:
                 raise
             deleted.append(result)
         return deleted
+
+
+def _custom(info: ResourceInfo) -> bool:
+    """Served from a CRD (or with a CRD schema): upstream's built-in strategies do not apply."""
+    return info.is_custom or info.schema is not None
 
 
 def _spec_finalizers(info: ResourceInfo, obj: dict[str, Any]) -> bool:

@@ -94,7 +94,13 @@ def up_seed(
         seed_kubeconfig.unlink(missing_ok=True)
         processes.start(
             Managed(
-                "seed-apiserver", _py("gardener.apiserver.main", "--data-dir", str(api_dir), "--secure-port", str(port))
+                "seed-apiserver",
+                # the node agent proxies loopback cluster IPs: the API server hands them out from the garden's range
+                _py(
+                    "gardener.apiserver.main",
+                    *("--data-dir", str(api_dir), "--secure-port", str(port)),
+                    *("--service-cluster-ip-range", networks.services),
+                ),
             ),
             run_dir=run_dir,
             log_dir=log_dir,

@@ -53,7 +53,9 @@ class Env:
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     root = tmp_path_factory.mktemp("controllerinstallation")
     garden_server = ServerProcess(data_dir=root / "garden").start()
-    seed_server = ServerProcess(data_dir=root / "seed").start()
+    seed_server = ServerProcess(
+        data_dir=root / "seed", extra_args=["--service-cluster-ip-range", f"127.{_BASE + 1}.0.0/16"]
+    ).start()
     log = open(root / "node-agent.log", "ab")  # noqa: SIM115 - open for the agent's lifetime
     agent = subprocess.Popen(
         [

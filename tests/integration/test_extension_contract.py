@@ -209,7 +209,7 @@ def _shoot() -> dict[str, Any]:
 def landscape(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Landscape]:
     root = tmp_path_factory.mktemp("contract")
     garden = ServerProcess(data_dir=root / "garden").start()
-    seed = ServerProcess(data_dir=root / "seed").start()
+    seed = ServerProcess(data_dir=root / "seed", extra_args=["--service-cluster-ip-range", SERVICE_NETWORK]).start()
     procs: list[subprocess.Popen[bytes]] = []
     logs = [root / "node-agent.log", root / "controllers.log"]
     try:

@@ -302,6 +302,10 @@ def test_missing_name_is_422_required(client: Client, ns: str) -> None:
     assert_writable(client, ns)
 
 
+#: a pod template upstream's validation accepts (selector a=b)
+_TEMPLATE = {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": [{"name": "c", "image": "nginx"}]}}
+
+
 @pytest.mark.parametrize(
     ("kind", "body", "problem"),
     [
@@ -421,7 +425,9 @@ def test_wrong_json_types_in_a_body_are_400(
     # the same body in a PUT over an existing object
     existing = {"metadata": {"name": "existing"}}
     if kind == "Deployment":
-        existing["spec"] = {"selector": {"matchLabels": {"a": "b"}}, "template": {}}
+        existing["spec"] = {"selector": {"matchLabels": {"a": "b"}}, "template": _TEMPLATE}
+    if kind == "Service":
+        existing["spec"] = {"ports": [{"port": 80}]}
     if kind == "RoleBinding":
         existing["roleRef"] = {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"}
     if kind != "Namespace":
@@ -499,7 +505,9 @@ def test_patch_producing_wrong_types_is_422_on_patch(
 def test_scale_with_malformed_bodies(client: Client, ns: str) -> None:
     rs = f"/apis/apps/v1/namespaces/{ns}/replicasets"
     client.ok(
-        "POST", rs, {"metadata": {"name": "web"}, "spec": {"selector": {"matchLabels": {"a": "b"}}, "template": {}}}
+        "POST",
+        rs,
+        {"metadata": {"name": "web"}, "spec": {"selector": {"matchLabels": {"a": "b"}}, "template": _TEMPLATE}},
     )
     scale = f"{rs}/web/scale"
     for body, problem in [

@@ -124,7 +124,9 @@ def processes_under(directory: Path) -> list[int]:
 
 @pytest.fixture(scope="module")
 def seed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    server = ServerProcess(data_dir=tmp_path_factory.mktemp("seed")).start()
+    server = ServerProcess(
+        data_dir=tmp_path_factory.mktemp("seed"), extra_args=["--service-cluster-ip-range", f"{SVC_NET}0.0/16"]
+    ).start()
     yield server
     server.stop()
 

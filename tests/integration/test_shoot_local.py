@@ -107,7 +107,7 @@ class Landscape:
 def landscape(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Landscape]:
     root = tmp_path_factory.mktemp("shoot-local")
     garden = ServerProcess(data_dir=root / "garden").start()
-    seed = ServerProcess(data_dir=root / "seed").start()
+    seed = ServerProcess(data_dir=root / "seed", extra_args=["--service-cluster-ip-range", SERVICE_NETWORK]).start()
     started: list[Process] = []
     try:
         prepare_garden(garden)

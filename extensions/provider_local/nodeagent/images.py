@@ -212,6 +212,8 @@ def default_rules() -> tuple[ImageRule, ...]:
             flags={
                 "--etcd-servers": ("--storage=etcd", "--etcd-servers={value}"),
                 "--secure-port": KEEP,
+                "--service-cluster-ip-range": KEEP,
+                "--service-node-port-range": KEEP,
                 "--encryption-provider-config": KEEP,
                 "--token-auth-file": KEEP,
                 "--tls-san": KEEP,

@@ -111,7 +111,14 @@ class Kubelet:
             return None
         spec = pod.get("spec") or {}
         if not spec.get("nodeName"):
-            await self.node.client.patch(PODS.path(key[0], key[1]), {"spec": {"nodeName": self.node.name}})
+            # a pod's nodeName is set once, through its binding subresource (as a scheduler binds)
+            binding = {
+                "apiVersion": "v1",
+                "kind": "Binding",
+                "metadata": {"name": key[1], "namespace": key[0]},
+                "target": {"apiVersion": "v1", "kind": "Node", "name": self.node.name},
+            }
+            await self.node.client.create(PODS.path(key[0], key[1], "binding"), binding)
             return None
         if spec["nodeName"] != self.node.name:
             return None
