@@ -37,6 +37,7 @@ from tests.integration.test_node_agent import (
     pid_of,
     processes_under,
     ready_pods,
+    seed_server,
     service,
     web_deployment,
 )
@@ -120,7 +121,7 @@ def test_unscheduled_shoot_gets_a_new_node_network(garden_api: ServerProcess) ->
 
 @pytest.fixture
 def agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerProcess, AgentProcess]]:
-    seed = ServerProcess(data_dir=tmp_path_factory.mktemp("seed")).start()
+    seed = seed_server(tmp_path_factory.mktemp("seed"))
     agent = AgentProcess(kubeconfig=seed.kubeconfig, data_dir=tmp_path_factory.mktemp("nodeagent"))
     try:
         agent.start()

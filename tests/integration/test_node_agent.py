@@ -122,11 +122,14 @@ def processes_under(directory: Path) -> list[int]:
     return found
 
 
+def seed_server(data_dir: Path) -> ServerProcess:
+    """A seed API server handing out cluster IPs from the agent's loopback service network."""
+    return ServerProcess(data_dir=data_dir, extra_args=["--service-cluster-ip-range", f"{SVC_NET}0.0/16"]).start()
+
+
 @pytest.fixture(scope="module")
 def seed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    server = ServerProcess(
-        data_dir=tmp_path_factory.mktemp("seed"), extra_args=["--service-cluster-ip-range", f"{SVC_NET}0.0/16"]
-    ).start()
+    server = seed_server(tmp_path_factory.mktemp("seed"))
     yield server
     server.stop()
 
