@@ -9,6 +9,7 @@ import copy
 import json
 from typing import Any
 
+from gardener.apiserver.builtin.schemas import VOLUME_SOURCES
 from gardener.apiserver.builtin.validation import formats, labels, quantities
 from gardener.apiserver.builtin.validation.fields import (
     Reader,
@@ -30,40 +31,6 @@ _MESSAGE_POLICIES = ("FallbackToLogsOnError", "File")
 PROTOCOLS = ("SCTP", "TCP", "UDP")
 _TAINT_EFFECTS = ("NoExecute", "NoSchedule", "PreferNoSchedule")
 _MAX_INT32 = 2**31 - 1
-_VOLUME_SOURCES = frozenset(
-    {
-        "hostPath",
-        "emptyDir",
-        "gcePersistentDisk",
-        "awsElasticBlockStore",
-        "gitRepo",
-        "secret",
-        "nfs",
-        "iscsi",
-        "glusterfs",
-        "persistentVolumeClaim",
-        "rbd",
-        "flexVolume",
-        "cinder",
-        "cephfs",
-        "flocker",
-        "downwardAPI",
-        "fc",
-        "azureFile",
-        "configMap",
-        "vsphereVolume",
-        "quobyte",
-        "azureDisk",
-        "photonPersistentDisk",
-        "projected",
-        "portworxVolume",
-        "scaleIO",
-        "storageos",
-        "csi",
-        "ephemeral",
-        "image",
-    }
-)
 #: the fields ValidatePodUpdate lets a user change (1.32, InPlacePodVerticalScaling off)
 POD_UPDATE_MESSAGE = "pod updates may not change fields other than " + ",".join(
     (
@@ -88,7 +55,7 @@ def _volumes(r: Reader, spec: dict[str, Any], path: str) -> set[str]:
             if name in names:
                 r.add([duplicate(f"{at}.name", name)])
             names.add(name)
-        if not any(k in _VOLUME_SOURCES and volume[k] is not None for k in volume):
+        if not any(k in VOLUME_SOURCES and volume[k] is not None for k in volume):
             r.add([required(at, "must specify a volume type")])
     return names
 
