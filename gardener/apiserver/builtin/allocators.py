@@ -12,7 +12,6 @@ Imported by `gardener.apiserver.app` only.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ipaddress
 import logging
 import random
@@ -26,6 +25,7 @@ from gardener.apiserver import errors
 from gardener.apiserver.errors import FieldCause
 from gardener.apiserver.rest import AdmissionRequest
 from gardener.apiserver.storage.interface import Backend, KeyExists, KeyNotFound, RevisionMismatch, StorageError
+from gardener.runtime.tasks import cancel_task
 
 log = logging.getLogger("gardener.apiserver.allocators")
 
@@ -551,11 +551,8 @@ class AllocationRepair:
         self._task = asyncio.create_task(self._run(), name="service-allocation-repair")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_task(self._task)
+        self._task = None
 
     async def _run(self) -> None:
         while True:
