@@ -8,7 +8,6 @@ from typing import Any
 from gardener.apiserver.builtin.validation import formats
 from gardener.apiserver.builtin.validation.fields import (
     Reader,
-    duplicate,
     immutable,
     invalid,
     not_supported,
@@ -63,11 +62,8 @@ def validate_endpointslice(obj: dict[str, Any], old: dict[str, Any] | None) -> l
     for i, port in ports:
         at = f"ports[{i}]"
         name = r.text(port, "name", f"{at}.name") or ""
-        if name:
-            r.add(formats.check(f"{at}.name", name, formats.dns1123_label(name)))
-        if name in names:
-            r.add([duplicate(f"{at}.name", name)])
-        names.add(name)
+        # an empty name is allowed once
+        r.add(formats.unique_name(f"{at}.name", name, names, formats.dns1123_label(name) if name else []))
         protocol = r.text(port, "protocol", f"{at}.protocol")
         if protocol is not None and protocol not in PROTOCOLS:
             r.add([not_supported(f"{at}.protocol", protocol, PROTOCOLS)])

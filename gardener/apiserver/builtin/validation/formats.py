@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from gardener.apiserver.builtin.validation.fields import invalid
+from gardener.apiserver.builtin.validation.fields import duplicate, invalid
 from gardener.apiserver.errors import FieldCause
 
 _LABEL = "[a-z0-9]([-a-z0-9]*[a-z0-9])?"
@@ -173,6 +173,18 @@ def is_quantity(value: str) -> bool:
 def check(path: str, value: str, messages: list[str]) -> list[FieldCause]:
     """One `Invalid value` cause per message, as kube's Validate* wrappers of the Is* checks do."""
     return [invalid(path, value, m) for m in messages]
+
+
+def unique_name(path: str, name: str, names: set[str], messages: list[str]) -> list[FieldCause]:
+    """`check` for the name of a list item, plus a duplicate cause when an earlier item took it.
+
+    `names` collects the names seen so far in the list; the name is added to it.
+    """
+    causes = check(path, name, messages)
+    if name in names:
+        causes.append(duplicate(path, name))
+    names.add(name)
+    return causes
 
 
 def ip_address(path: str, value: str) -> list[FieldCause]:

@@ -13,7 +13,6 @@ from gardener.apiserver.builtin.schemas import VOLUME_SOURCES
 from gardener.apiserver.builtin.validation import formats, labels, quantities
 from gardener.apiserver.builtin.validation.fields import (
     Reader,
-    duplicate,
     forbidden,
     invalid,
     not_found,
@@ -51,10 +50,7 @@ def _volumes(r: Reader, spec: dict[str, Any], path: str) -> set[str]:
         if not name:
             r.add([required(f"{at}.name")])
         else:
-            r.add(formats.check(f"{at}.name", name, formats.dns1123_label(name)))
-            if name in names:
-                r.add([duplicate(f"{at}.name", name)])
-            names.add(name)
+            r.add(formats.unique_name(f"{at}.name", name, names, formats.dns1123_label(name)))
         if not any(k in VOLUME_SOURCES and volume[k] is not None for k in volume):
             r.add([required(at, "must specify a volume type")])
     return names
@@ -66,10 +62,7 @@ def _ports(r: Reader, container: dict[str, Any], path: str) -> None:
         at = f"{path}.ports[{i}]"
         name = r.text(port, "name", f"{at}.name")
         if name:
-            r.add(formats.check(f"{at}.name", name, formats.port_name(name)))
-            if name in names:
-                r.add([duplicate(f"{at}.name", name)])
-            names.add(name)
+            r.add(formats.unique_name(f"{at}.name", name, names, formats.port_name(name)))
         number = r.integer(port, "containerPort", f"{at}.containerPort")
         if not number:
             r.add([required(f"{at}.containerPort")])
@@ -116,10 +109,7 @@ def _containers(r: Reader, spec: dict[str, Any], key: str, path: str, volumes: s
         if not name:
             r.add([required(f"{at}.name")])
         else:
-            r.add(formats.check(f"{at}.name", name, formats.dns1123_label(name)))
-            if name in names:
-                r.add([duplicate(f"{at}.name", name)])
-            names.add(name)
+            r.add(formats.unique_name(f"{at}.name", name, names, formats.dns1123_label(name)))
         image = r.text(container, "image", f"{at}.image")
         if not image:
             if key != "ephemeralContainers":

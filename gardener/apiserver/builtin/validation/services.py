@@ -48,10 +48,7 @@ def _port(r: Reader, port: dict[str, Any], at: str, *, need_name: bool, names: s
     if need_name and not name:
         r.add([required(f"{at}.name")])
     elif name:
-        r.add(formats.check(f"{at}.name", name, formats.dns1123_label(name)))
-        if name in names:
-            r.add([duplicate(f"{at}.name", name)])
-        names.add(name)
+        r.add(formats.unique_name(f"{at}.name", name, names, formats.dns1123_label(name)))
     number = r.integer(port, "port", f"{at}.port")
     r.add([invalid(f"{at}.port", number or 0, m) for m in formats.port_number(number or 0)])
     one_of(r, port, "protocol", f"{at}.protocol", PROTOCOLS, need=True)
@@ -179,10 +176,7 @@ def validate_endpoints(obj: dict[str, Any], old: dict[str, Any] | None) -> list[
             if len(ports) > 1 and not name:
                 r.add([required(f"{pat}.name")])
             elif name:
-                r.add(formats.check(f"{pat}.name", name, formats.dns1123_label(name)))
-                if name in names:
-                    r.add([duplicate(f"{pat}.name", name)])
-                names.add(name)
+                r.add(formats.unique_name(f"{pat}.name", name, names, formats.dns1123_label(name)))
             number = r.integer(port, "port", f"{pat}.port") or 0
             r.add([invalid(f"{pat}.port", number, m) for m in formats.port_number(number)])
             one_of(r, port, "protocol", f"{pat}.protocol", PROTOCOLS, need=True)
