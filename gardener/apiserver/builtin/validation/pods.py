@@ -202,6 +202,15 @@ def restart_always(r: Reader, template: dict[str, Any]) -> dict[str, Any]:
     return pod
 
 
+def replica_template(r: Reader, template: dict[str, Any], *, kind: str) -> None:
+    """ValidatePodTemplateSpecForReplicaSet (Deployments use it too) and ...ForReplicationController:
+    pods that are kept running, so restartPolicy Always and no activeDeadlineSeconds."""
+    if restart_always(r, template).get("activeDeadlineSeconds") is not None:
+        r.add(
+            [forbidden("spec.template.spec.activeDeadlineSeconds", f"activeDeadlineSeconds in {kind} is not Supported")]
+        )
+
+
 def validate_pod(obj: dict[str, Any], old: dict[str, Any] | None) -> list[FieldCause]:
     r = Reader()
     spec = r.obj(obj, "spec", "spec") or {}
