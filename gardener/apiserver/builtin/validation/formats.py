@@ -105,7 +105,7 @@ def qualified_name(value: str) -> list[str]:
         out.append("name part must be non-empty")
     elif len(name) > 63:
         out.append("name part must be no more than 63 characters")
-    if name and not re.fullmatch(_QUALIFIED, name):
+    if not re.fullmatch(_QUALIFIED, name):  # kube reports an empty name part twice
         out.append(
             _fmt_error(
                 "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an "
