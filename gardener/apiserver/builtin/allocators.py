@@ -271,7 +271,7 @@ class ServiceAllocator:
                     _invalid(f"spec.ipFamilies[{i}]", shown=_go_string(family), detail="not configured on this cluster")
                 )
         if causes:
-            raise errors.invalid(kind="Service", group="", name=name, causes=causes)
+            raise _invalid_service(name, *causes)
 
     async def _alloc_cluster_ip(
         self, spec: dict[str, Any], *, name: str, owner: str, claims: _Claims, dry_run: bool
@@ -287,17 +287,13 @@ class ServiceAllocator:
             try:
                 ipaddress.ip_address(requested)
             except ValueError:
-                raise errors.invalid(
-                    kind="Service",
-                    group="",
-                    name=name,
-                    causes=[
-                        _invalid(
-                            "spec.clusterIPs[0]",
-                            shown=_go_string(requested),
-                            detail="must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)",
-                        )
-                    ],
+                raise _invalid_service(
+                    name,
+                    _invalid(
+                        "spec.clusterIPs[0]",
+                        shown=_go_string(requested),
+                        detail="must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)",
+                    ),
                 ) from None
             problem = ""
             if not self.ip_range.contains(requested):
@@ -308,13 +304,9 @@ class ServiceAllocator:
             elif not await self._take(self.ips, requested, owner=owner, dry_run=dry_run, taken=claims.ips):
                 problem = "provided IP is already allocated"
             if problem:
-                raise errors.invalid(
-                    kind="Service",
-                    group="",
-                    name=name,
-                    causes=[
-                        _invalid("spec.clusterIPs", shown=shown, detail=f"failed to allocate IP {requested}: {problem}")
-                    ],
+                raise _invalid_service(
+                    name,
+                    _invalid("spec.clusterIPs", shown=shown, detail=f"failed to allocate IP {requested}: {problem}"),
                 )
             ip = requested
         else:
@@ -372,11 +364,8 @@ class ServiceAllocator:
             if wanted:
                 problem = await self._take_port(wanted, owner=owner, claims=claims, dry_run=dry_run, old=old_ports)
                 if problem:
-                    raise errors.invalid(
-                        kind="Service",
-                        group="",
-                        name=name,
-                        causes=[_invalid(f"spec.ports[{i}].nodePort", shown=str(wanted), detail=problem)],
+                    raise _invalid_service(
+                        name, _invalid(f"spec.ports[{i}].nodePort", shown=str(wanted), detail=problem)
                     )
             else:
                 wanted = await self._next_port(owner=owner, claims=claims, dry_run=dry_run)
@@ -409,17 +398,11 @@ class ServiceAllocator:
             else:
                 old_ips, new_ips = _cluster_ips(old), spec.get("clusterIPs") or [spec.get("clusterIP")]
                 if old_ips and new_ips and new_ips[0] != old_ips[0]:
-                    raise errors.invalid(
-                        kind="Service",
-                        group="",
-                        name=name,
-                        causes=[
-                            _invalid(
-                                "spec.clusterIPs[0]",
-                                shown=_go_string(str(new_ips[0])),
-                                detail="may not change once set",
-                            )
-                        ],
+                    raise _invalid_service(
+                        name,
+                        _invalid(
+                            "spec.clusterIPs[0]", shown=_go_string(str(new_ips[0])), detail="may not change once set"
+                        ),
                     )
         elif old_type != EXTERNAL_NAME:
             claims.release_ips += _cluster_ips(old)
@@ -528,6 +511,11 @@ def _go_strings(values: list[Any]) -> str:
 
 def _invalid(path: str, *, shown: str, detail: str) -> FieldCause:
     return FieldCause("FieldValueInvalid", f"Invalid value: {shown}: {detail}", path)
+
+
+def _invalid_service(name: str, *causes: FieldCause) -> errors.StatusError:
+    """The 422 a Service write gets when its IPs, families or node ports cannot be had."""
+    return errors.invalid(kind="Service", group="", name=name, causes=causes)
 
 
 class AllocationRepair:
