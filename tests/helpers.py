@@ -16,6 +16,8 @@ from typing import Any, TypeVar
 
 import yaml
 
+from gardener.runtime import pki
+
 T = TypeVar("T")
 VENV_BIN = Path(sys.executable).parent
 KUBECTL = str(VENV_BIN / "kubectl") if (VENV_BIN / "kubectl").exists() else (shutil.which("kubectl") or "kubectl")
@@ -131,3 +133,11 @@ def create_namespace(name: str, *, kubeconfig: Path) -> None:
     kubectl(
         "apply", "-f", "-", kubeconfig=kubeconfig, input=f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {name}\n"
     )
+
+
+def write_tls_pair(directory: Path, *, common_name: str) -> None:
+    """A throw-away self-signed certificate and its key as `tls.crt` and `tls.key` in `directory`, for a
+    `kubectl create secret tls` or a TLS test server that nobody needs to trust."""
+    pair = pki.create_ca(common_name=common_name, valid_days=1)
+    (directory / "tls.crt").write_bytes(pair.cert_pem)
+    (directory / "tls.key").write_bytes(pair.key_pem)
