@@ -9,11 +9,12 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+import pytest
 import yaml
 
 from gardener.runtime import pki
@@ -114,6 +115,19 @@ class ServerProcess:
 
     def stop(self) -> None:
         self.kill(signal.SIGTERM)
+
+
+def module_server(name: str, *, extra_args: tuple[str, ...] = ()) -> Any:
+    """A module-scoped fixture: an API server of the module's own (under a fresh `name` directory), for tests
+    that need a store nobody else writes to. Assign it to the fixture's name: `server = module_server("x")`."""
+
+    @pytest.fixture(scope="module")
+    def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+        process = ServerProcess(data_dir=tmp_path_factory.mktemp(name), extra_args=list(extra_args)).start()
+        yield process
+        process.stop()
+
+    return server
 
 
 def kubectl(

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.helpers import ServerProcess, kubectl
+from tests.helpers import ServerProcess, kubectl, module_server
 
 GOLDEN = Path(__file__).parent / "golden"
 NAMESPACE = "default"
@@ -147,11 +147,7 @@ def _split(doc: dict[str, Any], groups: tuple[str, ...]) -> tuple[dict[str, Any]
     return rest, {group: values for group, values in picked.items()}
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    process = ServerProcess(data_dir=tmp_path_factory.mktemp("apiserver-defaults")).start()
-    yield process
-    process.stop()
+server = module_server("apiserver-defaults")
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,14 +10,9 @@ import pytest
 import yaml
 
 from hack import fuzz
-from tests.helpers import ServerProcess, kubectl
+from tests.helpers import ServerProcess, kubectl, module_server
 
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    process = ServerProcess(data_dir=tmp_path_factory.mktemp("openapi-kubectl")).start()
-    yield process
-    process.stop()
+server = module_server("openapi-kubectl")
 
 
 @pytest.fixture(scope="module")
