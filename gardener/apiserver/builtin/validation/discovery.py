@@ -69,7 +69,7 @@ def validate_endpointslice(obj: dict[str, Any], old: dict[str, Any] | None) -> l
             r.add([not_supported(f"{at}.protocol", protocol, PROTOCOLS)])
         number = r.integer(port, "port", f"{at}.port")
         if number is not None and number != 0:
-            r.add([invalid(f"{at}.port", number, m) for m in formats.port_number(number)])
+            r.add(formats.check(f"{at}.port", number, formats.port_number(number)))
     if old is not None and obj.get("addressType") != old.get("addressType"):
         r.add([immutable("addressType", obj.get("addressType"))])
     return r.causes

@@ -170,9 +170,16 @@ def is_quantity(value: str) -> bool:
     return bool(_QUANTITY.match(value))
 
 
-def check(path: str, value: str, messages: list[str]) -> list[FieldCause]:
+def check(path: str, value: str | int, messages: list[str]) -> list[FieldCause]:
     """One `Invalid value` cause per message, as kube's Validate* wrappers of the Is* checks do."""
     return [invalid(path, value, m) for m in messages]
+
+
+def port_number_or_name(path: str, value: int | str) -> list[FieldCause]:
+    """An IntOrString port (a Service's targetPort, a NetworkPolicy port): a number in range or a port name."""
+    if isinstance(value, str):
+        return check(path, value, port_name(value))
+    return check(path, value, port_number(value))
 
 
 def unique_name(path: str, name: str, names: set[str], messages: list[str]) -> list[FieldCause]:

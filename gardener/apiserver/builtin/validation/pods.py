@@ -67,10 +67,10 @@ def _ports(r: Reader, container: dict[str, Any], path: str) -> None:
         if not number:
             r.add([required(f"{at}.containerPort")])
         else:
-            r.add([invalid(f"{at}.containerPort", number, m) for m in formats.port_number(number)])
+            r.add(formats.check(f"{at}.containerPort", number, formats.port_number(number)))
         host = r.integer(port, "hostPort", f"{at}.hostPort")
         if host:
-            r.add([invalid(f"{at}.hostPort", host, m) for m in formats.port_number(host)])
+            r.add(formats.check(f"{at}.hostPort", host, formats.port_number(host)))
         one_of(r, port, "protocol", f"{at}.protocol", PROTOCOLS, need=True)
 
 
