@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import signal
@@ -140,6 +141,11 @@ def kubectl(
     if check and result.returncode != 0:
         raise AssertionError(f"kubectl {' '.join(args)} failed ({result.returncode}): {result.stderr}{result.stdout}")
     return result
+
+
+def kubectl_get(*args: str, kubeconfig: Path) -> Any:
+    """`kubectl get <args> -o json`, decoded."""
+    return json.loads(kubectl("get", *args, "-o", "json", kubeconfig=kubeconfig).stdout)
 
 
 def create_namespace(name: str, *, kubeconfig: Path) -> None:

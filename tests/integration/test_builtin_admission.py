@@ -15,7 +15,7 @@ from cryptography.x509.oid import NameOID
 
 from gardener.apiserver.kubeconfig import build_kubeconfig, write_kubeconfig
 from gardener.runtime.pki import KeyPair, issue_client_cert
-from tests.helpers import ServerProcess, create_namespace, eventually, kubectl
+from tests.helpers import ServerProcess, create_namespace, eventually, kubectl, kubectl_get
 
 
 def _namespace(server: ServerProcess, prefix: str) -> str:
@@ -32,8 +32,7 @@ def _namespace_for_pods(server: ServerProcess, prefix: str) -> str:
 
 
 def _get(server: ServerProcess, *args: str) -> dict[str, Any]:
-    out = kubectl("get", *args, "-o", "json", kubeconfig=server.kubeconfig).stdout
-    result: dict[str, Any] = json.loads(out)
+    result: dict[str, Any] = kubectl_get(*args, kubeconfig=server.kubeconfig)
     return result
 
 

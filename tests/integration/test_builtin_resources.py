@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.helpers import ServerProcess, create_namespace, eventually, kubectl
+from tests.helpers import ServerProcess, create_namespace, eventually, kubectl, kubectl_get
 
 
 def _kubectl(server: ServerProcess, *args: str, input: str | None = None, check: bool = True) -> Any:
@@ -24,7 +24,7 @@ def _kubectl(server: ServerProcess, *args: str, input: str | None = None, check:
 
 
 def _json(server: ServerProcess, *args: str) -> Any:
-    return json.loads(_kubectl(server, "get", *args, "-o", "json").stdout)
+    return kubectl_get(*args, kubeconfig=server.kubeconfig)
 
 
 @pytest.fixture
