@@ -6,7 +6,6 @@ closely enough that clients get the same errors, with the same wording, that kub
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
@@ -14,6 +13,8 @@ from typing import Any
 
 from gardener.apiserver import errors
 from gardener.apiserver.builtin.validation import formats  # label keys and values, in kube's words
+from gardener.apiserver.builtin.validation.fields import go_string_slice
+from gardener.apiserver.schema import go_quote
 
 # Operators, spelled like k8s.io/apimachinery/pkg/selection.
 IN = "in"
@@ -29,16 +30,6 @@ LESS_THAN = "lt"
 _BINARY_OPERATORS = (IN, NOT_IN, EQUALS, DOUBLE_EQUALS, NOT_EQUALS, GREATER_THAN, LESS_THAN)
 _POSITIVE = frozenset({IN, EQUALS, DOUBLE_EQUALS})
 _NEGATIVE = frozenset({NOT_IN, NOT_EQUALS})
-
-
-def _go_quote(s: str) -> str:
-    return json.dumps(s, ensure_ascii=False)
-
-
-def _go_strings(values: list[str] | None) -> str:
-    if values is None:
-        return "[]string(nil)"
-    return "[]string{" + ", ".join(_go_quote(v) for v in values) + "}"
 
 
 def _invalid(path: str, shown: str, detail: str) -> str:
@@ -139,27 +130,29 @@ def _new_requirement(key: str, op: str, values: list[str] | None) -> Requirement
     key_path, values_path = "key", "values"
     key_errs = formats.qualified_name(key)
     if key_errs:
-        errs.append(_invalid(key_path, _go_quote(key), "; ".join(key_errs)))
+        errs.append(_invalid(key_path, go_quote(key), "; ".join(key_errs)))
     vals = values or []
     if op in (IN, NOT_IN):
         if not vals:
             errs.append(
-                _invalid(values_path, _go_strings(values), "for 'in', 'notin' operators, values set can't be empty")
+                _invalid(values_path, go_string_slice(values), "for 'in', 'notin' operators, values set can't be empty")
             )
     elif op in (EQUALS, DOUBLE_EQUALS, NOT_EQUALS):
         if len(vals) != 1:
             errs.append(
-                _invalid(values_path, _go_strings(values), "exact-match compatibility requires one single value")
+                _invalid(values_path, go_string_slice(values), "exact-match compatibility requires one single value")
             )
     elif op in (EXISTS, DOES_NOT_EXIST):
         if vals:
             errs.append(
-                _invalid(values_path, _go_strings(values), "values set must be empty for exists and does not exist")
+                _invalid(values_path, go_string_slice(values), "values set must be empty for exists and does not exist")
             )
     elif op in (GREATER_THAN, LESS_THAN):
         if len(vals) != 1:
             errs.append(
-                _invalid(values_path, _go_strings(values), "for 'Gt', 'Lt' operators, exactly one value is required")
+                _invalid(
+                    values_path, go_string_slice(values), "for 'Gt', 'Lt' operators, exactly one value is required"
+                )
             )
         for i, v in enumerate(vals):
             try:
@@ -167,16 +160,16 @@ def _new_requirement(key: str, op: str, values: list[str] | None) -> Requirement
             except ValueError:
                 errs.append(
                     _invalid(
-                        f"{values_path}[{i}]", _go_quote(v), "for 'Gt', 'Lt' operators, the value must be an integer"
+                        f"{values_path}[{i}]", go_quote(v), "for 'Gt', 'Lt' operators, the value must be an integer"
                     )
                 )
     else:
-        supported = ", ".join(_go_quote(o) for o in (*_BINARY_OPERATORS, EXISTS, DOES_NOT_EXIST))
-        errs.append(f"operator: Unsupported value: {_go_quote(op)}: supported values: {supported}")
+        supported = ", ".join(go_quote(o) for o in (*_BINARY_OPERATORS, EXISTS, DOES_NOT_EXIST))
+        errs.append(f"operator: Unsupported value: {go_quote(op)}: supported values: {supported}")
     for i, v in enumerate(vals):
         value_errs = formats.label_value(v)
         if value_errs:
-            errs.append(_invalid(f"{values_path}[{i}][{key}]", _go_quote(v), "; ".join(value_errs)))
+            errs.append(_invalid(f"{values_path}[{i}][{key}]", go_quote(v), "; ".join(value_errs)))
     if errs:
         raise errors.bad_request(_aggregate(errs))
     return Requirement(key, op, tuple(sorted(set(vals))))
@@ -296,7 +289,7 @@ class _LabelParser:
         key = lit
         key_errs = formats.qualified_name(key)
         if key_errs:
-            raise _ParseError(_invalid("<nil>", _go_quote(key), "; ".join(key_errs)))
+            raise _ParseError(_invalid("<nil>", go_quote(key), "; ".join(key_errs)))
         nxt, _ = self._peek(values=True)
         if nxt in (_T_END, _T_COMMA) and op is None:
             op = EXISTS
@@ -406,7 +399,7 @@ def label_selector_from_object(sel: Mapping[str, Any] | None) -> LabelSelector:
         operator = expr.get("operator")
         op = _OBJECT_OPERATORS.get(operator) if isinstance(operator, str) else None
         if op is None:
-            raise errors.bad_request(f"{_go_quote(str(operator or ''))} is not a valid label selector operator")
+            raise errors.bad_request(f"{go_quote(str(operator or ''))} is not a valid label selector operator")
         key = expr.get("key")
         raw_values = expr.get("values")
         if not isinstance(key, str) or not (

@@ -22,8 +22,10 @@ from typing import Any
 import orjson
 
 from gardener.apiserver import errors
+from gardener.apiserver.builtin.validation.fields import go_string_slice
 from gardener.apiserver.errors import FieldCause
 from gardener.apiserver.rest import AdmissionRequest
+from gardener.apiserver.schema import go_quote
 from gardener.apiserver.storage.interface import Backend, KeyExists, KeyNotFound, RevisionMismatch, StorageError
 from gardener.runtime.tasks import cancel_task
 
@@ -261,14 +263,14 @@ class ServiceAllocator:
             causes.append(
                 _invalid(
                     "spec.ipFamilyPolicy",
-                    shown=_go_string(spec["ipFamilyPolicy"]),
+                    shown=go_quote(spec["ipFamilyPolicy"]),
                     detail="this cluster is not configured for dual-stack services",
                 )
             )
         for i, family in enumerate(families):
             if family != self.ip_range.family:
                 causes.append(
-                    _invalid(f"spec.ipFamilies[{i}]", shown=_go_string(family), detail="not configured on this cluster")
+                    _invalid(f"spec.ipFamilies[{i}]", shown=go_quote(family), detail="not configured on this cluster")
                 )
         if causes:
             raise _invalid_service(name, *causes)
@@ -283,7 +285,7 @@ class ServiceAllocator:
             spec["clusterIPs"] = [HEADLESS]
             return
         if requested:
-            shown = _go_strings(ips if isinstance(ips, list) and ips else [requested])
+            shown = go_string_slice(ips if isinstance(ips, list) and ips else [requested])
             try:
                 ipaddress.ip_address(requested)
             except ValueError:
@@ -291,7 +293,7 @@ class ServiceAllocator:
                     name,
                     _invalid(
                         "spec.clusterIPs[0]",
-                        shown=_go_string(requested),
+                        shown=go_quote(requested),
                         detail="must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)",
                     ),
                 ) from None
@@ -401,7 +403,7 @@ class ServiceAllocator:
                     raise _invalid_service(
                         name,
                         _invalid(
-                            "spec.clusterIPs[0]", shown=_go_string(str(new_ips[0])), detail="may not change once set"
+                            "spec.clusterIPs[0]", shown=go_quote(str(new_ips[0])), detail="may not change once set"
                         ),
                     )
         elif old_type != EXTERNAL_NAME:
@@ -498,15 +500,6 @@ def _int(value: Any) -> int:
 
 def _name(obj: dict[str, Any]) -> str:
     return str((obj.get("metadata") or {}).get("name") or "")
-
-
-def _go_string(value: str) -> str:
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def _go_strings(values: list[Any]) -> str:
-    """A []string as kube 1.32 prints an invalid value (Go's %#v)."""
-    return "[]string{" + ", ".join(_go_string(str(v)) for v in values) + "}"
 
 
 def _invalid(path: str, *, shown: str, detail: str) -> FieldCause:

@@ -13,16 +13,12 @@ from collections.abc import Iterable
 from typing import Any, TypeVar
 
 from gardener.apiserver.errors import FieldCause
+from gardener.apiserver.schema import go_quote
 
 _T = TypeVar("_T")
 _PERCENT = re.compile(r"^[0-9]+%$")
 #: `field.Invalid(path, value, msg)` with a value kube prints without a value (`field.OmitValueType`)
 OMIT = object()
-
-
-def go_quote(value: str) -> str:
-    """Go's %q: a double-quoted string with Go escapes (close enough to JSON's for printable text)."""
-    return json.dumps(value, ensure_ascii=False)
 
 
 def go_value(value: Any) -> str:

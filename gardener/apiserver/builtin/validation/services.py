@@ -12,7 +12,6 @@ from gardener.apiserver.builtin.validation.fields import (
     Reader,
     duplicate,
     forbidden,
-    go_quote,
     go_string_slice,
     invalid,
     one_of,
@@ -21,6 +20,7 @@ from gardener.apiserver.builtin.validation.fields import (
 )
 from gardener.apiserver.builtin.validation.pods import PROTOCOLS
 from gardener.apiserver.errors import FieldCause
+from gardener.apiserver.schema import go_quote
 
 _TYPES = ("ClusterIP", "ExternalName", "LoadBalancer", "NodePort")
 _LB_ONLY = "may only be used when `type` is 'LoadBalancer'"
