@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+import pytest
 import yaml
+
+from gardener.runtime import pki
 
 T = TypeVar("T")
 VENV_BIN = Path(sys.executable).parent
@@ -114,6 +118,19 @@ class ServerProcess:
         self.kill(signal.SIGTERM)
 
 
+def module_server(name: str, *, extra_args: tuple[str, ...] = ()) -> Any:
+    """A module-scoped fixture: an API server of the module's own (under a fresh `name` directory), for tests
+    that need a store nobody else writes to. Assign it to the fixture's name: `server = module_server("x")`."""
+
+    @pytest.fixture(scope="module")
+    def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+        process = ServerProcess(data_dir=tmp_path_factory.mktemp(name), extra_args=list(extra_args)).start()
+        yield process
+        process.stop()
+
+    return server
+
+
 def kubectl(
     *args: str, kubeconfig: Path, input: str | None = None, check: bool = True, timeout: float = 60.0
 ) -> subprocess.CompletedProcess[str]:
@@ -126,8 +143,21 @@ def kubectl(
     return result
 
 
+def kubectl_get(*args: str, kubeconfig: Path) -> Any:
+    """`kubectl get <args> -o json`, decoded."""
+    return json.loads(kubectl("get", *args, "-o", "json", kubeconfig=kubeconfig).stdout)
+
+
 def create_namespace(name: str, *, kubeconfig: Path) -> None:
     """Create a namespace with `kubectl apply` (idempotent, and JSON on the wire)."""
     kubectl(
         "apply", "-f", "-", kubeconfig=kubeconfig, input=f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {name}\n"
     )
+
+
+def write_tls_pair(directory: Path, *, common_name: str) -> None:
+    """A throw-away self-signed certificate and its key as `tls.crt` and `tls.key` in `directory`, for a
+    `kubectl create secret tls` or a TLS test server that nobody needs to trust."""
+    pair = pki.create_ca(common_name=common_name, valid_days=1)
+    (directory / "tls.crt").write_bytes(pair.cert_pem)
+    (directory / "tls.key").write_bytes(pair.key_pem)

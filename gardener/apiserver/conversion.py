@@ -50,110 +50,61 @@ def _nonempty(d: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in d.items() if v is not None}
 
 
-def _metric_spec_to_v1(spec: dict[str, Any]) -> dict[str, Any]:
-    kind = spec.get("type")
+#: the field of a MetricSpec/MetricStatus that holds the source of each metric type (same in v1 and v2)
+_SOURCE_FIELD = {
+    "Resource": "resource",
+    "ContainerResource": "containerResource",
+    "Pods": "pods",
+    "Object": "object",
+    "External": "external",
+}
+
+
+def _metric_to_v1(metric: dict[str, Any], *, side: str) -> dict[str, Any]:
+    """A v2 MetricSpec (`side="target"`) or MetricStatus (`side="current"`) in v1's shape.
+
+    v2 nests the amount under `target`/`current`; v1 spells the same fields flat, prefixed with the
+    side, so one walk serves both.
+    """
+    kind = metric.get("type")
     out: dict[str, Any] = {"type": kind}
+    field = _SOURCE_FIELD.get(str(kind))
+    if field is None:
+        return out
+    source = metric.get(field) or {}
+    identifier = source.get("metric") or {}
+    amount = source.get(side) or {}
+    body: dict[str, Any]
     if kind in ("Resource", "ContainerResource"):
-        field = "resource" if kind == "Resource" else "containerResource"
-        source = spec.get(field) or {}
-        target = source.get("target") or {}
         body = {
             "name": source.get("name"),
-            "targetAverageUtilization": target.get("averageUtilization"),
-            "targetAverageValue": target.get("averageValue"),
+            f"{side}AverageUtilization": amount.get("averageUtilization"),
+            f"{side}AverageValue": amount.get("averageValue"),
         }
         if kind == "ContainerResource":
             body["container"] = source.get("container")
-        out[field] = _nonempty(body)
     elif kind == "Pods":
-        source = spec.get("pods") or {}
-        metric = source.get("metric") or {}
-        target = source.get("target") or {}
-        out["pods"] = _nonempty(
-            {
-                "metricName": metric.get("name"),
-                "selector": metric.get("selector"),
-                "targetAverageValue": target.get("averageValue"),
-            }
-        )
-    elif kind == "Object":
-        source = spec.get("object") or {}
-        metric = source.get("metric") or {}
-        target = source.get("target") or {}
-        out["object"] = _nonempty(
-            {
-                "target": source.get("describedObject"),
-                "metricName": metric.get("name"),
-                "targetValue": target.get("value"),
-                "selector": metric.get("selector"),
-                "averageValue": target.get("averageValue"),
-            }
-        )
-    elif kind == "External":
-        source = spec.get("external") or {}
-        metric = source.get("metric") or {}
-        target = source.get("target") or {}
-        out["external"] = _nonempty(
-            {
-                "metricName": metric.get("name"),
-                "metricSelector": metric.get("selector"),
-                "targetValue": target.get("value"),
-                "targetAverageValue": target.get("averageValue"),
-            }
-        )
-    return out
-
-
-def _metric_status_to_v1(status: dict[str, Any]) -> dict[str, Any]:
-    kind = status.get("type")
-    out: dict[str, Any] = {"type": kind}
-    if kind in ("Resource", "ContainerResource"):
-        field = "resource" if kind == "Resource" else "containerResource"
-        source = status.get(field) or {}
-        current = source.get("current") or {}
         body = {
-            "name": source.get("name"),
-            "currentAverageUtilization": current.get("averageUtilization"),
-            "currentAverageValue": current.get("averageValue"),
+            "metricName": identifier.get("name"),
+            f"{side}AverageValue": amount.get("averageValue"),
+            "selector": identifier.get("selector"),
         }
-        if kind == "ContainerResource":
-            body["container"] = source.get("container")
-        out[field] = _nonempty(body)
-    elif kind == "Pods":
-        source = status.get("pods") or {}
-        metric = source.get("metric") or {}
-        out["pods"] = _nonempty(
-            {
-                "metricName": metric.get("name"),
-                "currentAverageValue": (source.get("current") or {}).get("averageValue"),
-                "selector": metric.get("selector"),
-            }
-        )
     elif kind == "Object":
-        source = status.get("object") or {}
-        metric = source.get("metric") or {}
-        current = source.get("current") or {}
-        out["object"] = _nonempty(
-            {
-                "target": source.get("describedObject"),
-                "metricName": metric.get("name"),
-                "currentValue": current.get("value"),
-                "selector": metric.get("selector"),
-                "averageValue": current.get("averageValue"),
-            }
-        )
-    elif kind == "External":
-        source = status.get("external") or {}
-        metric = source.get("metric") or {}
-        current = source.get("current") or {}
-        out["external"] = _nonempty(
-            {
-                "metricName": metric.get("name"),
-                "metricSelector": metric.get("selector"),
-                "currentValue": current.get("value"),
-                "currentAverageValue": current.get("averageValue"),
-            }
-        )
+        body = {
+            "target": source.get("describedObject"),
+            "metricName": identifier.get("name"),
+            f"{side}Value": amount.get("value"),
+            "selector": identifier.get("selector"),
+            "averageValue": amount.get("averageValue"),
+        }
+    else:
+        body = {
+            "metricName": identifier.get("name"),
+            "metricSelector": identifier.get("selector"),
+            f"{side}Value": amount.get("value"),
+            f"{side}AverageValue": amount.get("averageValue"),
+        }
+    out[field] = _nonempty(body)
     return out
 
 
@@ -183,7 +134,7 @@ def hpa_v2_to_v1(obj: dict[str, Any]) -> dict[str, Any]:
     if cpu is not None and _is_cpu_utilization(cpu):
         spec["targetCPUUtilizationPercentage"] = cpu["resource"]["target"]["averageUtilization"]
     annotations: dict[str, str] = {}
-    others = [_metric_spec_to_v1(m) for m in metrics if not _is_cpu_utilization(m)]
+    others = [_metric_to_v1(m, side="target") for m in metrics if not _is_cpu_utilization(m)]
     if others:
         annotations[METRICS_ANNOTATION] = _dump(others)
     current = [m for m in status.pop("currentMetrics", None) or [] if isinstance(m, dict)]
@@ -194,7 +145,7 @@ def hpa_v2_to_v1(obj: dict[str, Any]) -> dict[str, Any]:
             if utilization is not None:
                 status["currentCPUUtilizationPercentage"] = utilization
     if current:
-        annotations[CURRENT_METRICS_ANNOTATION] = _dump([_metric_status_to_v1(m) for m in current])
+        annotations[CURRENT_METRICS_ANNOTATION] = _dump([_metric_to_v1(m, side="current") for m in current])
     conditions = status.pop("conditions", None)
     if conditions:
         annotations[CONDITIONS_ANNOTATION] = _dump(conditions)
@@ -209,94 +160,42 @@ def hpa_v2_to_v1(obj: dict[str, Any]) -> dict[str, Any]:
 # ---- autoscaling/v1 -> autoscaling/v2 ----
 
 
-def _metric_spec_to_v2(spec: dict[str, Any]) -> dict[str, Any]:
-    kind = spec.get("type")
+def _amount_to_v2(kind: str, source: dict[str, Any], *, side: str) -> dict[str, Any]:
+    """The v2 `target` (a typed MetricTarget) or `current` (a MetricValueStatus) of a flat v1 metric source."""
+    resource = kind in ("Resource", "ContainerResource")
+    utilization = source.get(f"{side}AverageUtilization") if resource else None
+    # v1's Object source has an unprefixed averageValue on both sides
+    average = source.get("averageValue" if kind == "Object" else f"{side}AverageValue")
+    value = source.get(f"{side}Value") if kind in ("Object", "External") else None
+    if side == "current":
+        return _nonempty({"value": value, "averageUtilization": utilization, "averageValue": average})
+    if utilization is not None:
+        return {"type": "Utilization", "averageUtilization": utilization}
+    if average is not None or resource or kind == "Pods":
+        return _nonempty({"type": "AverageValue", "averageValue": average})
+    return _nonempty({"type": "Value", "value": value})
+
+
+def _metric_to_v2(metric: dict[str, Any], *, side: str) -> dict[str, Any]:
+    """A v1 metric (a spec's with `side="target"`, a status's with `side="current"`) in v2's shape."""
+    kind = metric.get("type")
     out: dict[str, Any] = {"type": kind}
+    field = _SOURCE_FIELD.get(str(kind))
+    if field is None:
+        return out
+    source = metric.get(field) or {}
+    amount = _amount_to_v2(str(kind), source, side=side)
+    selector_key = "metricSelector" if kind == "External" else "selector"
+    identifier = _nonempty({"name": source.get("metricName"), "selector": source.get(selector_key)})
     if kind in ("Resource", "ContainerResource"):
-        field = "resource" if kind == "Resource" else "containerResource"
-        source = spec.get(field) or {}
-        utilization = source.get("targetAverageUtilization")
-        target = (
-            {"type": "Utilization", "averageUtilization": utilization}
-            if utilization is not None
-            else {"type": "AverageValue", "averageValue": source.get("targetAverageValue")}
-        )
-        body: dict[str, Any] = {"name": source.get("name"), "target": _nonempty(target)}
+        body: dict[str, Any] = {"name": source.get("name"), side: amount}
         if kind == "ContainerResource":
             body["container"] = source.get("container")
         out[field] = _nonempty(body)
-    elif kind == "Pods":
-        source = spec.get("pods") or {}
-        out["pods"] = {
-            "metric": _nonempty({"name": source.get("metricName"), "selector": source.get("selector")}),
-            "target": _nonempty({"type": "AverageValue", "averageValue": source.get("targetAverageValue")}),
-        }
     elif kind == "Object":
-        source = spec.get("object") or {}
-        average = source.get("averageValue")
-        target = (
-            {"type": "AverageValue", "averageValue": average}
-            if average is not None
-            else {"type": "Value", "value": source.get("targetValue")}
-        )
-        out["object"] = _nonempty(
-            {
-                "describedObject": source.get("target"),
-                "metric": _nonempty({"name": source.get("metricName"), "selector": source.get("selector")}),
-                "target": _nonempty(target),
-            }
-        )
-    elif kind == "External":
-        source = spec.get("external") or {}
-        average = source.get("targetAverageValue")
-        target = (
-            {"type": "AverageValue", "averageValue": average}
-            if average is not None
-            else {"type": "Value", "value": source.get("targetValue")}
-        )
-        out["external"] = {
-            "metric": _nonempty({"name": source.get("metricName"), "selector": source.get("metricSelector")}),
-            "target": _nonempty(target),
-        }
-    return out
-
-
-def _metric_status_to_v2(status: dict[str, Any]) -> dict[str, Any]:
-    kind = status.get("type")
-    out: dict[str, Any] = {"type": kind}
-    if kind in ("Resource", "ContainerResource"):
-        field = "resource" if kind == "Resource" else "containerResource"
-        source = status.get(field) or {}
-        current = {
-            "averageUtilization": source.get("currentAverageUtilization"),
-            "averageValue": source.get("currentAverageValue"),
-        }
-        body: dict[str, Any] = {"name": source.get("name"), "current": _nonempty(current)}
-        if kind == "ContainerResource":
-            body["container"] = source.get("container")
-        out[field] = _nonempty(body)
-    elif kind == "Pods":
-        source = status.get("pods") or {}
-        out["pods"] = {
-            "metric": _nonempty({"name": source.get("metricName"), "selector": source.get("selector")}),
-            "current": _nonempty({"averageValue": source.get("currentAverageValue")}),
-        }
-    elif kind == "Object":
-        source = status.get("object") or {}
-        out["object"] = _nonempty(
-            {
-                "describedObject": source.get("target"),
-                "metric": _nonempty({"name": source.get("metricName"), "selector": source.get("selector")}),
-                "current": _nonempty({"value": source.get("currentValue"), "averageValue": source.get("averageValue")}),
-            }
-        )
-    elif kind == "External":
-        source = status.get("external") or {}
-        current = {"value": source.get("currentValue"), "averageValue": source.get("currentAverageValue")}
-        out["external"] = {
-            "metric": _nonempty({"name": source.get("metricName"), "selector": source.get("metricSelector")}),
-            "current": _nonempty(current),
-        }
+        out[field] = _nonempty({"describedObject": source.get("target"), "metric": identifier, side: amount})
+    else:
+        out[field] = {"metric": identifier, side: amount}
     return out
 
 
@@ -317,7 +216,9 @@ def hpa_v1_to_v2(obj: dict[str, Any]) -> dict[str, Any]:
     spec = spec if isinstance(spec, dict) else {}
     status = out.get("status")
     status = status if isinstance(status, dict) else {}
-    metrics: list[dict[str, Any]] = [_metric_spec_to_v2(m) for m in _load_list(annotations, METRICS_ANNOTATION) or []]
+    metrics: list[dict[str, Any]] = [
+        _metric_to_v2(m, side="target") for m in _load_list(annotations, METRICS_ANNOTATION) or []
+    ]
     target = spec.pop("targetCPUUtilizationPercentage", None)
     if target is not None:
         metrics.append(
@@ -347,7 +248,7 @@ def hpa_v1_to_v2(obj: dict[str, Any]) -> dict[str, Any]:
     cpu_now = status.pop("currentCPUUtilizationPercentage", None)
     current = _load_list(annotations, CURRENT_METRICS_ANNOTATION)
     if current is not None:
-        status["currentMetrics"] = [_metric_status_to_v2(m) for m in current]
+        status["currentMetrics"] = [_metric_to_v2(m, side="current") for m in current]
     elif cpu_now is not None:
         status["currentMetrics"] = [
             {"type": "Resource", "resource": {"name": "cpu", "current": {"averageUtilization": cpu_now}}}

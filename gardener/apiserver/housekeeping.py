@@ -14,6 +14,7 @@ import gc
 import logging
 
 from gardener.apiserver.storage.events import EventWindow
+from gardener.runtime.tasks import cancel_task
 
 log = logging.getLogger("gardener.apiserver.housekeeping")
 
@@ -36,10 +37,7 @@ class Housekeeping:
         self._task = asyncio.create_task(self._run(), name="housekeeping")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_task(self._task)
 
     async def _run(self) -> None:
         while True:

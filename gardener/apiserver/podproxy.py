@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
-import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +20,7 @@ from gardener.apiserver import errors
 from gardener.apiserver.errors import FieldCause, StatusError
 from gardener.apiserver.resources import Registry, ResourceInfo
 from gardener.apiserver.rest import ObjectStore
+from gardener.apiserver.schema import go_quote
 
 #: the HTTP methods kube routes for each connect subresource (anything else is 405)
 _STREAM_METHODS = frozenset({"GET", "POST"})
@@ -137,7 +137,7 @@ async def _log(
 async def _proxy(*, store: ObjectStore, info: ResourceInfo, namespace: str, name: str) -> web.StreamResponse:
     target = split_target(name)
     if target is None:
-        raise errors.bad_request(f"invalid {_singular(info)} request {_go_quote(name)}")
+        raise errors.bad_request(f"invalid {_singular(info)} request {go_quote(name)}")
     obj = await store.get(info, namespace, target.name)
     if info.plural == "nodes":
         raise no_kubelet(target.name)
@@ -213,10 +213,10 @@ def _check_log_options(request: web.Request, *, name: str) -> None:
 def _parse_int64(raw: str) -> int:
     """Go's strconv.ParseInt(raw, 10, 64), as kube decodes integer query parameters (400 when it fails)."""
     if not _INT.fullmatch(raw):
-        raise errors.bad_request(f"strconv.ParseInt: parsing {_go_quote(raw)}: invalid syntax")
+        raise errors.bad_request(f"strconv.ParseInt: parsing {go_quote(raw)}: invalid syntax")
     value = int(raw)
     if not -(2**63) <= value < 2**63:
-        raise errors.bad_request(f"strconv.ParseInt: parsing {_go_quote(raw)}: value out of range")
+        raise errors.bad_request(f"strconv.ParseInt: parsing {go_quote(raw)}: value out of range")
     return value
 
 
@@ -230,7 +230,7 @@ def _check_since_time(raw: str) -> None:
         except ValueError:
             valid = False
     if not valid:
-        raise errors.bad_request(f"parsing time {_go_quote(raw)} as RFC 3339: cannot parse")
+        raise errors.bad_request(f"parsing time {go_quote(raw)} as RFC 3339: cannot parse")
 
 
 def _too_small(param: str, value: int, minimum: int) -> FieldCause:
@@ -261,7 +261,3 @@ def _global_unicast(address: str) -> bool:
 
 def _singular(info: ResourceInfo) -> str:
     return {"pods": "pod", "services": "service", "nodes": "node"}.get(info.plural, info.plural)
-
-
-def _go_quote(value: str) -> str:
-    return json.dumps(value, ensure_ascii=False)

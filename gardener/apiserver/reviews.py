@@ -337,13 +337,19 @@ def _spec_user(spec: Object) -> UserInfo:
     )
 
 
-async def _subject_access_review(reviewer: Reviewer, review: Object, user: UserInfo, namespace: str) -> Object:
+async def _cluster_access_review(reviewer: Reviewer, review: Object, *, kind: str, user: UserInfo | None) -> Object:
+    """A (Self)SubjectAccessReview: about the user its spec names (`user` None) or about the caller."""
     spec = review.get("spec") or {}
-    causes = _access_spec_causes(spec, subject=True)
+    causes = _access_spec_causes(spec, subject=user is None)
     if not _meta_is_empty(review["metadata"]):
         causes.append(_invalid("metadata", _meta_go_string(review["metadata"]), "must be empty"))
-    _check("SubjectAccessReview", causes)
-    return _response(review, await _access_status(reviewer, _attributes(_spec_user(spec), spec)))
+    _check(kind, causes)
+    subject = _spec_user(spec) if user is None else user
+    return _response(review, await _access_status(reviewer, _attributes(subject, spec)))
+
+
+async def _subject_access_review(reviewer: Reviewer, review: Object, user: UserInfo, namespace: str) -> Object:
+    return await _cluster_access_review(reviewer, review, kind="SubjectAccessReview", user=None)
 
 
 async def _local_subject_access_review(reviewer: Reviewer, review: Object, user: UserInfo, namespace: str) -> Object:
@@ -380,12 +386,7 @@ async def _local_subject_access_review(reviewer: Reviewer, review: Object, user:
 
 
 async def _self_subject_access_review(reviewer: Reviewer, review: Object, user: UserInfo, namespace: str) -> Object:
-    spec = review.get("spec") or {}
-    causes = _access_spec_causes(spec, subject=False)
-    if not _meta_is_empty(review["metadata"]):
-        causes.append(_invalid("metadata", _meta_go_string(review["metadata"]), "must be empty"))
-    _check("SelfSubjectAccessReview", causes)
-    return _response(review, await _access_status(reviewer, _attributes(user, spec)))
+    return await _cluster_access_review(reviewer, review, kind="SelfSubjectAccessReview", user=user)
 
 
 async def _self_subject_rules_review(reviewer: Reviewer, review: Object, user: UserInfo, namespace: str) -> Object:

@@ -6,14 +6,15 @@ closely enough that clients get the same errors, with the same wording, that kub
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from typing import Any
 
 from gardener.apiserver import errors
+from gardener.apiserver.builtin.validation import formats  # label keys and values, in kube's words
+from gardener.apiserver.builtin.validation.fields import go_string_slice
+from gardener.apiserver.schema import go_quote
 
 # Operators, spelled like k8s.io/apimachinery/pkg/selection.
 IN = "in"
@@ -29,92 +30,6 @@ LESS_THAN = "lt"
 _BINARY_OPERATORS = (IN, NOT_IN, EQUALS, DOUBLE_EQUALS, NOT_EQUALS, GREATER_THAN, LESS_THAN)
 _POSITIVE = frozenset({IN, EQUALS, DOUBLE_EQUALS})
 _NEGATIVE = frozenset({NOT_IN, NOT_EQUALS})
-
-
-# --------------------------------------------------------------------------------------------------------------------
-# Validation of label keys and values (k8s.io/apimachinery/pkg/util/validation), used only while parsing.
-
-_QNAME_FMT = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
-_QNAME_RE = re.compile(_QNAME_FMT)
-_QNAME_MSG = (
-    "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character"
-)
-_DNS1123_LABEL_FMT = "[a-z0-9]([-a-z0-9]*[a-z0-9])?"
-_DNS1123_SUBDOMAIN_FMT = _DNS1123_LABEL_FMT + "(\\." + _DNS1123_LABEL_FMT + ")*"
-_DNS1123_SUBDOMAIN_RE = re.compile(_DNS1123_SUBDOMAIN_FMT)
-_DNS1123_SUBDOMAIN_MSG = (
-    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', "
-    "and must start and end with an alphanumeric character"
-)
-_LABEL_VALUE_FMT = "(" + _QNAME_FMT + ")?"
-_LABEL_VALUE_RE = re.compile(_LABEL_VALUE_FMT)
-_LABEL_VALUE_MSG = (
-    "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', "
-    "and must start and end with an alphanumeric character"
-)
-
-
-def _regex_error(msg: str, fmt: str, *examples: str) -> str:
-    if not examples:
-        return f"{msg} (regex used for validation is '{fmt}')"
-    shown = "".join(f"{' or ' if i else ''}'{e}', " for i, e in enumerate(examples))
-    return f"{msg} (e.g. {shown}regex used for validation is '{fmt}')"
-
-
-def _max_len_error(n: int) -> str:
-    return f"must be no more than {n} characters"
-
-
-def qualified_name_errors(value: str) -> list[str]:
-    """The problems kube's IsQualifiedName reports for a label key (empty when it is valid)."""
-    errs: list[str] = []
-    parts = value.split("/")
-    if len(parts) == 1:
-        name = parts[0]
-    elif len(parts) == 2:
-        prefix, name = parts
-        if not prefix:
-            errs.append("prefix part must be non-empty")
-        else:
-            if len(prefix) > 253:
-                errs.append("prefix part " + _max_len_error(253))
-            if not _DNS1123_SUBDOMAIN_RE.fullmatch(prefix):
-                errs.append(
-                    "prefix part " + _regex_error(_DNS1123_SUBDOMAIN_MSG, _DNS1123_SUBDOMAIN_FMT, "example.com")
-                )
-    else:
-        return [
-            "a qualified name "
-            + _regex_error(_QNAME_MSG, _QNAME_FMT, "MyName", "my.name", "123-abc")
-            + " with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"
-        ]
-    if not name:
-        errs.append("name part must be non-empty")
-    elif len(name) > 63:
-        errs.append("name part " + _max_len_error(63))
-    if not _QNAME_RE.fullmatch(name):
-        errs.append("name part " + _regex_error(_QNAME_MSG, _QNAME_FMT, "MyName", "my.name", "123-abc"))
-    return errs
-
-
-def label_value_errors(value: str) -> list[str]:
-    """The problems kube's IsValidLabelValue reports (empty when it is valid)."""
-    errs: list[str] = []
-    if len(value) > 63:
-        errs.append(_max_len_error(63))
-    if not _LABEL_VALUE_RE.fullmatch(value):
-        errs.append(_regex_error(_LABEL_VALUE_MSG, _LABEL_VALUE_FMT, "MyValue", "my_value", "12345"))
-    return errs
-
-
-def _go_quote(s: str) -> str:
-    return json.dumps(s, ensure_ascii=False)
-
-
-def _go_strings(values: list[str] | None) -> str:
-    if values is None:
-        return "[]string(nil)"
-    return "[]string{" + ", ".join(_go_quote(v) for v in values) + "}"
 
 
 def _invalid(path: str, shown: str, detail: str) -> str:
@@ -213,29 +128,31 @@ def _new_requirement(key: str, op: str, values: list[str] | None) -> Requirement
     """kube's labels.NewRequirement (with a nil field path): validate and build, or raise a 400."""
     errs: list[str] = []
     key_path, values_path = "key", "values"
-    key_errs = qualified_name_errors(key)
+    key_errs = formats.qualified_name(key)
     if key_errs:
-        errs.append(_invalid(key_path, _go_quote(key), "; ".join(key_errs)))
+        errs.append(_invalid(key_path, go_quote(key), "; ".join(key_errs)))
     vals = values or []
     if op in (IN, NOT_IN):
         if not vals:
             errs.append(
-                _invalid(values_path, _go_strings(values), "for 'in', 'notin' operators, values set can't be empty")
+                _invalid(values_path, go_string_slice(values), "for 'in', 'notin' operators, values set can't be empty")
             )
     elif op in (EQUALS, DOUBLE_EQUALS, NOT_EQUALS):
         if len(vals) != 1:
             errs.append(
-                _invalid(values_path, _go_strings(values), "exact-match compatibility requires one single value")
+                _invalid(values_path, go_string_slice(values), "exact-match compatibility requires one single value")
             )
     elif op in (EXISTS, DOES_NOT_EXIST):
         if vals:
             errs.append(
-                _invalid(values_path, _go_strings(values), "values set must be empty for exists and does not exist")
+                _invalid(values_path, go_string_slice(values), "values set must be empty for exists and does not exist")
             )
     elif op in (GREATER_THAN, LESS_THAN):
         if len(vals) != 1:
             errs.append(
-                _invalid(values_path, _go_strings(values), "for 'Gt', 'Lt' operators, exactly one value is required")
+                _invalid(
+                    values_path, go_string_slice(values), "for 'Gt', 'Lt' operators, exactly one value is required"
+                )
             )
         for i, v in enumerate(vals):
             try:
@@ -243,16 +160,16 @@ def _new_requirement(key: str, op: str, values: list[str] | None) -> Requirement
             except ValueError:
                 errs.append(
                     _invalid(
-                        f"{values_path}[{i}]", _go_quote(v), "for 'Gt', 'Lt' operators, the value must be an integer"
+                        f"{values_path}[{i}]", go_quote(v), "for 'Gt', 'Lt' operators, the value must be an integer"
                     )
                 )
     else:
-        supported = ", ".join(_go_quote(o) for o in (*_BINARY_OPERATORS, EXISTS, DOES_NOT_EXIST))
-        errs.append(f"operator: Unsupported value: {_go_quote(op)}: supported values: {supported}")
+        supported = ", ".join(go_quote(o) for o in (*_BINARY_OPERATORS, EXISTS, DOES_NOT_EXIST))
+        errs.append(f"operator: Unsupported value: {go_quote(op)}: supported values: {supported}")
     for i, v in enumerate(vals):
-        value_errs = label_value_errors(v)
+        value_errs = formats.label_value(v)
         if value_errs:
-            errs.append(_invalid(f"{values_path}[{i}][{key}]", _go_quote(v), "; ".join(value_errs)))
+            errs.append(_invalid(f"{values_path}[{i}][{key}]", go_quote(v), "; ".join(value_errs)))
     if errs:
         raise errors.bad_request(_aggregate(errs))
     return Requirement(key, op, tuple(sorted(set(vals))))
@@ -370,9 +287,9 @@ class _LabelParser:
         if tok != _T_ID:
             raise _ParseError(f"found '{lit}', expected: identifier")
         key = lit
-        key_errs = qualified_name_errors(key)
+        key_errs = formats.qualified_name(key)
         if key_errs:
-            raise _ParseError(_invalid("<nil>", _go_quote(key), "; ".join(key_errs)))
+            raise _ParseError(_invalid("<nil>", go_quote(key), "; ".join(key_errs)))
         nxt, _ = self._peek(values=True)
         if nxt in (_T_END, _T_COMMA) and op is None:
             op = EXISTS
@@ -482,7 +399,7 @@ def label_selector_from_object(sel: Mapping[str, Any] | None) -> LabelSelector:
         operator = expr.get("operator")
         op = _OBJECT_OPERATORS.get(operator) if isinstance(operator, str) else None
         if op is None:
-            raise errors.bad_request(f"{_go_quote(str(operator or ''))} is not a valid label selector operator")
+            raise errors.bad_request(f"{go_quote(str(operator or ''))} is not a valid label selector operator")
         key = expr.get("key")
         raw_values = expr.get("values")
         if not isinstance(key, str) or not (

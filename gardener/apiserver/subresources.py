@@ -71,6 +71,28 @@ def _check_create_options(request: web.Request) -> None:
     handlers._check_options(request, "CreateOptions")
 
 
+def _cannot_decode(kind: str, problem: str) -> errors.StatusError:
+    """kube's 400 for a subresource body (Eviction, Binding) its JSON decoder refuses."""
+    return errors.bad_request(f'{kind} in version "v1" cannot be handled as a {kind}: {problem}')
+
+
+def _decode_meta(body: dict[str, Any], *, kind: str) -> None:
+    try:
+        meta.decode_object_meta(body, kind=kind)
+    except meta.DecodeError as exc:
+        raise _cannot_decode(kind, str(exc)) from None
+
+
+def _struct_field(body: dict[str, Any], *, kind: str, field: str, go_type: str) -> None:
+    """`field` holds a Go struct: absent, null or an object."""
+    value = body.get(field)
+    if value is not None and not isinstance(value, dict):
+        problem = (
+            f"json: cannot unmarshal {meta.json_type(value)} into Go struct field {kind}.{field} of type {go_type}"
+        )
+        raise _cannot_decode(kind, problem)
+
+
 # ---- pods/eviction ----
 
 
@@ -80,18 +102,10 @@ def _decode_eviction(body: Any, *, name: str) -> dict[str, Any]:
     version = body.get("apiVersion") or "policy/v1"
     if version not in _EVICTION_VERSIONS or body.get("kind") not in (None, "", "Eviction"):
         raise errors.bad_request(f"{body.get('kind')} in version {version!r} cannot be handled as a Eviction")
-    try:
-        meta.decode_object_meta(body, kind="Eviction")
-    except meta.DecodeError as exc:
-        raise errors.bad_request(f'Eviction in version "v1" cannot be handled as a Eviction: {exc}') from None
+    _decode_meta(body, kind="Eviction")
     if body["metadata"].get("name") != name:
         raise errors.bad_request("name in URL does not match name in Eviction object")
-    options = body.get("deleteOptions")
-    if options is not None and not isinstance(options, dict):
-        raise errors.bad_request(
-            'Eviction in version "v1" cannot be handled as a Eviction: json: cannot unmarshal '
-            f"{meta.json_type(options)} into Go struct field Eviction.deleteOptions of type v1.DeleteOptions"
-        )
+    _struct_field(body, kind="Eviction", field="deleteOptions", go_type="v1.DeleteOptions")
     return body
 
 
@@ -285,16 +299,8 @@ def _decode_binding(body: Any) -> dict[str, Any]:
         raise errors.bad_request(
             f"{body.get('kind')} in version {body.get('apiVersion')!r} cannot be handled as a Binding"
         )
-    try:
-        meta.decode_object_meta(body, kind="Binding")
-    except meta.DecodeError as exc:
-        raise errors.bad_request(f'Binding in version "v1" cannot be handled as a Binding: {exc}') from None
-    target = body.get("target")
-    if target is not None and not isinstance(target, dict):
-        raise errors.bad_request(
-            'Binding in version "v1" cannot be handled as a Binding: json: cannot unmarshal '
-            f"{meta.json_type(target)} into Go struct field Binding.target of type v1.ObjectReference"
-        )
+    _decode_meta(body, kind="Binding")
+    _struct_field(body, kind="Binding", field="target", go_type="v1.ObjectReference")
     return body
 
 

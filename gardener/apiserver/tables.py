@@ -833,7 +833,8 @@ def _daemonset(obj: dict[str, Any], now: datetime) -> list[Any]:
     ]
 
 
-def _replicaset(obj: dict[str, Any], now: datetime) -> list[Any]:
+def _replica_cells(obj: dict[str, Any], now: datetime, *, selector: str) -> list[Any]:
+    """A ReplicaSet's or a ReplicationController's row; they differ only in how the selector is spelled."""
     status = _dict(obj.get("status"))
     names, images = _container_cells(_template_spec(obj))
     return [
@@ -844,8 +845,12 @@ def _replicaset(obj: dict[str, Any], now: datetime) -> list[Any]:
         _age(obj, now),
         names,
         images,
-        format_label_selector(_get(obj, "spec", "selector")),
+        selector,
     ]
+
+
+def _replicaset(obj: dict[str, Any], now: datetime) -> list[Any]:
+    return _replica_cells(obj, now, selector=format_label_selector(_get(obj, "spec", "selector")))
 
 
 def _job(obj: dict[str, Any], now: datetime) -> list[Any]:

@@ -27,9 +27,8 @@ from gardener.apiserver.tables import (
     _list,
     _name,
     _Printer,
-    _replicas,
+    _replica_cells,
     _since,
-    _template_spec,
     format_label_selector,
     format_labels,
 )
@@ -73,18 +72,8 @@ def _pod_template(obj: dict[str, Any], now: datetime) -> list[Any]:
 
 
 def _replication_controller(obj: dict[str, Any], now: datetime) -> list[Any]:
-    status = _dict(obj.get("status"))
-    names, images = _container_cells(_template_spec(obj))
-    return [
-        _name(obj),
-        _replicas(obj),
-        _int(status.get("replicas")),
-        _int(status.get("readyReplicas")),
-        _age(obj, now),
-        names,
-        images,
-        format_labels(_get(obj, "spec", "selector")),
-    ]
+    # a ReplicationController's selector is a plain label map
+    return _replica_cells(obj, now, selector=format_labels(_get(obj, "spec", "selector")))
 
 
 _MODES = (("ReadWriteOnce", "RWO"), ("ReadOnlyMany", "ROX"), ("ReadWriteMany", "RWX"), ("ReadWriteOncePod", "RWOP"))
@@ -476,6 +465,17 @@ def _template_wide(*middle: dict[str, Any], selector: str) -> tuple[dict[str, An
     )
 
 
+#: both kinds of webhook configuration print alike
+_WEBHOOK_CONFIGURATION = _Printer(
+    (
+        _NAME,
+        _col("Webhooks", "Webhooks indicates the number of webhooks registered in this configuration", "integer"),
+        _AGE,
+    ),
+    _webhook_configuration,
+)
+
+
 PRINTERS: dict[tuple[str, str], _Printer] = {
     ("", "PodTemplate"): _Printer(
         (
@@ -693,22 +693,8 @@ PRINTERS: dict[tuple[str, str], _Printer] = {
         ),
         _priority_level,
     ),
-    ("admissionregistration.k8s.io", "MutatingWebhookConfiguration"): _Printer(
-        (
-            _NAME,
-            _col("Webhooks", "Webhooks indicates the number of webhooks registered in this configuration", "integer"),
-            _AGE,
-        ),
-        _webhook_configuration,
-    ),
-    ("admissionregistration.k8s.io", "ValidatingWebhookConfiguration"): _Printer(
-        (
-            _NAME,
-            _col("Webhooks", "Webhooks indicates the number of webhooks registered in this configuration", "integer"),
-            _AGE,
-        ),
-        _webhook_configuration,
-    ),
+    ("admissionregistration.k8s.io", "MutatingWebhookConfiguration"): _WEBHOOK_CONFIGURATION,
+    ("admissionregistration.k8s.io", "ValidatingWebhookConfiguration"): _WEBHOOK_CONFIGURATION,
     ("admissionregistration.k8s.io", "ValidatingAdmissionPolicy"): _Printer(
         (
             _NAME,

@@ -10,7 +10,6 @@ slice of issue 11 (or a later issue) the entry waits for; the lead drops it once
 from __future__ import annotations
 
 import base64
-import datetime
 import json
 import os
 import shlex
@@ -27,7 +26,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from tests.helpers import KUBECTL, ServerProcess
+from tests.helpers import KUBECTL, ServerProcess, write_tls_pair
 
 ROOT = Path(__file__).resolve().parents[2]
 TABLE = ROOT / "docs" / "kubectl-compatibility.md"
@@ -253,26 +252,6 @@ def _csr(name: str) -> str:
     )
 
 
-def _tls_pair(workdir: Path) -> None:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "battery.example.com")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    (workdir / "tls.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (workdir / "tls.key").write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-
-
 def _write_files(workdir: Path) -> None:
     files = {
         "deployment.yaml": DEPLOYMENT,
@@ -292,7 +271,7 @@ def _write_files(workdir: Path) -> None:
         (workdir / name).parent.mkdir(parents=True, exist_ok=True)
         (workdir / name).write_text(text)
     (workdir / "changed.yaml").write_text(DEPLOYMENT.replace("nginx:1.27", "nginx:1.28"))
-    _tls_pair(workdir)
+    write_tls_pair(workdir, common_name="battery.example.com")
 
 
 # ---- the commands, in the order a user would type them (later ones use what earlier ones made) ----

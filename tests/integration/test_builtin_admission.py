@@ -15,7 +15,7 @@ from cryptography.x509.oid import NameOID
 
 from gardener.apiserver.kubeconfig import build_kubeconfig, write_kubeconfig
 from gardener.runtime.pki import KeyPair, issue_client_cert
-from tests.helpers import ServerProcess, create_namespace, eventually, kubectl
+from tests.helpers import ServerProcess, create_namespace, eventually, kubectl, kubectl_get
 
 
 def _namespace(server: ServerProcess, prefix: str) -> str:
@@ -24,9 +24,15 @@ def _namespace(server: ServerProcess, prefix: str) -> str:
     return name
 
 
+def _namespace_for_pods(server: ServerProcess, prefix: str) -> str:
+    """A namespace whose default service account exists, so the ServiceAccount plugin admits pods in it."""
+    name = _namespace(server, prefix)
+    eventually(lambda: _get(server, "serviceaccount", "default", "-n", name), what="default service account")
+    return name
+
+
 def _get(server: ServerProcess, *args: str) -> dict[str, Any]:
-    out = kubectl("get", *args, "-o", "json", kubeconfig=server.kubeconfig).stdout
-    result: dict[str, Any] = json.loads(out)
+    result: dict[str, Any] = kubectl_get(*args, kubeconfig=server.kubeconfig)
     return result
 
 
@@ -98,9 +104,8 @@ def test_services_get_cluster_ips_and_node_ports(apiserver: ServerProcess) -> No
 
 
 def test_pods_get_service_account_tolerations_and_priority(apiserver: ServerProcess) -> None:
-    ns = _namespace(apiserver, "podadm")
+    ns = _namespace_for_pods(apiserver, "podadm")
     kc = apiserver.kubeconfig
-    eventually(lambda: _get(apiserver, "serviceaccount", "default", "-n", ns), what="default service account")
     kubectl("run", "p", "--image=nginx", "-n", ns, kubeconfig=kc)
     spec = _get(apiserver, "pod", "p", "-n", ns)["spec"]
     assert spec["serviceAccountName"] == "default" and spec["serviceAccount"] == "default"
@@ -134,9 +139,8 @@ def test_pods_get_service_account_tolerations_and_priority(apiserver: ServerProc
 
 
 def test_limit_range_defaults_and_bounds(apiserver: ServerProcess) -> None:
-    ns = _namespace(apiserver, "limits")
+    ns = _namespace_for_pods(apiserver, "limits")
     kc = apiserver.kubeconfig
-    eventually(lambda: _get(apiserver, "serviceaccount", "default", "-n", ns), what="default service account")
     _apply(
         apiserver,
         {
@@ -172,9 +176,8 @@ def test_limit_range_defaults_and_bounds(apiserver: ServerProcess) -> None:
 
 
 def test_resource_quota_refuses_the_pod_too_many_and_tracks_usage(apiserver: ServerProcess) -> None:
-    ns = _namespace(apiserver, "quota")
+    ns = _namespace_for_pods(apiserver, "quota")
     kc = apiserver.kubeconfig
-    eventually(lambda: _get(apiserver, "serviceaccount", "default", "-n", ns), what="default service account")
     kubectl("create", "quota", "q", "--hard=pods=1", "-n", ns, kubeconfig=kc)
     eventually(lambda: _get(apiserver, "quota", "q", "-n", ns)["status"]["used"] == {"pods": "0"}, what="quota status")
     kubectl("run", "one", "--image=nginx", "-n", ns, kubeconfig=kc)
@@ -216,9 +219,8 @@ def test_resource_quota_refuses_the_pod_too_many_and_tracks_usage(apiserver: Ser
 
 
 def test_pod_security_baseline_refuses_a_privileged_pod(apiserver: ServerProcess) -> None:
-    ns = _namespace(apiserver, "psa")
+    ns = _namespace_for_pods(apiserver, "psa")
     kc = apiserver.kubeconfig
-    eventually(lambda: _get(apiserver, "serviceaccount", "default", "-n", ns), what="default service account")
     # privileged by default: anything goes
     kubectl("run", "free", "--image=nginx", "--privileged", "-n", ns, kubeconfig=kc)
     kubectl(

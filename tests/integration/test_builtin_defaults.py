@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.helpers import ServerProcess, kubectl
+from tests.helpers import ServerProcess, kubectl, kubectl_get, module_server
 
 GOLDEN = Path(__file__).parent / "golden"
 NAMESPACE = "default"
@@ -147,11 +147,7 @@ def _split(doc: dict[str, Any], groups: tuple[str, ...]) -> tuple[dict[str, Any]
     return rest, {group: values for group, values in picked.items()}
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    process = ServerProcess(data_dir=tmp_path_factory.mktemp("apiserver-defaults")).start()
-    yield process
-    process.stop()
+server = module_server("apiserver-defaults")
 
 
 @pytest.fixture(scope="module")
@@ -355,8 +351,7 @@ def test_other_kinds_are_defaulted_by_the_server(server: ServerProcess) -> None:
     problems = []
     for (resource, name, namespaced), fields in EXPECTED.items():
         scope = ["-n", namespace] if namespaced else []
-        got = kubectl("get", *scope, resource, name, "-o", "json", kubeconfig=server.kubeconfig)
-        obj = json.loads(got.stdout)
+        obj = kubectl_get(*scope, resource, name, kubeconfig=server.kubeconfig)
         for path, value in fields:
             try:
                 found = _at(obj, path)
@@ -390,9 +385,7 @@ def test_updates_are_defaulted_again(server: ServerProcess) -> None:
         json.dumps(removals),
         kubeconfig=server.kubeconfig,
     )
-    obj = json.loads(
-        kubectl("get", "-n", namespace, "deployment", "web", "-o", "json", kubeconfig=server.kubeconfig).stdout
-    )
+    obj = kubectl_get("-n", namespace, "deployment", "web", kubeconfig=server.kubeconfig)
     assert obj["spec"]["strategy"] == {
         "type": "RollingUpdate",
         "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"},

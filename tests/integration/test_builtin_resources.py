@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.helpers import ServerProcess, create_namespace, eventually, kubectl
+from tests.helpers import ServerProcess, create_namespace, eventually, kubectl, kubectl_get
 
 
 def _kubectl(server: ServerProcess, *args: str, input: str | None = None, check: bool = True) -> Any:
@@ -24,7 +24,7 @@ def _kubectl(server: ServerProcess, *args: str, input: str | None = None, check:
 
 
 def _json(server: ServerProcess, *args: str) -> Any:
-    return json.loads(_kubectl(server, "get", *args, "-o", "json").stdout)
+    return kubectl_get(*args, kubeconfig=server.kubeconfig)
 
 
 @pytest.fixture
@@ -314,6 +314,30 @@ def test_binding_sets_the_node_once(apiserver: ServerProcess, namespace: str, tm
     body.write_text(json.dumps({**binding, "target": {"kind": "Service", "name": "x"}}))
     wrong = _kubectl(apiserver, "create", "--raw", url, "-f", str(body), check=False)
     assert 'target.kind: Unsupported value: "Service"' in wrong.stderr
+
+
+def test_eviction_and_binding_bodies_that_do_not_decode_get_kubes_words(
+    apiserver: ServerProcess, namespace: str, tmp_path: Path
+) -> None:
+    _kubectl(apiserver, "run", "undecodable", "--image=busybox", "-n", namespace)
+    body = tmp_path / "body.json"
+    body.write_text(
+        json.dumps({"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "undecodable"}, "target": "n"})
+    )
+    url = f"/api/v1/namespaces/{namespace}/pods/undecodable/binding"
+    refused = _kubectl(apiserver, "create", "--raw", url, "-f", str(body), check=False)
+    assert (
+        'Binding in version "v1" cannot be handled as a Binding: json: cannot unmarshal string into Go struct field '
+        "Binding.target of type v1.ObjectReference" in refused.stderr
+    )
+    eviction = {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": "undecodable"}, "deleteOptions": 1}
+    body.write_text(json.dumps(eviction))
+    url = f"/api/v1/namespaces/{namespace}/pods/undecodable/eviction"
+    refused = _kubectl(apiserver, "create", "--raw", url, "-f", str(body), check=False)
+    assert (
+        'Eviction in version "v1" cannot be handled as a Eviction: json: cannot unmarshal number into Go struct field '
+        "Eviction.deleteOptions of type v1.DeleteOptions" in refused.stderr
+    )
 
 
 def test_ephemeral_containers_change_only_through_their_subresource(apiserver: ServerProcess, namespace: str) -> None:

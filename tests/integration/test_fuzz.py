@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import socket
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
 
 from hack import fuzz
-from tests.helpers import ServerProcess
+from tests.helpers import ServerProcess, module_server
 
 #: generated requests per target (the embedded API's core, apps, batch, rbac... and a CRD; the garden API)
 EMBEDDED_REQUESTS = 1000
@@ -30,11 +29,7 @@ GARDEN_REQUESTS = 1000
 TIMEOUT = 30.0
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    server = ServerProcess(data_dir=tmp_path_factory.mktemp("fuzz-apiserver")).start()
-    yield server
-    server.stop()
+server = module_server("fuzz-apiserver")
 
 
 @pytest.fixture(scope="module")

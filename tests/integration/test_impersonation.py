@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from tests.helpers import ServerProcess, create_namespace, eventually, kubectl
+from tests.helpers import ServerProcess, create_namespace, eventually, kubectl, kubectl_get
 from tests.integration.test_auth import _user_kubeconfig
 
 IMPERSONATE_ALL = [
@@ -206,7 +206,7 @@ def test_as_runs_the_request_as_the_impersonated_user(apiserver: ServerProcess, 
         kubeconfig=imp,
         input=json.dumps(csr),
     )
-    stored = json.loads(kubectl("get", "csr", "imp-b-csr", "-o", "json", kubeconfig=admin).stdout)
+    stored = kubectl_get("csr", "imp-b-csr", kubeconfig=admin)
     assert (stored["spec"]["username"], stored["spec"]["groups"], stored["spec"]["uid"]) == (
         "nobody",
         ["system:masters", "system:authenticated"],

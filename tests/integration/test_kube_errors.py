@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.helpers import ServerProcess, kubectl
+from tests.helpers import ServerProcess, kubectl, module_server
 from tests.integration.test_hardening_requests import Client, status
 
 NS = "kube-errors"
@@ -24,11 +23,7 @@ NO_KUBELET = (
 )
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    server = ServerProcess(data_dir=tmp_path_factory.mktemp("kube-errors")).start()
-    yield server
-    server.stop()
+server = module_server("kube-errors")
 
 
 @pytest.fixture(scope="module")

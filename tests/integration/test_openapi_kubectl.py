@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,14 +10,9 @@ import pytest
 import yaml
 
 from hack import fuzz
-from tests.helpers import ServerProcess, kubectl
+from tests.helpers import ServerProcess, kubectl, kubectl_get, module_server
 
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    process = ServerProcess(data_dir=tmp_path_factory.mktemp("openapi-kubectl")).start()
-    yield process
-    process.stop()
+server = module_server("openapi-kubectl")
 
 
 @pytest.fixture(scope="module")
@@ -91,12 +85,12 @@ def test_unknown_fields_at_any_depth_follow_field_validation(kubeconfig: Path) -
 
     warned = kubectl("apply", "--validate=warn", "-f", "-", input=deployment("typo", replica=3), kubeconfig=kubeconfig)
     assert 'Warning: unknown field "spec.replica"' in warned.stderr, warned.stderr
-    stored = json.loads(kubectl("get", "deployment", "typo", "-o", "json", kubeconfig=kubeconfig).stdout)
+    stored = kubectl_get("deployment", "typo", kubeconfig=kubeconfig)
     assert "replica" not in stored["spec"]
 
     ignored = kubectl("create", "--validate=false", "-f", "-", input=yaml.safe_dump(nested), kubeconfig=kubeconfig)
     assert "Warning" not in ignored.stderr
-    stored = json.loads(kubectl("get", "deployment", "nested", "-o", "json", kubeconfig=kubeconfig).stdout)
+    stored = kubectl_get("deployment", "nested", kubeconfig=kubeconfig)
     assert "imagee" not in stored["spec"]["template"]["spec"]["containers"][0]
     assert "labelz" not in stored["spec"]["template"]["metadata"]
 

@@ -12,7 +12,6 @@ Imported by `gardener.apiserver.app` only.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ipaddress
 import logging
 import random
@@ -23,9 +22,12 @@ from typing import Any
 import orjson
 
 from gardener.apiserver import errors
+from gardener.apiserver.builtin.validation.fields import go_string_slice
 from gardener.apiserver.errors import FieldCause
 from gardener.apiserver.rest import AdmissionRequest
+from gardener.apiserver.schema import go_quote
 from gardener.apiserver.storage.interface import Backend, KeyExists, KeyNotFound, RevisionMismatch, StorageError
+from gardener.runtime.tasks import cancel_task
 
 log = logging.getLogger("gardener.apiserver.allocators")
 
@@ -261,17 +263,17 @@ class ServiceAllocator:
             causes.append(
                 _invalid(
                     "spec.ipFamilyPolicy",
-                    shown=_go_string(spec["ipFamilyPolicy"]),
+                    shown=go_quote(spec["ipFamilyPolicy"]),
                     detail="this cluster is not configured for dual-stack services",
                 )
             )
         for i, family in enumerate(families):
             if family != self.ip_range.family:
                 causes.append(
-                    _invalid(f"spec.ipFamilies[{i}]", shown=_go_string(family), detail="not configured on this cluster")
+                    _invalid(f"spec.ipFamilies[{i}]", shown=go_quote(family), detail="not configured on this cluster")
                 )
         if causes:
-            raise errors.invalid(kind="Service", group="", name=name, causes=causes)
+            raise _invalid_service(name, *causes)
 
     async def _alloc_cluster_ip(
         self, spec: dict[str, Any], *, name: str, owner: str, claims: _Claims, dry_run: bool
@@ -283,21 +285,17 @@ class ServiceAllocator:
             spec["clusterIPs"] = [HEADLESS]
             return
         if requested:
-            shown = _go_strings(ips if isinstance(ips, list) and ips else [requested])
+            shown = go_string_slice(ips if isinstance(ips, list) and ips else [requested])
             try:
                 ipaddress.ip_address(requested)
             except ValueError:
-                raise errors.invalid(
-                    kind="Service",
-                    group="",
-                    name=name,
-                    causes=[
-                        _invalid(
-                            "spec.clusterIPs[0]",
-                            shown=_go_string(requested),
-                            detail="must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)",
-                        )
-                    ],
+                raise _invalid_service(
+                    name,
+                    _invalid(
+                        "spec.clusterIPs[0]",
+                        shown=go_quote(requested),
+                        detail="must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)",
+                    ),
                 ) from None
             problem = ""
             if not self.ip_range.contains(requested):
@@ -308,13 +306,9 @@ class ServiceAllocator:
             elif not await self._take(self.ips, requested, owner=owner, dry_run=dry_run, taken=claims.ips):
                 problem = "provided IP is already allocated"
             if problem:
-                raise errors.invalid(
-                    kind="Service",
-                    group="",
-                    name=name,
-                    causes=[
-                        _invalid("spec.clusterIPs", shown=shown, detail=f"failed to allocate IP {requested}: {problem}")
-                    ],
+                raise _invalid_service(
+                    name,
+                    _invalid("spec.clusterIPs", shown=shown, detail=f"failed to allocate IP {requested}: {problem}"),
                 )
             ip = requested
         else:
@@ -372,11 +366,8 @@ class ServiceAllocator:
             if wanted:
                 problem = await self._take_port(wanted, owner=owner, claims=claims, dry_run=dry_run, old=old_ports)
                 if problem:
-                    raise errors.invalid(
-                        kind="Service",
-                        group="",
-                        name=name,
-                        causes=[_invalid(f"spec.ports[{i}].nodePort", shown=str(wanted), detail=problem)],
+                    raise _invalid_service(
+                        name, _invalid(f"spec.ports[{i}].nodePort", shown=str(wanted), detail=problem)
                     )
             else:
                 wanted = await self._next_port(owner=owner, claims=claims, dry_run=dry_run)
@@ -409,17 +400,11 @@ class ServiceAllocator:
             else:
                 old_ips, new_ips = _cluster_ips(old), spec.get("clusterIPs") or [spec.get("clusterIP")]
                 if old_ips and new_ips and new_ips[0] != old_ips[0]:
-                    raise errors.invalid(
-                        kind="Service",
-                        group="",
-                        name=name,
-                        causes=[
-                            _invalid(
-                                "spec.clusterIPs[0]",
-                                shown=_go_string(str(new_ips[0])),
-                                detail="may not change once set",
-                            )
-                        ],
+                    raise _invalid_service(
+                        name,
+                        _invalid(
+                            "spec.clusterIPs[0]", shown=go_quote(str(new_ips[0])), detail="may not change once set"
+                        ),
                     )
         elif old_type != EXTERNAL_NAME:
             claims.release_ips += _cluster_ips(old)
@@ -517,17 +502,13 @@ def _name(obj: dict[str, Any]) -> str:
     return str((obj.get("metadata") or {}).get("name") or "")
 
 
-def _go_string(value: str) -> str:
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def _go_strings(values: list[Any]) -> str:
-    """A []string as kube 1.32 prints an invalid value (Go's %#v)."""
-    return "[]string{" + ", ".join(_go_string(str(v)) for v in values) + "}"
-
-
 def _invalid(path: str, *, shown: str, detail: str) -> FieldCause:
     return FieldCause("FieldValueInvalid", f"Invalid value: {shown}: {detail}", path)
+
+
+def _invalid_service(name: str, *causes: FieldCause) -> errors.StatusError:
+    """The 422 a Service write gets when its IPs, families or node ports cannot be had."""
+    return errors.invalid(kind="Service", group="", name=name, causes=causes)
 
 
 class AllocationRepair:
@@ -551,11 +532,8 @@ class AllocationRepair:
         self._task = asyncio.create_task(self._run(), name="service-allocation-repair")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_task(self._task)
+        self._task = None
 
     async def _run(self) -> None:
         while True:

@@ -18,6 +18,40 @@ from typing import Any
 
 DATA_FILE = "k8s-1.32.json.gz"
 REF_PREFIX = "#/definitions/"
+#: every member of core/v1 VolumeSource, the one-of a Volume holds beside its name (defaulting turns a volume
+#: naming none into an emptyDir; validation requires one)
+VOLUME_SOURCES = (
+    "hostPath",
+    "emptyDir",
+    "gcePersistentDisk",
+    "awsElasticBlockStore",
+    "gitRepo",
+    "secret",
+    "nfs",
+    "iscsi",
+    "glusterfs",
+    "persistentVolumeClaim",
+    "rbd",
+    "flexVolume",
+    "cinder",
+    "cephfs",
+    "flocker",
+    "downwardAPI",
+    "fc",
+    "azureFile",
+    "configMap",
+    "vsphereVolume",
+    "quobyte",
+    "azureDisk",
+    "photonPersistentDisk",
+    "projected",
+    "portworxVolume",
+    "scaleIO",
+    "storageos",
+    "csi",
+    "ephemeral",
+    "image",
+)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -12,6 +11,7 @@ import orjson
 
 from gardener.apiserver.storage.events import ADDED, TooOld
 from gardener.apiserver.storage.interface import Backend, StorageError
+from gardener.runtime.tasks import cancel_task
 
 log = logging.getLogger("gardener.apiserver.informer")
 
@@ -81,8 +81,5 @@ class LocalInformer:
             log.exception("Informer handler failed", extra={"informer": self._name, "key": key})
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_task(self._task)
+        self._task = None

@@ -8,7 +8,6 @@ once the server listens, so the first reconcile waits for it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import copy
 import ipaddress
 import logging
@@ -19,6 +18,7 @@ from typing import Any
 from gardener.apiserver.errors import StatusError
 from gardener.apiserver.resources import ResourceInfo
 from gardener.apiserver.rest import Context, ObjectStore
+from gardener.runtime.tasks import cancel_task
 
 log = logging.getLogger("gardener.apiserver.kubernetesservice")
 
@@ -117,11 +117,8 @@ class KubernetesServiceController:
         self._task = asyncio.create_task(self._run(), name="kubernetes-service")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_task(self._task)
+        self._task = None
 
     async def _run(self) -> None:
         while not self._port():  # the server listens right after the controllers start

@@ -21,6 +21,7 @@ from gardener.apiserver.resources import Registry, ResourceInfo
 from gardener.apiserver.rest import ObjectStore
 from gardener.apiserver.storage.events import DELETED
 from gardener.apiserver.storage.interface import KeyNotFound, RevisionMismatch, StorageError
+from gardener.runtime.tasks import cancel_task
 
 log = logging.getLogger("gardener.apiserver.resourcequota")
 
@@ -55,11 +56,8 @@ class ResourceQuotaController:
     async def stop(self) -> None:
         for informer in self._informers:
             await informer.stop()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_task(self._task)
+        self._task = None
 
     def mark(self, namespace: str) -> None:
         """Recount `namespace` soon (admission calls it when a charged write failed)."""

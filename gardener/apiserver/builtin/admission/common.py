@@ -60,6 +60,23 @@ def quantity(value: Any) -> Decimal:
     return parsed if parsed is not None else Decimal(0)
 
 
+def pod_requests_and_limits(pod: dict[str, Any]) -> tuple[dict[str, Decimal], dict[str, Decimal]]:
+    """A pod's requests and limits: the sum over its containers, or its largest init container's if that is
+    more (kube's PodRequests/PodLimits, as LimitRanger and ResourceQuota both charge them)."""
+    spec = pod.get("spec") or {}
+    result: tuple[dict[str, Decimal], dict[str, Decimal]] = ({}, {})
+    for index, field in enumerate(("requests", "limits")):
+        total: dict[str, Decimal] = {}
+        for container in spec.get("containers") or []:
+            for name, value in ((container.get("resources") or {}).get(field) or {}).items():
+                total[name] = total.get(name, Decimal(0)) + quantity(value)
+        for container in spec.get("initContainers") or []:
+            for name, value in ((container.get("resources") or {}).get(field) or {}).items():
+                total[name] = max(total.get(name, Decimal(0)), quantity(value))
+        result[index].update(total)
+    return result
+
+
 def format_quantity(value: Decimal, *, binary: bool = False) -> str:
     """A sum as kube prints quantities: whole numbers plain, fractions in milli, memory in binary units."""
     if value == value.to_integral_value():

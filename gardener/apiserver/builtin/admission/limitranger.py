@@ -11,6 +11,7 @@ from gardener.apiserver.builtin.admission.common import (
     forbidden,
     is_pod_create,
     list_objects,
+    pod_requests_and_limits,
     quantity,
 )
 from gardener.apiserver.rest import AdmissionRequest, ObjectStore
@@ -72,7 +73,7 @@ class LimitRanger:
                         limits=resources.get("limits") or {},
                     )
             elif item.get("type") == POD:
-                requests, limits = _pod_totals(req.obj)
+                requests, limits = pod_requests_and_limits(req.obj)
                 problems += _check(item, limit_type=POD, requests=requests, limits=limits)
         if problems:
             raise forbidden(req, problems[0] if len(problems) == 1 else "[" + ", ".join(problems) + "]")
@@ -93,21 +94,6 @@ def _merge(container: dict[str, Any], *, requests: dict[str, Any], limits: dict[
             resources[field] = current
             notes.append(f"{', '.join(added)} {word} for {what} {container.get('name', '')}")
     return notes
-
-
-def _pod_totals(pod: dict[str, Any]) -> tuple[dict[str, Decimal], dict[str, Decimal]]:
-    spec = pod.get("spec") or {}
-    totals: tuple[dict[str, Decimal], dict[str, Decimal]] = ({}, {})
-    for index, field in enumerate(("requests", "limits")):
-        summed: dict[str, Decimal] = {}
-        for container in spec.get("containers") or []:
-            for name, value in ((container.get("resources") or {}).get(field) or {}).items():
-                summed[name] = summed.get(name, Decimal(0)) + quantity(value)
-        for container in spec.get("initContainers") or []:
-            for name, value in ((container.get("resources") or {}).get(field) or {}).items():
-                summed[name] = max(summed.get(name, Decimal(0)), quantity(value))
-        totals[index].update(summed)
-    return totals
 
 
 def _check(item: dict[str, Any], *, limit_type: str, requests: dict[str, Any], limits: dict[str, Any]) -> list[str]:

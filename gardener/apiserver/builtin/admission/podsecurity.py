@@ -8,7 +8,7 @@ and the restricted level's additions); every level is evaluated as `latest`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from gardener.apiserver.builtin.admission.common import forbidden, get_object, is_kind
@@ -99,17 +99,21 @@ def _privileged(spec: dict[str, Any], containers: Containers) -> str:
     return f"privileged ({_names('container', names)} must not set securityContext.privileged=true)" if names else ""
 
 
-def _capabilities_baseline(spec: dict[str, Any], containers: Containers) -> str:
+def _added_capabilities(containers: Containers, allowed: Collection[str]) -> list[str]:
+    """One detail per container that adds capabilities beyond `allowed`, naming them."""
     details = []
     for c in containers:
-        added = [
-            str(cap) for cap in (_sc(c).get("capabilities") or {}).get("add") or [] if cap not in BASELINE_CAPABILITIES
-        ]
+        added = [str(cap) for cap in (_sc(c).get("capabilities") or {}).get("add") or [] if cap not in allowed]
         if added:
             caps = ", ".join(f'"{cap}"' for cap in added)
             details.append(
                 f'container "{c.get("name", "")}" must not include {caps} in securityContext.capabilities.add'
             )
+    return details
+
+
+def _capabilities_baseline(spec: dict[str, Any], containers: Containers) -> str:
+    details = _added_capabilities(containers, BASELINE_CAPABILITIES)
     return f"non-default capabilities ({'; '.join(details)})" if details else ""
 
 
@@ -185,13 +189,7 @@ def _capabilities_restricted(spec: dict[str, Any], containers: Containers) -> st
     no_drop = _offending(containers, lambda c: "ALL" not in ((_sc(c).get("capabilities") or {}).get("drop") or []))
     if no_drop:
         details.append(f'{_names("container", no_drop)} must set securityContext.capabilities.drop=["ALL"]')
-    for c in containers:
-        added = [str(cap) for cap in (_sc(c).get("capabilities") or {}).get("add") or [] if cap != "NET_BIND_SERVICE"]
-        if added:
-            caps = ", ".join(f'"{cap}"' for cap in added)
-            details.append(
-                f'container "{c.get("name", "")}" must not include {caps} in securityContext.capabilities.add'
-            )
+    details += _added_capabilities(containers, ("NET_BIND_SERVICE",))
     return f"unrestricted capabilities ({'; '.join(details)})" if details else ""
 
 

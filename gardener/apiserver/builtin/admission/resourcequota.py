@@ -14,7 +14,13 @@ from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 
-from gardener.apiserver.builtin.admission.common import all_containers, forbidden, format_quantity, quantity
+from gardener.apiserver.builtin.admission.common import (
+    all_containers,
+    forbidden,
+    format_quantity,
+    pod_requests_and_limits,
+    quantity,
+)
 from gardener.apiserver.rest import AdmissionRequest, ObjectStore
 from gardener.apiserver.storage.interface import KeyNotFound, RevisionMismatch
 
@@ -47,7 +53,7 @@ def usage(obj: dict[str, Any], *, group: str, plural: str) -> dict[str, Decimal]
         used[_PLAIN_COUNTS[plural]] = Decimal(1)
     spec = obj.get("spec") or {}
     if group == "" and plural == "pods":
-        requests, limits = _pod_compute(obj)
+        requests, limits = pod_requests_and_limits(obj)
         for name in _COMPUTE:
             if name in requests:
                 used[f"requests.{name}"] = used[name] = requests[name]
@@ -68,22 +74,6 @@ def usage(obj: dict[str, Any], *, group: str, plural: str) -> dict[str, Decimal]
                 used[f"{cls}.storageclass.storage.k8s.io/requests.storage"] = quantity(storage)
                 used[f"{cls}.storageclass.storage.k8s.io/persistentvolumeclaims"] = Decimal(1)
     return used
-
-
-def _pod_compute(pod: dict[str, Any]) -> tuple[dict[str, Decimal], dict[str, Decimal]]:
-    """Sum over containers, or the largest init container if that is more (kube's PodRequests)."""
-    spec = pod.get("spec") or {}
-    result: tuple[dict[str, Decimal], dict[str, Decimal]] = ({}, {})
-    for index, field in enumerate(("requests", "limits")):
-        total: dict[str, Decimal] = {}
-        for container in spec.get("containers") or []:
-            for name, value in ((container.get("resources") or {}).get(field) or {}).items():
-                total[name] = total.get(name, Decimal(0)) + quantity(value)
-        for container in spec.get("initContainers") or []:
-            for name, value in ((container.get("resources") or {}).get(field) or {}).items():
-                total[name] = max(total.get(name, Decimal(0)), quantity(value))
-        result[index].update(total)
-    return result
 
 
 #: quota names that oblige every container to say what it needs (kube keeps this for compatibility)

@@ -11,41 +11,9 @@ from typing import Any
 
 from gardener.apiserver.builtin.defaulting._walk import default, default_zero, empty, ensure, struct, structs, unset
 from gardener.apiserver.builtin.defaulting.quantity import canonical, canonical_list
+from gardener.apiserver.builtin.schemas import VOLUME_SOURCES
 
 _CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
-#: every VolumeSource member: a volume naming none of them becomes an emptyDir
-_VOLUME_SOURCES = (
-    "hostPath",
-    "emptyDir",
-    "gcePersistentDisk",
-    "awsElasticBlockStore",
-    "gitRepo",
-    "secret",
-    "nfs",
-    "iscsi",
-    "glusterfs",
-    "persistentVolumeClaim",
-    "rbd",
-    "flexVolume",
-    "cinder",
-    "cephfs",
-    "flocker",
-    "downwardAPI",
-    "fc",
-    "azureFile",
-    "configMap",
-    "vsphereVolume",
-    "quobyte",
-    "azureDisk",
-    "photonPersistentDisk",
-    "projected",
-    "portworxVolume",
-    "scaleIO",
-    "storageos",
-    "csi",
-    "ephemeral",
-    "image",
-)
 #: 0644, the default file mode of secret, configMap, downwardAPI and projected volumes
 _FILE_MODE = 420
 
@@ -158,7 +126,7 @@ def _sources(holder: dict[str, Any]) -> None:
 
 def volume(v: dict[str, Any]) -> None:
     """SetDefaults_Volume and the defaults of each volume source."""
-    if all(unset(v, key) for key in _VOLUME_SOURCES):
+    if all(unset(v, key) for key in VOLUME_SOURCES):
         v["emptyDir"] = {}
     _sources(v)
     for key in ("secret", "configMap", "downwardAPI", "projected"):

@@ -100,15 +100,7 @@ def validate_deployment(obj: dict[str, Any], old: dict[str, Any] | None) -> list
     spec = r.obj(obj, "spec", "spec") or {}
     nonnegative(r, spec, "replicas", "spec.replicas")
     selector_and_template(r, spec, empty_message="empty selector is invalid for deployment")
-    pod = pods.restart_always(r, sub(spec, "template"))
-    if pod.get("activeDeadlineSeconds") is not None:
-        r.add(
-            [
-                forbidden(
-                    "spec.template.spec.activeDeadlineSeconds", "activeDeadlineSeconds in ReplicaSet is not Supported"
-                )
-            ]
-        )
+    pods.replica_template(r, sub(spec, "template"), kind="ReplicaSet")
     _deployment_strategy(r, spec)
     nonnegative(r, spec, "minReadySeconds", "spec.minReadySeconds")
     nonnegative(r, spec, "revisionHistoryLimit", "spec.revisionHistoryLimit")
@@ -127,15 +119,7 @@ def validate_replicaset(obj: dict[str, Any], old: dict[str, Any] | None) -> list
     nonnegative(r, spec, "replicas", "spec.replicas")
     nonnegative(r, spec, "minReadySeconds", "spec.minReadySeconds")
     selector_and_template(r, spec, empty_message="empty selector is invalid for deployment")
-    pod = pods.restart_always(r, sub(spec, "template"))
-    if pod.get("activeDeadlineSeconds") is not None:
-        r.add(
-            [
-                forbidden(
-                    "spec.template.spec.activeDeadlineSeconds", "activeDeadlineSeconds in ReplicaSet is not Supported"
-                )
-            ]
-        )
+    pods.replica_template(r, sub(spec, "template"), kind="ReplicaSet")
     _selector_immutable(r, spec, old)
     return r.causes
 

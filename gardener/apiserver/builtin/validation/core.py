@@ -225,16 +225,7 @@ def validate_replicationcontroller(obj: dict[str, Any], old: dict[str, Any] | No
     if selector and not labels.map_matches(selector, labels.template_labels(template)):
         r.add([labels.mismatch("spec.template.metadata.labels", template)])
     pods.validate_template(r, template, "spec.template")
-    pod = pods.restart_always(r, template)
-    if pod.get("activeDeadlineSeconds") is not None:
-        r.add(
-            [
-                forbidden(
-                    "spec.template.spec.activeDeadlineSeconds",
-                    "activeDeadlineSeconds in ReplicationController is not Supported",
-                )
-            ]
-        )
+    pods.replica_template(r, template, kind="ReplicationController")
     return r.causes
 
 

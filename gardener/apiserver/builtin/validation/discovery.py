@@ -8,7 +8,6 @@ from typing import Any
 from gardener.apiserver.builtin.validation import formats
 from gardener.apiserver.builtin.validation.fields import (
     Reader,
-    duplicate,
     immutable,
     invalid,
     not_supported,
@@ -63,17 +62,14 @@ def validate_endpointslice(obj: dict[str, Any], old: dict[str, Any] | None) -> l
     for i, port in ports:
         at = f"ports[{i}]"
         name = r.text(port, "name", f"{at}.name") or ""
-        if name:
-            r.add(formats.check(f"{at}.name", name, formats.dns1123_label(name)))
-        if name in names:
-            r.add([duplicate(f"{at}.name", name)])
-        names.add(name)
+        # an empty name is allowed once
+        r.add(formats.unique_name(f"{at}.name", name, names, formats.dns1123_label(name) if name else []))
         protocol = r.text(port, "protocol", f"{at}.protocol")
         if protocol is not None and protocol not in PROTOCOLS:
             r.add([not_supported(f"{at}.protocol", protocol, PROTOCOLS)])
         number = r.integer(port, "port", f"{at}.port")
         if number is not None and number != 0:
-            r.add([invalid(f"{at}.port", number, m) for m in formats.port_number(number)])
+            r.add(formats.check(f"{at}.port", number, formats.port_number(number)))
     if old is not None and obj.get("addressType") != old.get("addressType"):
         r.add([immutable("addressType", obj.get("addressType"))])
     return r.causes

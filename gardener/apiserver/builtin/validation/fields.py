@@ -10,18 +10,15 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, TypeVar
 
 from gardener.apiserver.errors import FieldCause
+from gardener.apiserver.schema import go_quote
 
+_T = TypeVar("_T")
 _PERCENT = re.compile(r"^[0-9]+%$")
 #: `field.Invalid(path, value, msg)` with a value kube prints without a value (`field.OmitValueType`)
 OMIT = object()
-
-
-def go_quote(value: str) -> str:
-    """Go's %q: a double-quoted string with Go escapes (close enough to JSON's for printable text)."""
-    return json.dumps(value, ensure_ascii=False)
 
 
 def go_value(value: Any) -> str:
@@ -138,12 +135,16 @@ class Reader:
     def add(self, causes: Iterable[FieldCause]) -> None:
         self.causes.extend(causes)
 
-    def obj(self, obj: dict[str, Any], key: str, path: str) -> dict[str, Any] | None:
+    def _typed(self, obj: dict[str, Any], key: str, path: str, kind: type[_T], want: str) -> _T | None:
+        """obj[key] when it is absent, null or of `kind`; otherwise a cause naming the JSON type `want`."""
         value = obj.get(key)
-        if value is None or isinstance(value, dict):
+        if value is None or isinstance(value, kind):
             return value
-        self.causes.append(_wrong_type(path, value, "object"))
+        self.causes.append(_wrong_type(path, value, want))
         return None
+
+    def obj(self, obj: dict[str, Any], key: str, path: str) -> dict[str, Any] | None:
+        return self._typed(obj, key, path, dict, "object")
 
     def array(self, obj: dict[str, Any], key: str, path: str) -> list[Any]:
         value = obj.get(key)
@@ -165,11 +166,7 @@ class Reader:
         return out
 
     def text(self, obj: dict[str, Any], key: str, path: str) -> str | None:
-        value = obj.get(key)
-        if value is None or isinstance(value, str):
-            return value
-        self.causes.append(_wrong_type(path, value, "string"))
-        return None
+        return self._typed(obj, key, path, str, "string")
 
     def integer(self, obj: dict[str, Any], key: str, path: str) -> int | None:
         value = obj.get(key)
@@ -183,11 +180,7 @@ class Reader:
         return None
 
     def flag(self, obj: dict[str, Any], key: str, path: str) -> bool | None:
-        value = obj.get(key)
-        if value is None or isinstance(value, bool):
-            return value
-        self.causes.append(_wrong_type(path, value, "boolean"))
-        return None
+        return self._typed(obj, key, path, bool, "boolean")
 
     def string_map(self, obj: dict[str, Any], key: str, path: str) -> dict[str, str] | None:
         value = self.obj(obj, key, path)

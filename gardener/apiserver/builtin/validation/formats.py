@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from gardener.apiserver.builtin.validation.fields import invalid
+from gardener.apiserver.builtin.validation.fields import duplicate, invalid
 from gardener.apiserver.errors import FieldCause
 
 _LABEL = "[a-z0-9]([-a-z0-9]*[a-z0-9])?"
@@ -105,7 +105,7 @@ def qualified_name(value: str) -> list[str]:
         out.append("name part must be non-empty")
     elif len(name) > 63:
         out.append("name part must be no more than 63 characters")
-    if name and not re.fullmatch(_QUALIFIED, name):
+    if not re.fullmatch(_QUALIFIED, name):  # kube reports an empty name part twice
         out.append(
             _fmt_error(
                 "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an "
@@ -170,9 +170,28 @@ def is_quantity(value: str) -> bool:
     return bool(_QUANTITY.match(value))
 
 
-def check(path: str, value: str, messages: list[str]) -> list[FieldCause]:
+def check(path: str, value: str | int, messages: list[str]) -> list[FieldCause]:
     """One `Invalid value` cause per message, as kube's Validate* wrappers of the Is* checks do."""
     return [invalid(path, value, m) for m in messages]
+
+
+def port_number_or_name(path: str, value: int | str) -> list[FieldCause]:
+    """An IntOrString port (a Service's targetPort, a NetworkPolicy port): a number in range or a port name."""
+    if isinstance(value, str):
+        return check(path, value, port_name(value))
+    return check(path, value, port_number(value))
+
+
+def unique_name(path: str, name: str, names: set[str], messages: list[str]) -> list[FieldCause]:
+    """`check` for the name of a list item, plus a duplicate cause when an earlier item took it.
+
+    `names` collects the names seen so far in the list; the name is added to it.
+    """
+    causes = check(path, name, messages)
+    if name in names:
+        causes.append(duplicate(path, name))
+    names.add(name)
+    return causes
 
 
 def ip_address(path: str, value: str) -> list[FieldCause]:

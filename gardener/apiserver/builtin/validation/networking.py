@@ -74,7 +74,7 @@ def _backend(r: Reader, backend: dict[str, Any], path: str) -> None:
         elif port_name:
             r.add(formats.check(f"{path}.service.port.name", port_name, formats.port_name(port_name)))
         elif number:
-            r.add([invalid(f"{path}.service.port.number", number, m) for m in formats.port_number(number)])
+            r.add(formats.check(f"{path}.service.port.number", number, formats.port_number(number)))
         else:
             r.add([required(path, "port name or number is required")])
     else:
@@ -187,10 +187,8 @@ def _policy_ports(r: Reader, rule: dict[str, Any], path: str) -> None:
         if protocol and protocol not in PROTOCOLS:
             r.add([not_supported(f"{at}.protocol", protocol, PROTOCOLS)])
         value = port.get("port")
-        if isinstance(value, int) and not isinstance(value, bool):
-            r.add([invalid(f"{at}.port", value, m) for m in formats.port_number(value)])
-        elif isinstance(value, str):
-            r.add(formats.check(f"{at}.port", value, formats.port_name(value)))
+        if isinstance(value, int | str) and not isinstance(value, bool):
+            r.add(formats.port_number_or_name(f"{at}.port", value))
         end = r.integer(port, "endPort", f"{at}.endPort")
         if end is not None:
             if not isinstance(value, int):

@@ -9,10 +9,10 @@ import copy
 import json
 from typing import Any
 
+from gardener.apiserver.builtin.schemas import VOLUME_SOURCES
 from gardener.apiserver.builtin.validation import formats, labels, quantities
 from gardener.apiserver.builtin.validation.fields import (
     Reader,
-    duplicate,
     forbidden,
     invalid,
     not_found,
@@ -30,40 +30,6 @@ _MESSAGE_POLICIES = ("FallbackToLogsOnError", "File")
 PROTOCOLS = ("SCTP", "TCP", "UDP")
 _TAINT_EFFECTS = ("NoExecute", "NoSchedule", "PreferNoSchedule")
 _MAX_INT32 = 2**31 - 1
-_VOLUME_SOURCES = frozenset(
-    {
-        "hostPath",
-        "emptyDir",
-        "gcePersistentDisk",
-        "awsElasticBlockStore",
-        "gitRepo",
-        "secret",
-        "nfs",
-        "iscsi",
-        "glusterfs",
-        "persistentVolumeClaim",
-        "rbd",
-        "flexVolume",
-        "cinder",
-        "cephfs",
-        "flocker",
-        "downwardAPI",
-        "fc",
-        "azureFile",
-        "configMap",
-        "vsphereVolume",
-        "quobyte",
-        "azureDisk",
-        "photonPersistentDisk",
-        "projected",
-        "portworxVolume",
-        "scaleIO",
-        "storageos",
-        "csi",
-        "ephemeral",
-        "image",
-    }
-)
 #: the fields ValidatePodUpdate lets a user change (1.32, InPlacePodVerticalScaling off)
 POD_UPDATE_MESSAGE = "pod updates may not change fields other than " + ",".join(
     (
@@ -84,11 +50,8 @@ def _volumes(r: Reader, spec: dict[str, Any], path: str) -> set[str]:
         if not name:
             r.add([required(f"{at}.name")])
         else:
-            r.add(formats.check(f"{at}.name", name, formats.dns1123_label(name)))
-            if name in names:
-                r.add([duplicate(f"{at}.name", name)])
-            names.add(name)
-        if not any(k in _VOLUME_SOURCES and volume[k] is not None for k in volume):
+            r.add(formats.unique_name(f"{at}.name", name, names, formats.dns1123_label(name)))
+        if not any(k in VOLUME_SOURCES and volume[k] is not None for k in volume):
             r.add([required(at, "must specify a volume type")])
     return names
 
@@ -99,18 +62,15 @@ def _ports(r: Reader, container: dict[str, Any], path: str) -> None:
         at = f"{path}.ports[{i}]"
         name = r.text(port, "name", f"{at}.name")
         if name:
-            r.add(formats.check(f"{at}.name", name, formats.port_name(name)))
-            if name in names:
-                r.add([duplicate(f"{at}.name", name)])
-            names.add(name)
+            r.add(formats.unique_name(f"{at}.name", name, names, formats.port_name(name)))
         number = r.integer(port, "containerPort", f"{at}.containerPort")
         if not number:
             r.add([required(f"{at}.containerPort")])
         else:
-            r.add([invalid(f"{at}.containerPort", number, m) for m in formats.port_number(number)])
+            r.add(formats.check(f"{at}.containerPort", number, formats.port_number(number)))
         host = r.integer(port, "hostPort", f"{at}.hostPort")
         if host:
-            r.add([invalid(f"{at}.hostPort", host, m) for m in formats.port_number(host)])
+            r.add(formats.check(f"{at}.hostPort", host, formats.port_number(host)))
         one_of(r, port, "protocol", f"{at}.protocol", PROTOCOLS, need=True)
 
 
@@ -149,10 +109,7 @@ def _containers(r: Reader, spec: dict[str, Any], key: str, path: str, volumes: s
         if not name:
             r.add([required(f"{at}.name")])
         else:
-            r.add(formats.check(f"{at}.name", name, formats.dns1123_label(name)))
-            if name in names:
-                r.add([duplicate(f"{at}.name", name)])
-            names.add(name)
+            r.add(formats.unique_name(f"{at}.name", name, names, formats.dns1123_label(name)))
         image = r.text(container, "image", f"{at}.image")
         if not image:
             if key != "ephemeralContainers":
@@ -243,6 +200,15 @@ def restart_always(r: Reader, template: dict[str, Any]) -> dict[str, Any]:
     if isinstance(policy, str) and policy and policy != "Always":
         r.add([not_supported("spec.template.spec.restartPolicy", policy, ("Always",))])
     return pod
+
+
+def replica_template(r: Reader, template: dict[str, Any], *, kind: str) -> None:
+    """ValidatePodTemplateSpecForReplicaSet (Deployments use it too) and ...ForReplicationController:
+    pods that are kept running, so restartPolicy Always and no activeDeadlineSeconds."""
+    if restart_always(r, template).get("activeDeadlineSeconds") is not None:
+        r.add(
+            [forbidden("spec.template.spec.activeDeadlineSeconds", f"activeDeadlineSeconds in {kind} is not Supported")]
+        )
 
 
 def validate_pod(obj: dict[str, Any], old: dict[str, Any] | None) -> list[FieldCause]:

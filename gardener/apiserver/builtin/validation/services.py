@@ -12,7 +12,6 @@ from gardener.apiserver.builtin.validation.fields import (
     Reader,
     duplicate,
     forbidden,
-    go_quote,
     go_string_slice,
     invalid,
     one_of,
@@ -21,6 +20,7 @@ from gardener.apiserver.builtin.validation.fields import (
 )
 from gardener.apiserver.builtin.validation.pods import PROTOCOLS
 from gardener.apiserver.errors import FieldCause
+from gardener.apiserver.schema import go_quote
 
 _TYPES = ("ClusterIP", "ExternalName", "LoadBalancer", "NodePort")
 _LB_ONLY = "may only be used when `type` is 'LoadBalancer'"
@@ -48,20 +48,15 @@ def _port(r: Reader, port: dict[str, Any], at: str, *, need_name: bool, names: s
     if need_name and not name:
         r.add([required(f"{at}.name")])
     elif name:
-        r.add(formats.check(f"{at}.name", name, formats.dns1123_label(name)))
-        if name in names:
-            r.add([duplicate(f"{at}.name", name)])
-        names.add(name)
+        r.add(formats.unique_name(f"{at}.name", name, names, formats.dns1123_label(name)))
     number = r.integer(port, "port", f"{at}.port")
-    r.add([invalid(f"{at}.port", number or 0, m) for m in formats.port_number(number or 0)])
+    r.add(formats.check(f"{at}.port", number or 0, formats.port_number(number or 0)))
     one_of(r, port, "protocol", f"{at}.protocol", PROTOCOLS, need=True)
     target = port.get("targetPort")
     if isinstance(target, bool) or (target is not None and not isinstance(target, int | str)):
         r.add([invalid(f"{at}.targetPort", target, "must be an integer or a port name")])
-    elif isinstance(target, int):
-        r.add([invalid(f"{at}.targetPort", target, m) for m in formats.port_number(target)])
-    elif isinstance(target, str):
-        r.add(formats.check(f"{at}.targetPort", target, formats.port_name(target)))
+    elif target is not None:
+        r.add(formats.port_number_or_name(f"{at}.targetPort", target))
     app = r.text(port, "appProtocol", f"{at}.appProtocol")
     if app is not None:
         r.add(formats.check(f"{at}.appProtocol", app, formats.qualified_name(app)))
@@ -179,11 +174,8 @@ def validate_endpoints(obj: dict[str, Any], old: dict[str, Any] | None) -> list[
             if len(ports) > 1 and not name:
                 r.add([required(f"{pat}.name")])
             elif name:
-                r.add(formats.check(f"{pat}.name", name, formats.dns1123_label(name)))
-                if name in names:
-                    r.add([duplicate(f"{pat}.name", name)])
-                names.add(name)
+                r.add(formats.unique_name(f"{pat}.name", name, names, formats.dns1123_label(name)))
             number = r.integer(port, "port", f"{pat}.port") or 0
-            r.add([invalid(f"{pat}.port", number, m) for m in formats.port_number(number)])
+            r.add(formats.check(f"{pat}.port", number, formats.port_number(number)))
             one_of(r, port, "protocol", f"{pat}.protocol", PROTOCOLS, need=True)
     return r.causes

@@ -181,3 +181,9 @@ def test_kinds_the_data_does_not_describe() -> None:
     obj = {"apiVersion": "core.gardener.cloud/v1beta1", "kind": "Shoot", "spec": {"anything": 1}}
     assert schemas.unknown_fields(group="core.gardener.cloud", version="v1beta1", kind="Shoot", obj=obj) is None
     assert obj["spec"] == {"anything": 1}
+
+
+def test_volume_sources_are_the_members_of_upstreams_volume() -> None:
+    volume = schemas.definition("io.k8s.api.core.v1.Volume")
+    assert volume is not None
+    assert sorted(schemas.VOLUME_SOURCES) == sorted(set(volume["properties"]) - {"name"})

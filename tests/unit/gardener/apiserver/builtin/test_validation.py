@@ -85,6 +85,10 @@ def test_formats_answer_kubes_messages() -> None:
     assert formats.qualified_name("example.com/my-key") == []
     assert formats.qualified_name("/x") == ["prefix part must be non-empty"]
     assert formats.qualified_name("a/b/c")[0].startswith("a qualified name must consist of")
+    # kube's IsQualifiedName reports an empty name part both as empty and as not matching
+    empty_name = formats.qualified_name("example.com/")
+    assert empty_name[0] == "name part must be non-empty"
+    assert empty_name[1].startswith("name part must consist of alphanumeric characters")
     assert formats.label_value("") == []
     assert formats.label_value("-x")[0].startswith("a valid label must be an empty string or consist of")
     assert formats.port_number(99999) == ["must be between 1 and 65535, inclusive"]

@@ -64,3 +64,14 @@ def test_restricted_asks_for_a_hardened_pod() -> None:
     assert violations("restricted", with_host_path) == [
         'restricted volume types (volume "h" uses restricted volume type "hostPath")'
     ]
+
+
+def test_restricted_allows_adding_only_net_bind_service() -> None:
+    context = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"], "add": ["NET_BIND_SERVICE"]}}
+    binds = {**RESTRICTED_OK, "containers": [{"name": "c", "image": "nginx", "securityContext": context}]}
+    assert violations("restricted", binds) == []
+    context = {**context, "capabilities": {"drop": ["ALL"], "add": ["NET_BIND_SERVICE", "CHOWN"]}}
+    chowns = {**RESTRICTED_OK, "containers": [{"name": "c", "image": "nginx", "securityContext": context}]}
+    assert violations("restricted", chowns) == [
+        'unrestricted capabilities (container "c" must not include "CHOWN" in securityContext.capabilities.add)'
+    ]
