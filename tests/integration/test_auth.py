@@ -143,3 +143,59 @@ def test_service_account_token(apiserver: ServerProcess, tmp_path: Path) -> None
     eventually(
         lambda: _get(apiserver, "/api/v1/namespaces/sa-ns/configmaps", token=token)[0] == 401, what="token revoked"
     )
+
+
+def _bind_cluster_role(admin: Path, namespace: str, role: str, user: str) -> None:
+    binding = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": {"name": f"{user}-{role}", "namespace": namespace},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}],
+    }
+    kubectl("apply", "-f", "-", kubeconfig=admin, input=json.dumps(binding))
+
+
+def test_edit_and_view_cover_the_workload_kinds(apiserver: ServerProcess, tmp_path: Path) -> None:
+    """kube 1.32's aggregated edit/view roles: an editor runs CronJobs, Ingresses and PDBs but grants nothing; a
+    viewer lists them but reads no Secrets."""
+    admin = apiserver.kubeconfig
+    create_namespace("rbac-edit", kubeconfig=admin)
+    _bind_cluster_role(admin, "rbac-edit", "edit", "erin")
+    _bind_cluster_role(admin, "rbac-edit", "view", "victor")
+    erin = _user_kubeconfig(apiserver, tmp_path, "erin")
+    victor = _user_kubeconfig(apiserver, tmp_path, "victor")
+    eventually(
+        lambda: (
+            kubectl(
+                "auth", "can-i", "create", "cronjobs", "-n", "rbac-edit", kubeconfig=erin, check=False
+            ).stdout.strip()
+            == "yes"
+        ),
+        what="the edit binding takes effect",
+    )
+
+    ns = ("-n", "rbac-edit")
+    kubectl("create", "cronjob", "nightly", "--image=busybox", "--schedule=0 3 * * *", *ns, kubeconfig=erin)
+    kubectl("create", "ingress", "web", "--rule=example.test/=web:80", *ns, kubeconfig=erin)
+    kubectl("create", "pdb", "web", "--selector=app=web", "--min-available=1", *ns, kubeconfig=erin)
+    kubectl("create", "secret", "generic", "s", "--from-literal=k=v", *ns, kubeconfig=erin)
+    role = kubectl("create", "role", "r", "--verb=get", "--resource=pods", *ns, kubeconfig=erin, check=False)
+    assert role.returncode != 0
+    assert (
+        'roles.rbac.authorization.k8s.io is forbidden: User "erin" cannot create resource "roles" in API group '
+        '"rbac.authorization.k8s.io" in the namespace "rbac-edit"' in role.stderr
+    )
+
+    eventually(
+        lambda: kubectl("get", "cronjobs", *ns, kubeconfig=victor, check=False).returncode == 0,
+        what="the view binding takes effect",
+    )
+    for kind, name in (("cronjobs.batch", "nightly"), ("ingresses.networking.k8s.io", "web"), ("pdb", "web")):
+        listed = kubectl("get", kind, *ns, "-o", "name", kubeconfig=victor)
+        assert name in listed.stdout
+    secrets = kubectl("get", "secrets", *ns, kubeconfig=victor, check=False)
+    assert secrets.returncode != 0
+    assert 'User "victor" cannot list resource "secrets" in API group "" in the namespace "rbac-edit"' in secrets.stderr
+    delete = kubectl("delete", "cronjob", "nightly", *ns, kubeconfig=victor, check=False)
+    assert delete.returncode != 0 and "forbidden" in delete.stderr
