@@ -299,21 +299,17 @@ def rules_for(user: UserInfo, namespace: str, source: RBACSource) -> UserRules:
 # The 403 clients see (k8s.io/apiserver responsewriters.Forbidden + apierrors.NewForbidden)
 
 
-def _go_quote(s: str) -> str:
-    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
 def forbidden_message(attrs: RequestAttributes, *, reason: str = "") -> str:
     """The Status message kube-apiserver sends when authorization denies a request."""
-    user = _go_quote(attrs.user.name)
+    user = errors.go_quote(attrs.user.name)
     if not attrs.is_resource_request:
-        detail = f"User {user} cannot {attrs.verb} path {_go_quote(attrs.path)}"
+        detail = f"User {user} cannot {attrs.verb} path {errors.go_quote(attrs.path)}"
     else:
         resource = f"{attrs.resource}/{attrs.subresource}" if attrs.subresource else attrs.resource
-        where = f"in the namespace {_go_quote(attrs.namespace)}" if attrs.namespace else "at the cluster scope"
+        where = f"in the namespace {errors.go_quote(attrs.namespace)}" if attrs.namespace else "at the cluster scope"
         detail = (
-            f"User {user} cannot {attrs.verb} resource {_go_quote(resource)} "
-            f"in API group {_go_quote(attrs.api_group)} {where}"
+            f"User {user} cannot {attrs.verb} resource {errors.go_quote(resource)} "
+            f"in API group {errors.go_quote(attrs.api_group)} {where}"
         )
     if reason:
         detail = f"{detail}: {reason}"
@@ -321,7 +317,7 @@ def forbidden_message(attrs: RequestAttributes, *, reason: str = "") -> str:
         return f"forbidden: {detail}"
     qualified = f"{attrs.resource}.{attrs.api_group}" if attrs.api_group else attrs.resource
     if attrs.name:
-        return f"{qualified} {_go_quote(attrs.name)} is forbidden: {detail}"
+        return f"{qualified} {errors.go_quote(attrs.name)} is forbidden: {detail}"
     return f"{qualified} is forbidden: {detail}"
 
 
