@@ -253,8 +253,9 @@ def denied(name: str, status: Any) -> StatusError:
     code = status.get("code")
     if not isinstance(code, int) or isinstance(code, bool) or code < 400:
         code = 400
+    # kube passes the webhook's Status on as it came: no details object where the webhook sent none
     details = status.get("details")
-    return StatusError(code, str(reason), text, dict(details) if isinstance(details, Mapping) else {})
+    return StatusError(code, str(reason), text, dict(details) if isinstance(details, Mapping) else None)
 
 
 def dry_run_unsupported(name: str) -> StatusError:
@@ -272,6 +273,8 @@ def build_review(attrs: Attributes, *, uid: str, version: str, review_version: s
         user["uid"] = attrs.user.uid
     if attrs.user.groups:
         user["groups"] = list(attrs.user.groups)
+    if attrs.user.extra:
+        user["extra"] = attrs.user.extra_map()
     options: dict[str, Any] = {
         "kind": _OPTIONS_KINDS.get(attrs.operation, "CreateOptions"),
         "apiVersion": "meta.k8s.io/v1",
