@@ -49,12 +49,15 @@ def extra_from_map(extra: Mapping[str, Iterable[str]]) -> tuple[tuple[str, tuple
     return tuple(sorted((key, tuple(values)) for key, values in extra.items()))
 
 
-def service_account_user(namespace: str, name: str, *, uid: str = "") -> UserInfo:
+def service_account_user(
+    namespace: str, name: str, *, uid: str = "", extra: Mapping[str, Iterable[str]] | None = None
+) -> UserInfo:
     """The identity kube's authenticators give a service account token."""
     return UserInfo(
         name=f"{SERVICE_ACCOUNT_PREFIX}{namespace}:{name}",
         groups=(SERVICE_ACCOUNTS_GROUP, f"{SERVICE_ACCOUNTS_GROUP}:{namespace}", ALL_AUTHENTICATED),
         uid=uid,
+        extra=extra_from_map(extra or {}),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import ssl
 import urllib.error
@@ -199,3 +200,66 @@ def test_edit_and_view_cover_the_workload_kinds(apiserver: ServerProcess, tmp_pa
     assert 'User "victor" cannot list resource "secrets" in API group "" in the namespace "rbac-edit"' in secrets.stderr
     delete = kubectl("delete", "cronjob", "nightly", *ns, kubeconfig=victor, check=False)
     assert delete.returncode != 0 and "forbidden" in delete.stderr
+
+
+def test_service_account_tokens_carry_kubes_extras(apiserver: ServerProcess, tmp_path: Path) -> None:
+    """kube 1.32 gives a service-account user its token's credential id, and the pod and node a bound token names;
+    a token bound to a pod stops working with the pod."""
+    from tests.integration.test_impersonation import Client
+
+    admin = apiserver.kubeconfig
+    create_namespace("sa-extra", kubeconfig=admin)
+    node = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "sa-extra-node"}}
+    sa = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "robot", "namespace": "sa-extra"}}
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "p", "namespace": "sa-extra"},
+        "spec": {
+            "serviceAccountName": "robot",
+            "nodeName": "sa-extra-node",
+            "containers": [{"name": "c", "image": "busybox"}],
+        },
+    }
+    kubectl("apply", "-f", "-", kubeconfig=admin, input="\n---\n".join(json.dumps(o) for o in (node, sa, pod)))
+    uids = {
+        kind: json.loads(kubectl("get", kind, *args, "-o", "json", kubeconfig=admin).stdout)["metadata"]["uid"]
+        for kind, args in (("node", ("sa-extra-node",)), ("pod", ("p", "-n", "sa-extra")))
+    }
+    admin_client = Client(admin)
+    token_path = "/api/v1/namespaces/sa-extra/serviceaccounts/robot/token"
+    whoami = "/apis/authentication.k8s.io/v1/selfsubjectreviews"
+    review = {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}
+
+    def token_and_extra(spec: dict[str, object]) -> tuple[str, dict[str, list[str]]]:
+        status, body = admin_client.call("POST", token_path, {"kind": "TokenRequest", "spec": spec})
+        assert status == 201, body
+        token = body["status"]["token"]
+        _, claims, _ = token.split(".")
+        jti = json.loads(base64.urlsafe_b64decode(claims + "=" * (-len(claims) % 4)))["jti"]
+        status, me = Client.with_token(apiserver, token).call("POST", whoami, review)
+        assert status == 201, me
+        assert me["status"]["userInfo"]["username"] == "system:serviceaccount:sa-extra:robot"
+        extra = me["status"]["userInfo"]["extra"]
+        assert extra.pop("authentication.kubernetes.io/credential-id") == [f"JTI={jti}"]
+        return token, extra
+
+    _, plain = token_and_extra({"expirationSeconds": 3600})
+    assert plain == {}
+    bound_ref = {"apiVersion": "v1", "kind": "Pod", "name": "p"}
+    token, bound = token_and_extra({"boundObjectRef": bound_ref})
+    assert bound == {
+        "authentication.kubernetes.io/pod-name": ["p"],
+        "authentication.kubernetes.io/pod-uid": [uids["pod"]],
+        "authentication.kubernetes.io/node-name": ["sa-extra-node"],
+        "authentication.kubernetes.io/node-uid": [uids["node"]],
+    }
+    status, body = admin_client.call("POST", token_path, {"spec": {"boundObjectRef": {**bound_ref, "uid": "other"}}})
+    assert (status, body["reason"]) == (409, "Conflict")
+    assert body["message"] == (
+        'Operation cannot be fulfilled on Pod "p": the UID in the bound object reference (other) does not match the '
+        "UID in record. The object might have been deleted and then recreated"
+    )
+
+    kubectl("delete", "pod", "p", "-n", "sa-extra", "--grace-period=0", "--force", kubeconfig=admin)
+    eventually(lambda: _get(apiserver, whoami, token=token)[0] == 401, what="the bound token dies with its pod")
