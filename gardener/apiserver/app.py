@@ -15,7 +15,17 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from gardener.apiserver import certificates, errors, httputil, impersonation, openapi, rbac, reviews, transport
+from gardener.apiserver import (
+    bootstrappolicy,
+    certificates,
+    errors,
+    httputil,
+    impersonation,
+    openapi,
+    rbac,
+    reviews,
+    transport,
+)
 from gardener.apiserver.authn import Authenticator, Unauthenticated
 from gardener.apiserver.bootstraptokens import BootstrapTokens
 from gardener.apiserver.bootstraptokens import bootstrap_policy as bootstrapper_policy
@@ -275,7 +285,7 @@ class APIServer:
         assert ns_info is not None
         for name in SYSTEM_NAMESPACES:
             await self._ensure(ns_info, "", {"metadata": {"name": name}})
-        for obj in [*rbac.bootstrap_policy(), *bootstrapper_policy()]:
+        for obj in [*bootstrappolicy.bootstrap_policy(), *bootstrapper_policy()]:
             group, _, version = obj["apiVersion"].rpartition("/")
             plural = {"ClusterRole": "clusterroles", "ClusterRoleBinding": "clusterrolebindings"}.get(obj["kind"])
             info = self.registry.get(group, version, plural or "")

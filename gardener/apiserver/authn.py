@@ -12,13 +12,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from aiohttp import web
 
 from gardener.apiserver.bootstraptokens import BootstrapTokens
-from gardener.apiserver.rbac import UserInfo
+from gardener.apiserver.rbac import UserInfo, service_account_user
 from gardener.apiserver.resources import Registry
 from gardener.apiserver.storage.interface import Backend
-from gardener.apiserver.tokens import ServiceAccountTokenSigner, StaticTokenUser
+from gardener.apiserver.tokens import ServiceAccountClaims, ServiceAccountTokenSigner, StaticTokenUser
 from gardener.runtime.pki import identity_from_peercert
 
 log = logging.getLogger("gardener.apiserver.authn")
@@ -26,8 +27,14 @@ log = logging.getLogger("gardener.apiserver.authn")
 AUTHENTICATED = "system:authenticated"
 #: kube's answer for a token no authenticator accepts
 INVALID_TOKEN = "invalid bearer token"
-#: kube's answer for a service-account token whose ServiceAccount is gone or was recreated
+#: kube's answer for a service-account token whose ServiceAccount (or bound pod) is gone or was recreated
 INVALIDATED_TOKEN = "service account token has been invalidated"
+#: the user extras kube gives service-account tokens (k8s.io/apiserver/pkg/authentication/serviceaccount)
+CREDENTIAL_ID_KEY = "authentication.kubernetes.io/credential-id"
+POD_NAME_KEY = "authentication.kubernetes.io/pod-name"
+POD_UID_KEY = "authentication.kubernetes.io/pod-uid"
+NODE_NAME_KEY = "authentication.kubernetes.io/node-name"
+NODE_UID_KEY = "authentication.kubernetes.io/node-uid"
 
 
 class Unauthenticated(Exception):
@@ -47,6 +54,21 @@ class TokenResult:
 def _go_quoted_list(values: Sequence[str]) -> str:
     """Go's %q of a []string: `["a" "b"]`."""
     return "[" + " ".join('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values) + "]"
+
+
+def service_account_extra(claims: ServiceAccountClaims) -> dict[str, list[str]]:
+    """kube 1.32's ServiceAccountInfo.UserInfo extras: the bound pod and its node, and the credential id."""
+    extra: dict[str, list[str]] = {}
+    if claims.pod is not None and claims.pod.name and claims.pod.uid:
+        extra[POD_NAME_KEY] = [claims.pod.name]
+        extra[POD_UID_KEY] = [claims.pod.uid]
+    if claims.jti:
+        extra[CREDENTIAL_ID_KEY] = [f"JTI={claims.jti}"]
+    if claims.node is not None and claims.node.name:
+        extra[NODE_NAME_KEY] = [claims.node.name]
+        if claims.node.uid:  # kube sets the node uid only along with the name
+            extra[NODE_UID_KEY] = [claims.node.uid]
+    return extra
 
 
 class Authenticator:
@@ -113,11 +135,14 @@ class Authenticator:
         if stored is None or f'"uid":"{claims.uid}"'.encode() not in stored.value:
             # The ServiceAccount is gone or was recreated: its old tokens stop working, as in kube.
             return TokenResult(None, error=INVALIDATED_TOKEN)
-        user = UserInfo(
-            name=f"system:serviceaccount:{claims.namespace}:{claims.name}",
-            uid=claims.uid,
-            groups=("system:serviceaccounts", f"system:serviceaccounts:{claims.namespace}", AUTHENTICATED),
-        )
+        if claims.pod is not None:
+            # a token bound to a pod dies with it, as kube's validator checks
+            pods = self._registry.get("", "v1", "pods")
+            assert pods is not None
+            pod = await self._backend.get(pods.key(claims.namespace, claims.pod.name))
+            if pod is None or orjson.loads(pod.value).get("metadata", {}).get("uid") != claims.pod.uid:
+                return TokenResult(None, error=INVALIDATED_TOKEN)
+        user = service_account_user(claims.namespace, claims.name, uid=claims.uid, extra=service_account_extra(claims))
         return TokenResult(user, audiences=matching)
 
     def _audience_agnostic(self, user: UserInfo, audiences: Sequence[str]) -> TokenResult:

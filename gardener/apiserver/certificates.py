@@ -1,7 +1,7 @@
 """certificates.k8s.io CertificateSigningRequests: what kube-apiserver's CSR strategies guarantee.
 
-The server, not the client, records who asked (`spec.username`, `groups`, `uid`), so an approver can trust
-it; the spec never changes after creation; approval conditions change only through `/approval` (the
+The server, not the client, records who asked (`spec.username`, `groups`, `uid`, `extra`), so an approver can
+trust it; the spec never changes after creation; approval conditions change only through `/approval` (the
 merge lives in `ObjectStore`), and `/status` keeps them while a signer adds the certificate, once.
 """
 
@@ -96,7 +96,10 @@ async def mutate(req: AdmissionRequest) -> None:
             spec["uid"] = req.user.uid
         else:
             spec.pop("uid", None)
-        spec.pop("extra", None)
+        if req.user.extra:
+            spec["extra"] = req.user.extra_map()
+        else:
+            spec.pop("extra", None)
         return
     if req.operation != "UPDATE" or req.old is None:
         return

@@ -6,6 +6,7 @@ Every failure a client can cause ends up as one of these, with the HTTP code, th
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -107,14 +108,22 @@ def conflict(*, resource: str, group: str, name: str, why: str | None = None) ->
 
 
 def invalid(*, kind: str, group: str, name: str, causes: list[FieldCause] | tuple[FieldCause, ...]) -> StatusError:
-    summary = ", ".join(f"{c.field}: {c.message}" if c.field else c.message for c in causes)
-    return StatusError(
-        422,
-        "Invalid",
-        f'{kind}.{group} "{name}" is invalid: {summary}' if group else f'{kind} "{name}" is invalid: {summary}',
-        _details(name=name, group=group, kind=kind),
-        causes=tuple(causes),
-    )
+    """kube's NewInvalid: `<Kind>.<group> "<name>" is invalid: <causes>`, the causes as `field.ErrorList.ToAggregate`
+    prints them: `<field>: <message>` each (the colon stays when the field is empty), duplicates dropped, one as is,
+    several in brackets."""
+    qualified = f"{kind}.{group}" if group else kind
+    message = f"{qualified} {go_quote(name)} is invalid"
+    summaries = list(dict.fromkeys(f"{c.field}: {c.message}" for c in causes))
+    if len(summaries) == 1:
+        message += f": {summaries[0]}"
+    elif summaries:
+        message += ": [" + ", ".join(summaries) + "]"
+    return StatusError(422, "Invalid", message, _details(name=name, group=group, kind=kind), causes=tuple(causes))
+
+
+def go_quote(s: str) -> str:
+    """Go's %q (strconv.Quote), close enough: kube quotes names and string values in messages with it."""
+    return json.dumps(s, ensure_ascii=False)
 
 
 def bad_request(message: str) -> StatusError:
@@ -196,8 +205,6 @@ def invalid_patch_result(document: str, problem: str) -> StatusError:
 
     `document` is the patched JSON (kube quotes all of it into the cause), `problem` the decoder's message.
     """
-    import json
-
     cause = FieldCause(
         "FieldValueInvalid", f"Invalid value: {json.dumps(document, ensure_ascii=False)}: {problem}", "patch"
     )

@@ -26,7 +26,7 @@ from gardener.apiserver.selectors import (
     parse_field_selector,
     parse_label_selector,
 )
-from gardener.apiserver.tokens import ServiceAccountTokenSigner
+from gardener.apiserver.tokens import BoundObject, ServiceAccountTokenSigner
 from gardener.apiserver.watch import MAX_TIMEOUT, WatchRequest, serve_watch
 
 PATCH_TYPES = {
@@ -376,6 +376,10 @@ class ResourceHandler:
                 ],
             )
         audiences = list(spec.get("audiences") or ["https://kubernetes.default.svc.cluster.local"])
+        bound_ref = spec.get("boundObjectRef")
+        pod, node = await self._bound_pod(ns, name, bound_ref) if bound_ref else (None, None)
+        if pod is not None:
+            bound_ref = {**(bound_ref or {}), "uid": pod.uid}
         now = time.time()
         token = self.signer.issue(
             namespace=ns,
@@ -384,6 +388,8 @@ class ResourceHandler:
             audiences=audiences,
             expiration_seconds=expiration,
             now=now,
+            pod=pod,
+            node=node,
         )
         expires = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now + expiration))
         out = copy.deepcopy(body)
@@ -392,10 +398,48 @@ class ResourceHandler:
         out["spec"] = {
             "audiences": audiences,
             "expirationSeconds": expiration,
-            "boundObjectRef": spec.get("boundObjectRef"),
+            "boundObjectRef": bound_ref,
         }
         out["status"] = {"token": token, "expirationTimestamp": expires}
         return httputil.json_response(out, status=201)
+
+    async def _bound_pod(
+        self, ns: str, sa_name: str, ref: dict[str, Any]
+    ) -> tuple[BoundObject | None, BoundObject | None]:
+        """kube's TokenREST checks of a Pod reference: the pod exists (with that uid) and runs as the service
+        account; the token then names the pod and the node it runs on. Other kinds bind nothing here."""
+        if ref.get("kind") != "Pod" or ref.get("apiVersion", "v1") != "v1":
+            return None, None
+        pods = self.registry.get("", "v1", "pods")
+        assert pods is not None
+        pod = await self.store.get(pods, ns, str(ref.get("name") or ""))
+        uid = pod["metadata"]["uid"]
+        if ref.get("uid") and ref["uid"] != uid:
+            raise errors.conflict(
+                resource="Pod",
+                group="",
+                name=pod["metadata"]["name"],
+                why=f"the UID in the bound object reference ({ref['uid']}) does not match the UID in record. The "
+                "object might have been deleted and then recreated",
+            )
+        if (pod.get("spec") or {}).get("serviceAccountName", "default") != sa_name:
+            raise errors.bad_request(
+                f"cannot bind token for serviceaccount {errors.go_quote(sa_name)} to pod running with different "
+                "serviceaccount name."
+            )
+        node_name = (pod.get("spec") or {}).get("nodeName") or ""
+        node = None
+        if node_name:
+            nodes = self.registry.get("", "v1", "nodes")
+            assert nodes is not None
+            try:
+                node_uid = (await self.store.get(nodes, "", node_name))["metadata"]["uid"]
+            except StatusError as exc:
+                if exc.code != 404:
+                    raise
+                node_uid = ""  # kube binds the node by name alone when it is not (yet) known
+            node = BoundObject(node_name, node_uid)
+        return BoundObject(pod["metadata"]["name"], uid), node
 
 
 def _check_options(request: web.Request, kind: str, *, patch_type: str = "") -> None:

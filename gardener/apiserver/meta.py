@@ -6,9 +6,11 @@ import json
 import re
 import secrets
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from gardener.apiserver.builtin.validation import formats
 from gardener.apiserver.errors import FieldCause
 
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -46,24 +48,19 @@ def is_qualified_name(key: str) -> bool:
     return 0 < len(name) <= 63 and bool(_QUALIFIED_NAME.match(name))
 
 
+#: kube's ValidateNameFunc per rule: NameIsDNSSubdomain (most kinds), NameIsDNSLabel (namespaces),
+#: NameIsDNS1035Label (services), ValidatePathSegmentName (RBAC objects)
+_NAME_CHECKS: dict[str, Callable[[str], list[str]]] = {
+    "subdomain": formats.dns1123_subdomain,
+    "label": formats.dns1123_label,
+    "dns1035": formats.dns1035_label,
+    "path": formats.path_segment,
+}
+
+
 def validate_name(name: str, *, field: str, rule: str) -> list[FieldCause]:
-    """`rule` is "subdomain" (most kinds), "label" (namespaces, services) or "path" (RBAC objects)."""
-    if rule == "path":
-        if name in (".", "..") or "/" in name or "%" in name:
-            return [FieldCause("FieldValueInvalid", f"Invalid value: \"{name}\": may not contain '/' or '%'", field)]
-        return []
-    ok = is_dns_label(name) if rule == "label" else is_dns_subdomain(name)
-    if ok:
-        return []
-    what = "RFC 1123 label" if rule == "label" else "RFC 1123 subdomain"
-    return [
-        FieldCause(
-            "FieldValueInvalid",
-            f'Invalid value: "{name}": a lowercase {what} must consist of lower case alphanumeric characters, '
-            "'-' or '.', and must start and end with an alphanumeric character",
-            field,
-        )
-    ]
+    """One `Invalid value` cause per problem, worded as apimachinery's (examples and regex included)."""
+    return formats.check(field, name, _NAME_CHECKS[rule](name))
 
 
 def validate_object_meta(meta: Any, *, name_rule: str) -> list[FieldCause]:

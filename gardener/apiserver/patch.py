@@ -12,6 +12,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from gardener.apiserver.schema import go_float
+
 
 class PatchError(Exception):
     """A patch that cannot be applied; `code` is the HTTP status to answer with.
@@ -31,6 +33,22 @@ class PatchError(Exception):
 
 class PatchTestFailed(PatchError):
     """A JSON Patch `test` op did not match: an optimistic precondition (kopf tests resourceVersion) failed."""
+
+
+def go_text(value: Any) -> str:
+    """Go's `%+v` of a decoded JSON value (`map[k:v ...]` with sorted keys, `[a b]`, floats as `%v`): how kube
+    quotes a strategic merge patch in its errors."""
+    if isinstance(value, dict):
+        return "map[" + " ".join(f"{k}:{go_text(value[k])}" for k in sorted(value)) + "]"
+    if isinstance(value, list):
+        return "[" + " ".join(go_text(v) for v in value) + "]"
+    if value is None:
+        return "<nil>"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return go_float(float(value))  # encoding/json decodes every number into a float64
+    return str(value)
 
 
 # --- JSON helpers ------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """RBAC authorization as kube-apiserver does it: decide a request from (Cluster)Roles and their bindings.
 
 Pure logic: the server hands in the request attributes and a synchronous, cache-backed view of the RBAC
-objects. Also builds the forbidden message clients see and the bootstrap policy a fresh server creates.
+objects. Also builds the forbidden message clients see and resolves ClusterRole aggregation; the roles a fresh
+server creates are in `bootstrappolicy`.
 """
 
 from __future__ import annotations
@@ -48,12 +49,15 @@ def extra_from_map(extra: Mapping[str, Iterable[str]]) -> tuple[tuple[str, tuple
     return tuple(sorted((key, tuple(values)) for key, values in extra.items()))
 
 
-def service_account_user(namespace: str, name: str, *, uid: str = "") -> UserInfo:
+def service_account_user(
+    namespace: str, name: str, *, uid: str = "", extra: Mapping[str, Iterable[str]] | None = None
+) -> UserInfo:
     """The identity kube's authenticators give a service account token."""
     return UserInfo(
         name=f"{SERVICE_ACCOUNT_PREFIX}{namespace}:{name}",
         groups=(SERVICE_ACCOUNTS_GROUP, f"{SERVICE_ACCOUNTS_GROUP}:{namespace}", ALL_AUTHENTICATED),
         uid=uid,
+        extra=extra_from_map(extra or {}),
     )
 
 
@@ -298,21 +302,17 @@ def rules_for(user: UserInfo, namespace: str, source: RBACSource) -> UserRules:
 # The 403 clients see (k8s.io/apiserver responsewriters.Forbidden + apierrors.NewForbidden)
 
 
-def _go_quote(s: str) -> str:
-    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
 def forbidden_message(attrs: RequestAttributes, *, reason: str = "") -> str:
     """The Status message kube-apiserver sends when authorization denies a request."""
-    user = _go_quote(attrs.user.name)
+    user = errors.go_quote(attrs.user.name)
     if not attrs.is_resource_request:
-        detail = f"User {user} cannot {attrs.verb} path {_go_quote(attrs.path)}"
+        detail = f"User {user} cannot {attrs.verb} path {errors.go_quote(attrs.path)}"
     else:
         resource = f"{attrs.resource}/{attrs.subresource}" if attrs.subresource else attrs.resource
-        where = f"in the namespace {_go_quote(attrs.namespace)}" if attrs.namespace else "at the cluster scope"
+        where = f"in the namespace {errors.go_quote(attrs.namespace)}" if attrs.namespace else "at the cluster scope"
         detail = (
-            f"User {user} cannot {attrs.verb} resource {_go_quote(resource)} "
-            f"in API group {_go_quote(attrs.api_group)} {where}"
+            f"User {user} cannot {attrs.verb} resource {errors.go_quote(resource)} "
+            f"in API group {errors.go_quote(attrs.api_group)} {where}"
         )
     if reason:
         detail = f"{detail}: {reason}"
@@ -320,7 +320,7 @@ def forbidden_message(attrs: RequestAttributes, *, reason: str = "") -> str:
         return f"forbidden: {detail}"
     qualified = f"{attrs.resource}.{attrs.api_group}" if attrs.api_group else attrs.resource
     if attrs.name:
-        return f"{qualified} {_go_quote(attrs.name)} is forbidden: {detail}"
+        return f"{qualified} {errors.go_quote(attrs.name)} is forbidden: {detail}"
     return f"{qualified} is forbidden: {detail}"
 
 
@@ -379,302 +379,3 @@ def resolve_aggregation(cluster_roles: Iterable[Mapping[str, Any]]) -> list[dict
         if not changed:
             break
     return roles
-
-
-# --------------------------------------------------------------------------------------------------------------------
-# Bootstrap policy (kubernetes/plugin/pkg/auth/authorizer/rbac/bootstrappolicy)
-
-_READ = ("get", "list", "watch")
-_WRITE = ("create", "update", "patch", "delete", "deletecollection")
-_READ_WRITE = _READ + _WRITE
-
-
-def _rule(verbs: Iterable[str], *, groups: Iterable[str] = (), resources: Iterable[str] = ()) -> dict[str, Any]:
-    return {"apiGroups": sorted(groups), "resources": sorted(resources), "verbs": sorted(verbs)}
-
-
-def _url_rule(verbs: Iterable[str], urls: Iterable[str]) -> dict[str, Any]:
-    return {"nonResourceURLs": sorted(urls), "verbs": sorted(verbs)}
-
-
-def _meta(name: str, labels: Mapping[str, str] | None = None) -> dict[str, Any]:
-    return {
-        "name": name,
-        "labels": {BOOTSTRAP_LABEL: "rbac-defaults", **(labels or {})},
-        "annotations": {AUTOUPDATE_ANNOTATION: "true"},
-    }
-
-
-def _cluster_role(
-    name: str,
-    rules: list[dict[str, Any]],
-    *,
-    labels: Mapping[str, str] | None = None,
-    aggregate_from: str | None = None,
-) -> dict[str, Any]:
-    role: dict[str, Any] = {
-        "apiVersion": RBAC_API_VERSION,
-        "kind": "ClusterRole",
-        "metadata": _meta(name, labels),
-        "rules": rules,
-    }
-    if aggregate_from:
-        role["aggregationRule"] = {"clusterRoleSelectors": [{"matchLabels": {aggregate_from: "true"}}]}
-    return role
-
-
-def _cluster_role_binding(name: str, groups: Iterable[str]) -> dict[str, Any]:
-    return {
-        "apiVersion": RBAC_API_VERSION,
-        "kind": "ClusterRoleBinding",
-        "metadata": _meta(name),
-        "roleRef": {"apiGroup": RBAC_GROUP, "kind": "ClusterRole", "name": name},
-        "subjects": [{"apiGroup": RBAC_GROUP, "kind": "Group", "name": g} for g in groups],
-    }
-
-
-def _bootstrap_cluster_roles() -> list[dict[str, Any]]:
-    core, apps, batch, ext = "", "apps", "batch", "extensions"
-    return [
-        _cluster_role(
-            "cluster-admin",
-            [_rule(["*"], groups=["*"], resources=["*"]), _url_rule(["*"], ["*"])],
-        ),
-        _cluster_role(
-            "system:discovery",
-            [
-                _url_rule(
-                    ["get"],
-                    [
-                        "/livez",
-                        "/readyz",
-                        "/healthz",
-                        "/version",
-                        "/version/",
-                        "/openapi",
-                        "/openapi/*",
-                        "/api",
-                        "/api/*",
-                        "/apis",
-                        "/apis/*",
-                    ],
-                )
-            ],
-        ),
-        _cluster_role(
-            "system:monitoring",
-            [
-                _url_rule(
-                    ["get"],
-                    [
-                        "/metrics",
-                        "/metrics/slis",
-                        "/livez",
-                        "/readyz",
-                        "/healthz",
-                        "/livez/*",
-                        "/readyz/*",
-                        "/healthz/*",
-                    ],
-                )
-            ],
-        ),
-        _cluster_role(
-            "system:basic-user",
-            [
-                _rule(
-                    ["create"],
-                    groups=["authorization.k8s.io"],
-                    resources=["selfsubjectaccessreviews", "selfsubjectrulesreviews"],
-                ),
-                _rule(["create"], groups=["authentication.k8s.io"], resources=["selfsubjectreviews"]),
-            ],
-        ),
-        _cluster_role(
-            "system:public-info-viewer",
-            [_url_rule(["get"], ["/livez", "/readyz", "/healthz", "/version", "/version/"])],
-        ),
-        _cluster_role("admin", [], aggregate_from=AGGREGATE_TO_ADMIN),
-        _cluster_role("edit", [], labels={AGGREGATE_TO_ADMIN: "true"}, aggregate_from=AGGREGATE_TO_EDIT),
-        _cluster_role("view", [], labels={AGGREGATE_TO_EDIT: "true"}, aggregate_from=AGGREGATE_TO_VIEW),
-        _cluster_role(
-            "system:aggregate-to-admin",
-            [
-                _rule(["create"], groups=["authorization.k8s.io"], resources=["localsubjectaccessreviews"]),
-                _rule(_READ_WRITE, groups=[RBAC_GROUP], resources=["roles", "rolebindings"]),
-            ],
-            labels={AGGREGATE_TO_ADMIN: "true"},
-        ),
-        _cluster_role(
-            "system:aggregate-to-edit",
-            [
-                _rule(
-                    _READ,
-                    groups=[core],
-                    resources=[
-                        "pods/attach",
-                        "pods/proxy",
-                        "pods/exec",
-                        "pods/portforward",
-                        "secrets",
-                        "services/proxy",
-                    ],
-                ),
-                _rule(["impersonate"], groups=[core], resources=["serviceaccounts"]),
-                _rule(
-                    _WRITE,
-                    groups=[core],
-                    resources=["pods", "pods/attach", "pods/proxy", "pods/exec", "pods/portforward"],
-                ),
-                _rule(["create"], groups=[core], resources=["pods/eviction"]),
-                _rule(
-                    _WRITE,
-                    groups=[core],
-                    resources=[
-                        "replicationcontrollers",
-                        "replicationcontrollers/scale",
-                        "serviceaccounts",
-                        "services",
-                        "services/proxy",
-                        "persistentvolumeclaims",
-                        "configmaps",
-                        "secrets",
-                    ],
-                ),
-                _rule(["create"], groups=[core], resources=["serviceaccounts/token"]),
-                _rule(
-                    _WRITE,
-                    groups=[apps],
-                    resources=[
-                        "statefulsets",
-                        "statefulsets/scale",
-                        "daemonsets",
-                        "deployments",
-                        "deployments/scale",
-                        "deployments/rollback",
-                        "replicasets",
-                        "replicasets/scale",
-                    ],
-                ),
-                _rule(_WRITE, groups=["autoscaling"], resources=["horizontalpodautoscalers"]),
-                _rule(_WRITE, groups=[batch], resources=["jobs", "cronjobs"]),
-                _rule(
-                    _WRITE,
-                    groups=[ext],
-                    resources=[
-                        "daemonsets",
-                        "deployments",
-                        "deployments/scale",
-                        "deployments/rollback",
-                        "ingresses",
-                        "replicasets",
-                        "replicasets/scale",
-                        "replicationcontrollers/scale",
-                        "networkpolicies",
-                    ],
-                ),
-                _rule(_WRITE, groups=["policy"], resources=["poddisruptionbudgets"]),
-                _rule(_WRITE, groups=["networking.k8s.io"], resources=["networkpolicies", "ingresses"]),
-            ],
-            labels={AGGREGATE_TO_EDIT: "true"},
-        ),
-        _cluster_role(
-            "system:aggregate-to-view",
-            [
-                _rule(
-                    _READ,
-                    groups=[core],
-                    resources=[
-                        "pods",
-                        "replicationcontrollers",
-                        "replicationcontrollers/scale",
-                        "serviceaccounts",
-                        "services",
-                        "services/status",
-                        "endpoints",
-                        "persistentvolumeclaims",
-                        "persistentvolumeclaims/status",
-                        "configmaps",
-                    ],
-                ),
-                _rule(
-                    _READ,
-                    groups=[core],
-                    resources=[
-                        "limitranges",
-                        "resourcequotas",
-                        "bindings",
-                        "events",
-                        "pods/status",
-                        "resourcequotas/status",
-                        "namespaces/status",
-                        "replicationcontrollers/status",
-                        "pods/log",
-                    ],
-                ),
-                # read access to namespaces at namespace scope means reading *this* namespace
-                _rule(_READ, groups=[core], resources=["namespaces"]),
-                _rule(_READ, groups=["discovery.k8s.io"], resources=["endpointslices"]),
-                _rule(
-                    _READ,
-                    groups=[apps],
-                    resources=[
-                        "controllerrevisions",
-                        "statefulsets",
-                        "statefulsets/status",
-                        "statefulsets/scale",
-                        "daemonsets",
-                        "daemonsets/status",
-                        "deployments",
-                        "deployments/status",
-                        "deployments/scale",
-                        "replicasets",
-                        "replicasets/status",
-                        "replicasets/scale",
-                    ],
-                ),
-                _rule(
-                    _READ,
-                    groups=["autoscaling"],
-                    resources=["horizontalpodautoscalers", "horizontalpodautoscalers/status"],
-                ),
-                _rule(_READ, groups=[batch], resources=["jobs", "cronjobs", "cronjobs/status", "jobs/status"]),
-                _rule(
-                    _READ,
-                    groups=[ext],
-                    resources=[
-                        "daemonsets",
-                        "daemonsets/status",
-                        "deployments",
-                        "deployments/scale",
-                        "deployments/status",
-                        "ingresses",
-                        "ingresses/status",
-                        "replicasets",
-                        "replicasets/scale",
-                        "replicasets/status",
-                        "replicationcontrollers/scale",
-                        "networkpolicies",
-                    ],
-                ),
-                _rule(_READ, groups=["policy"], resources=["poddisruptionbudgets", "poddisruptionbudgets/status"]),
-                _rule(
-                    _READ, groups=["networking.k8s.io"], resources=["networkpolicies", "ingresses", "ingresses/status"]
-                ),
-            ],
-            labels={AGGREGATE_TO_VIEW: "true"},
-        ),
-    ]
-
-
-def bootstrap_policy() -> list[dict[str, Any]]:
-    """The ClusterRoles (aggregated rules already filled in) and ClusterRoleBindings a fresh server creates."""
-    roles = resolve_aggregation(_bootstrap_cluster_roles())
-    bindings = [
-        _cluster_role_binding("cluster-admin", [SYSTEM_MASTERS]),
-        _cluster_role_binding("system:monitoring", [MONITORING_GROUP]),
-        _cluster_role_binding("system:discovery", [ALL_AUTHENTICATED]),
-        _cluster_role_binding("system:basic-user", [ALL_AUTHENTICATED]),
-        _cluster_role_binding("system:public-info-viewer", [ALL_AUTHENTICATED, ALL_UNAUTHENTICATED]),
-    ]
-    return roles + bindings

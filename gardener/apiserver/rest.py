@@ -57,6 +57,9 @@ class Context:
     warnings: list[str] = field(default_factory=list)
     #: set when a server-side apply created the object (the response is then 201)
     created: bool = False
+    #: set by the JSON, merge and strategic patch path: the value kube quotes when the patched object has unknown
+    #: fields under Strict, which then is a 422 on the field `patch` rather than a request body's 400
+    patched: str | None = None
     #: what admission steps asked to run once the write they admitted is settled, with whether it was stored
     #: (e.g. an allocated cluster IP is released when the create fails, kube's allocation transactions)
     after_write: list[AfterWrite] = field(default_factory=list)
@@ -382,9 +385,11 @@ class ObjectStore:
     def _unknown_fields(self, info: ResourceInfo, removed: list[str], *, ctx: Context) -> None:
         """kube's strict decoding: Strict refuses the body naming every unknown field, Warn warns once per field."""
         if ctx.field_validation == "Strict":
+            problem = "strict decoding error: " + ", ".join(f'unknown field "{path}"' for path in removed)
+            if ctx.patched is not None:
+                raise errors.invalid_patch_result(ctx.patched, problem)
             raise errors.bad_request(
-                f'{info.kind} in version "{info.version}" cannot be handled as a {info.kind}: strict decoding error: '
-                + ", ".join(f'unknown field "{path}"' for path in removed)
+                f'{info.kind} in version "{info.version}" cannot be handled as a {info.kind}: {problem}'
             )
         if ctx.field_validation == "Warn":
             ctx.warnings += [f'unknown field "{path}"' for path in removed]
@@ -488,6 +493,8 @@ class ObjectStore:
                     if not isinstance(body, dict):
                         raise errors.bad_request("a strategic merge patch must be a JSON object")
                     result = patch.apply_strategic_merge_patch(current, body, kind=info.kind)
+                    # kube's strategic patcher quotes the patch itself, the JSON patchers the patched object
+                    ctx.patched = patch.go_text(body)
                 else:
                     raise errors.unsupported_media_type(patch_type, ["application/json-patch+json"])
             except patch.PatchTestFailed as exc:
@@ -497,6 +504,8 @@ class ObjectStore:
             except patch.PatchError as exc:
                 code = getattr(exc, "code", 422)
                 raise StatusError(code, "BadRequest" if code == 400 else "Invalid", str(exc)) from None
+            if patch_type != "strategic":
+                ctx.patched = orjson.dumps(result).decode()
             result = self._check_body(info, result, namespace=namespace, name=name, patch_result=True)
             new_rv = result["metadata"].get("resourceVersion")
             if new_rv and new_rv != current["metadata"].get("resourceVersion"):

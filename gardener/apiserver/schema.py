@@ -27,7 +27,7 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any, Final
 
-from gardener.apiserver.errors import FieldCause
+from gardener.apiserver.errors import FieldCause, go_quote
 from gardener.apiserver.meta import OBJECT_META_FIELDS
 
 # --------------------------------------------------------------------------------------------------
@@ -81,11 +81,6 @@ def field_too_many(path: str, actual: int, max_items: int) -> FieldCause:
 
 def _with_detail(head: str, detail: str) -> str:
     return f"{head}: {detail}" if detail else head
-
-
-def go_quote(s: str) -> str:
-    """Go's %q (strconv.Quote), close enough: kube quotes string values and enum members with it."""
-    return json.dumps(s, ensure_ascii=False)
 
 
 def render_value(value: Any) -> str:

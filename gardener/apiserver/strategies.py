@@ -29,7 +29,7 @@ class Strategy:
     #: mutate `obj` (old is None on create): what kube's PrepareForCreate/PrepareForUpdate do beyond defaulting;
     #: returns problems found (validation proper lives in gardener.apiserver.builtin.validation)
     prepare: Hook | None = None
-    #: how names are checked: "subdomain", "label" or "path" (see meta.validate_name)
+    #: how names are checked: "subdomain", "label", "dns1035" or "path" (see meta.validate_name)
     name_rule: str = "subdomain"
     #: JSON types of the fields `prepare` reads, checked before it runs (see decode_shape)
     shape: Shape | None = None
@@ -305,7 +305,7 @@ STRATEGIES: dict[tuple[str, str], Strategy] = {
     ("", "Secret"): Strategy(prepare=_secret, shape=_secret_shape),
     ("", "ConfigMap"): Strategy(shape=_configmap_shape),
     ("", "Namespace"): Strategy(prepare=_namespace, name_rule="label", shape=_namespace_shape),
-    ("", "Service"): Strategy(prepare=_service, name_rule="label", shape=_service_shape),
+    ("", "Service"): Strategy(prepare=_service, name_rule="dns1035", shape=_service_shape),
     ("", "Pod"): Strategy(prepare=_pod, shape=_pod_shape),
     ("", "ReplicationController"): _KEEPS_GENERATION,
     ("", "PodTemplate"): _KEEPS_GENERATION,

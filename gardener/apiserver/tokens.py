@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 __all__ = [
     "DEFAULT_ISSUER",
+    "BoundObject",
     "ServiceAccountClaims",
     "ServiceAccountTokenSigner",
     "StaticTokenUser",
@@ -45,6 +46,14 @@ _EC_ALGORITHMS: dict[str, tuple[str, type[hashes.SHA256 | hashes.SHA384 | hashes
 
 
 @dataclass(frozen=True)
+class BoundObject:
+    """An object a token is bound to (kube's `kubernetes.io` claims `pod` and `node`)."""
+
+    name: str
+    uid: str
+
+
+@dataclass(frozen=True)
 class ServiceAccountClaims:
     """What a valid service-account token says about its bearer."""
 
@@ -53,6 +62,11 @@ class ServiceAccountClaims:
     uid: str
     audiences: tuple[str, ...]
     expires_at: float
+    #: the token's own id (`jti`), which kube reports as the credential id
+    jti: str = ""
+    #: the pod the token is bound to, and the node that pod ran on when the token was issued
+    pod: BoundObject | None = None
+    node: BoundObject | None = None
 
 
 @dataclass(frozen=True)
@@ -155,8 +169,11 @@ class ServiceAccountTokenSigner:
         audiences: Sequence[str],
         expiration_seconds: int,
         now: float | None = None,
+        pod: BoundObject | None = None,
+        node: BoundObject | None = None,
     ) -> str:
-        """Sign a token for service account `namespace/name` that expires `expiration_seconds` from `now`."""
+        """Sign a token for service account `namespace/name` that expires `expiration_seconds` from `now`,
+        bound to `pod` (running on `node`) when given."""
         if not _is_name(namespace) or not _is_name(name):
             raise ValueError("namespace and name must be non-empty and contain no ':'")
         if isinstance(audiences, str):
@@ -167,13 +184,17 @@ class ServiceAccountTokenSigner:
         if expiration_seconds <= 0:
             raise ValueError("expiration_seconds must be positive")
         issued_at = int(time.time() if now is None else now)
+        kube: dict[str, Any] = {"namespace": namespace, "serviceaccount": {"name": name, "uid": uid}}
+        for key, bound in (("pod", pod), ("node", node)):
+            if bound is not None:
+                kube[key] = {"name": bound.name, "uid": bound.uid}
         claims = {
             "aud": auds,
             "exp": issued_at + int(expiration_seconds),
             "iat": issued_at,
             "iss": self._issuer,
             "jti": str(uuid.uuid4()),
-            "kubernetes.io": {"namespace": namespace, "serviceaccount": {"name": name, "uid": uid}},
+            "kubernetes.io": kube,
             "nbf": issued_at,
             "sub": f"{_SUBJECT_PREFIX}{namespace}:{name}",
         }
@@ -247,7 +268,28 @@ class ServiceAccountTokenSigner:
             return None
         if claims.get("sub") != f"{_SUBJECT_PREFIX}{namespace}:{name}":
             return None
-        return ServiceAccountClaims(namespace=namespace, name=name, uid=uid, audiences=audiences, expires_at=float(exp))
+        jti = claims.get("jti", "")
+        if not isinstance(jti, str):
+            return None
+        bound: dict[str, BoundObject | None] = {}
+        for key in ("pod", "node"):
+            ref = kube.get(key)
+            if ref is None:
+                bound[key] = None
+                continue
+            if not isinstance(ref, dict) or not isinstance(ref.get("name"), str) or not isinstance(ref.get("uid"), str):
+                return None
+            bound[key] = BoundObject(ref["name"], ref["uid"])
+        return ServiceAccountClaims(
+            namespace=namespace,
+            name=name,
+            uid=uid,
+            audiences=audiences,
+            expires_at=float(exp),
+            jti=jti,
+            pod=bound["pod"],
+            node=bound["node"],
+        )
 
 
 def load_token_file(path: Path) -> dict[str, StaticTokenUser]:

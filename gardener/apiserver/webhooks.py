@@ -49,7 +49,7 @@ import orjson
 
 from gardener.apiserver import patch
 from gardener.apiserver.controllers.informer import LocalInformer
-from gardener.apiserver.errors import StatusError
+from gardener.apiserver.errors import StatusError, go_quote
 from gardener.apiserver.rbac import UserInfo
 from gardener.apiserver.resources import Registry
 from gardener.apiserver.rest import AdmissionRequest, ObjectStore
@@ -235,13 +235,13 @@ def internal_error(message: str) -> StatusError:
 
 def call_failed(name: str, why: str) -> StatusError:
     """A failing-closed call error, as kube's ErrCallingWebhook wrapped in an internal error."""
-    return internal_error(f"failed calling webhook {_go_quote(name)}: {why}")
+    return internal_error(f"failed calling webhook {go_quote(name)}: {why}")
 
 
 def denied(name: str, status: Any) -> StatusError:
     """webhookerrors.ToStatusErr: the webhook's own Status with the message prefixed and a code of at least 400."""
     status = status if isinstance(status, Mapping) else {}
-    denied_by = f"admission webhook {_go_quote(name)} denied the request"
+    denied_by = f"admission webhook {go_quote(name)} denied the request"
     message = status.get("message") if isinstance(status.get("message"), str) else ""
     reason = status.get("reason") if isinstance(status.get("reason"), str) else ""
     if message:
@@ -253,16 +253,13 @@ def denied(name: str, status: Any) -> StatusError:
     code = status.get("code")
     if not isinstance(code, int) or isinstance(code, bool) or code < 400:
         code = 400
+    # kube passes the webhook's Status on as it came: no details object where the webhook sent none
     details = status.get("details")
-    return StatusError(code, str(reason), text, dict(details) if isinstance(details, Mapping) else {})
+    return StatusError(code, str(reason), text, dict(details) if isinstance(details, Mapping) else None)
 
 
 def dry_run_unsupported(name: str) -> StatusError:
-    return StatusError(400, "BadRequest", f"admission webhook {_go_quote(name)} does not support dry run")
-
-
-def _go_quote(s: str) -> str:
-    return orjson.dumps(s).decode()
+    return StatusError(400, "BadRequest", f"admission webhook {go_quote(name)} does not support dry run")
 
 
 # ---- the AdmissionReview ----
@@ -276,6 +273,8 @@ def build_review(attrs: Attributes, *, uid: str, version: str, review_version: s
         user["uid"] = attrs.user.uid
     if attrs.user.groups:
         user["groups"] = list(attrs.user.groups)
+    if attrs.user.extra:
+        user["extra"] = attrs.user.extra_map()
     options: dict[str, Any] = {
         "kind": _OPTIONS_KINDS.get(attrs.operation, "CreateOptions"),
         "apiVersion": "meta.k8s.io/v1",
@@ -659,7 +658,7 @@ def apply_patch(name: str, attrs: Attributes, version: str, ops: Sequence[Any]) 
     obj = attrs.obj
     if obj is None:
         raise internal_error(
-            f"admission webhook {_go_quote(name)} attempted to modify the object, which is not supported for this "
+            f"admission webhook {go_quote(name)} attempted to modify the object, which is not supported for this "
             "operation"
         )
     api_version = f"{attrs.group}/{version}" if attrs.group else version
@@ -670,9 +669,9 @@ def apply_patch(name: str, attrs: Attributes, version: str, ops: Sequence[Any]) 
     except patch.PatchError as exc:
         raise internal_error(str(exc)) from None
     if not isinstance(patched, dict) or not isinstance(patched.get("metadata"), dict):
-        raise internal_error(f"admission webhook {_go_quote(name)} returned a patch that leaves no object metadata")
+        raise internal_error(f"admission webhook {go_quote(name)} returned a patch that leaves no object metadata")
     if patched.get("apiVersion") != api_version or patched.get("kind") != sent.get("kind"):
-        raise internal_error(f"admission webhook {_go_quote(name)} attempted to change the object's apiVersion or kind")
+        raise internal_error(f"admission webhook {go_quote(name)} attempted to change the object's apiVersion or kind")
     if "apiVersion" in obj:
         patched["apiVersion"] = obj["apiVersion"]
     else:

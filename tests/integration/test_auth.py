@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import ssl
 import urllib.error
@@ -143,3 +144,122 @@ def test_service_account_token(apiserver: ServerProcess, tmp_path: Path) -> None
     eventually(
         lambda: _get(apiserver, "/api/v1/namespaces/sa-ns/configmaps", token=token)[0] == 401, what="token revoked"
     )
+
+
+def _bind_cluster_role(admin: Path, namespace: str, role: str, user: str) -> None:
+    binding = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": {"name": f"{user}-{role}", "namespace": namespace},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}],
+    }
+    kubectl("apply", "-f", "-", kubeconfig=admin, input=json.dumps(binding))
+
+
+def test_edit_and_view_cover_the_workload_kinds(apiserver: ServerProcess, tmp_path: Path) -> None:
+    """kube 1.32's aggregated edit/view roles: an editor runs CronJobs, Ingresses and PDBs but grants nothing; a
+    viewer lists them but reads no Secrets."""
+    admin = apiserver.kubeconfig
+    create_namespace("rbac-edit", kubeconfig=admin)
+    _bind_cluster_role(admin, "rbac-edit", "edit", "erin")
+    _bind_cluster_role(admin, "rbac-edit", "view", "victor")
+    erin = _user_kubeconfig(apiserver, tmp_path, "erin")
+    victor = _user_kubeconfig(apiserver, tmp_path, "victor")
+    eventually(
+        lambda: (
+            kubectl(
+                "auth", "can-i", "create", "cronjobs", "-n", "rbac-edit", kubeconfig=erin, check=False
+            ).stdout.strip()
+            == "yes"
+        ),
+        what="the edit binding takes effect",
+    )
+
+    ns = ("-n", "rbac-edit")
+    kubectl("create", "cronjob", "nightly", "--image=busybox", "--schedule=0 3 * * *", *ns, kubeconfig=erin)
+    kubectl("create", "ingress", "web", "--rule=example.test/=web:80", *ns, kubeconfig=erin)
+    kubectl("create", "pdb", "web", "--selector=app=web", "--min-available=1", *ns, kubeconfig=erin)
+    kubectl("create", "secret", "generic", "s", "--from-literal=k=v", *ns, kubeconfig=erin)
+    role = kubectl("create", "role", "r", "--verb=get", "--resource=pods", *ns, kubeconfig=erin, check=False)
+    assert role.returncode != 0
+    assert (
+        'roles.rbac.authorization.k8s.io is forbidden: User "erin" cannot create resource "roles" in API group '
+        '"rbac.authorization.k8s.io" in the namespace "rbac-edit"' in role.stderr
+    )
+
+    eventually(
+        lambda: kubectl("get", "cronjobs", *ns, kubeconfig=victor, check=False).returncode == 0,
+        what="the view binding takes effect",
+    )
+    for kind, name in (("cronjobs.batch", "nightly"), ("ingresses.networking.k8s.io", "web"), ("pdb", "web")):
+        listed = kubectl("get", kind, *ns, "-o", "name", kubeconfig=victor)
+        assert name in listed.stdout
+    secrets = kubectl("get", "secrets", *ns, kubeconfig=victor, check=False)
+    assert secrets.returncode != 0
+    assert 'User "victor" cannot list resource "secrets" in API group "" in the namespace "rbac-edit"' in secrets.stderr
+    delete = kubectl("delete", "cronjob", "nightly", *ns, kubeconfig=victor, check=False)
+    assert delete.returncode != 0 and "forbidden" in delete.stderr
+
+
+def test_service_account_tokens_carry_kubes_extras(apiserver: ServerProcess, tmp_path: Path) -> None:
+    """kube 1.32 gives a service-account user its token's credential id, and the pod and node a bound token names;
+    a token bound to a pod stops working with the pod."""
+    from tests.integration.test_impersonation import Client
+
+    admin = apiserver.kubeconfig
+    create_namespace("sa-extra", kubeconfig=admin)
+    node = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "sa-extra-node"}}
+    sa = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "robot", "namespace": "sa-extra"}}
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "p", "namespace": "sa-extra"},
+        "spec": {
+            "serviceAccountName": "robot",
+            "nodeName": "sa-extra-node",
+            "containers": [{"name": "c", "image": "busybox"}],
+        },
+    }
+    kubectl("apply", "-f", "-", kubeconfig=admin, input="\n---\n".join(json.dumps(o) for o in (node, sa, pod)))
+    uids = {
+        kind: json.loads(kubectl("get", kind, *args, "-o", "json", kubeconfig=admin).stdout)["metadata"]["uid"]
+        for kind, args in (("node", ("sa-extra-node",)), ("pod", ("p", "-n", "sa-extra")))
+    }
+    admin_client = Client(admin)
+    token_path = "/api/v1/namespaces/sa-extra/serviceaccounts/robot/token"
+    whoami = "/apis/authentication.k8s.io/v1/selfsubjectreviews"
+    review = {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}
+
+    def token_and_extra(spec: dict[str, object]) -> tuple[str, dict[str, list[str]]]:
+        status, body = admin_client.call("POST", token_path, {"kind": "TokenRequest", "spec": spec})
+        assert status == 201, body
+        token = body["status"]["token"]
+        _, claims, _ = token.split(".")
+        jti = json.loads(base64.urlsafe_b64decode(claims + "=" * (-len(claims) % 4)))["jti"]
+        status, me = Client.with_token(apiserver, token).call("POST", whoami, review)
+        assert status == 201, me
+        assert me["status"]["userInfo"]["username"] == "system:serviceaccount:sa-extra:robot"
+        extra = me["status"]["userInfo"]["extra"]
+        assert extra.pop("authentication.kubernetes.io/credential-id") == [f"JTI={jti}"]
+        return token, extra
+
+    _, plain = token_and_extra({"expirationSeconds": 3600})
+    assert plain == {}
+    bound_ref = {"apiVersion": "v1", "kind": "Pod", "name": "p"}
+    token, bound = token_and_extra({"boundObjectRef": bound_ref})
+    assert bound == {
+        "authentication.kubernetes.io/pod-name": ["p"],
+        "authentication.kubernetes.io/pod-uid": [uids["pod"]],
+        "authentication.kubernetes.io/node-name": ["sa-extra-node"],
+        "authentication.kubernetes.io/node-uid": [uids["node"]],
+    }
+    status, body = admin_client.call("POST", token_path, {"spec": {"boundObjectRef": {**bound_ref, "uid": "other"}}})
+    assert (status, body["reason"]) == (409, "Conflict")
+    assert body["message"] == (
+        'Operation cannot be fulfilled on Pod "p": the UID in the bound object reference (other) does not match the '
+        "UID in record. The object might have been deleted and then recreated"
+    )
+
+    kubectl("delete", "pod", "p", "-n", "sa-extra", "--grace-period=0", "--force", kubeconfig=admin)
+    eventually(lambda: _get(apiserver, whoami, token=token)[0] == 401, what="the bound token dies with its pod")

@@ -307,3 +307,37 @@ def test_impersonation_headers(apiserver: ServerProcess, tmp_path: Path) -> None
 def test_uid_or_extra_without_user_is_400(apiserver: ServerProcess, header: str) -> None:
     status, body = Client(apiserver.kubeconfig).call("GET", "/api/v1/namespaces", headers=[(header, "x")])
     assert status == 400 and body["message"].endswith("] without impersonating a user")
+
+
+def test_csr_records_the_requesters_extra(apiserver: ServerProcess, tmp_path: Path) -> None:
+    """kube's CSR strategy copies user.Info's Extra into spec.extra, like username, uid and groups."""
+    _apply(apiserver.kubeconfig, *_cluster_role("imp-e-all", IMPERSONATE_ALL, "imp-e-user"))
+    client = Client(_user(apiserver, tmp_path, "imp-e-user"))
+    csr = {
+        "apiVersion": "certificates.k8s.io/v1",
+        "kind": "CertificateSigningRequest",
+        "metadata": {"name": "imp-e-csr"},
+        "spec": {
+            "request": base64.b64encode(_csr_pem("jane")).decode(),
+            "signerName": "kubernetes.io/kube-apiserver-client",
+            "usages": ["client auth"],
+            "extra": {"forged": ["by-the-client"]},
+        },
+    }
+    headers = [
+        ("Impersonate-User", "jane"),
+        ("Impersonate-Group", "system:masters"),
+        ("Impersonate-Extra-Scopes", "view"),
+        ("Impersonate-Extra-Scopes", "edit"),
+    ]
+
+    def created() -> Any:
+        status, body = client.call(
+            "POST", "/apis/certificates.k8s.io/v1/certificatesigningrequests", csr, headers=headers
+        )
+        assert status == 201, body
+        return body
+
+    body = eventually(created, what="impersonation allowed")
+    assert body["spec"]["username"] == "jane"
+    assert body["spec"]["extra"] == {"scopes": ["view", "edit"]}

@@ -874,12 +874,32 @@ def test_invalid_name_is_422(kube: Kube, ns: str, widgets: str) -> None:
     assert 'status="422 Unprocessable Entity"' in failed.stderr
     assert (
         'The ConfigMap "Bad_Name" is invalid: metadata.name: Invalid value: "Bad_Name": a lowercase RFC 1123 subdomain'
-        in failed.stderr
+        " must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric "
+        "character (e.g. 'example.com', regex used for validation is "
+        "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')" in failed.stderr
     )
     failed = kube.create(widget("-nope-", size="small"), args=("-n", ns), check=False)
     assert failed.returncode == 1 and 'The Widget "-nope-" is invalid: metadata.name: Invalid value' in failed.stderr
     failed = kube.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "x.y"}}, check=False)
-    assert failed.returncode == 1 and 'The Namespace "x.y" is invalid: metadata.name' in failed.stderr
+    assert failed.returncode == 1
+    assert (
+        'The Namespace "x.y" is invalid: metadata.name: Invalid value: "x.y": a lowercase RFC 1123 label must '
+        "consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character "
+        "(e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
+    ) in failed.stderr
+    # upstream names Services by DNS-1035 (a leading digit is refused) and RBAC objects by URL path segment
+    service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "1web"}, "spec": {"ports": [{"port": 80}]}}
+    failed = kube.create(service, args=("-n", ns), check=False)
+    assert failed.returncode == 1
+    assert (
+        'The Service "1web" is invalid: metadata.name: Invalid value: "1web": a DNS-1035 label must consist of lower '
+        "case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric "
+        "character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')"
+    ) in failed.stderr
+    role = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "a%b"}, "rules": []}
+    failed = kube.create(role, args=("-n", ns), check=False)
+    assert failed.returncode == 1
+    assert 'The Role "a%b" is invalid: metadata.name: Invalid value: "a%b": may not contain \'%\'' in failed.stderr
 
 
 def test_imperative_create_commands(kube: Kube, ns: str) -> None:

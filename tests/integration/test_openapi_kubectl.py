@@ -51,6 +51,21 @@ def test_explain_reaches_the_leaves(kubeconfig: Path) -> None:
     assert missing.returncode == 1 and 'field "replica" does not exist' in missing.stderr
 
 
+def test_unknown_fields_in_a_patch_are_422_on_the_field_patch(kubeconfig: Path) -> None:
+    """kube decodes a patched object strictly and answers 422 Invalid on `patch` (not the 400 of a create),
+    quoting the strategic patch in Go's %+v."""
+    kubectl("apply", "-f", "-", input=deployment("patched"), kubeconfig=kubeconfig)
+    typo = kubectl("apply", "-f", "-", input=deployment("patched", replica=3), kubeconfig=kubeconfig, check=False)
+    assert typo.returncode == 1
+    assert (
+        'The request is invalid: patch: Invalid value: "map[metadata:map[annotations:map[kubectl.kubernetes.io/'
+        "last-applied-configuration:"
+    ) in typo.stderr, typo.stderr
+    assert 'replica:3]]": strict decoding error: unknown field "spec.replica"' in typo.stderr, typo.stderr
+    stored = json.loads(kubectl("get", "deployment", "patched", "-o", "json", kubeconfig=kubeconfig).stdout)
+    assert "replica" not in stored["spec"]
+
+
 def test_get_raw_openapi_v2_answers_swagger(kubeconfig: Path) -> None:
     out = kubectl("get", "--raw", "/openapi/v2", kubeconfig=kubeconfig)
     document = json.loads(out.stdout)

@@ -517,8 +517,12 @@ def test_custom_object_unknown_fields(custom: client.CustomObjectsApi, ns: str, 
         custom.patch_namespaced_custom_object(
             GROUP, "v1", ns, PLURAL, "p", {"spec": {"extra": 1, "level": 2}}, field_validation="Strict"
         )
-    assert strict_patch.value.status == 400
-    assert 'unknown field "spec.extra"' in status_of(strict_patch.value)["message"]
+    # kube answers a patched object's strict decoding error as 422 Invalid on the field `patch`
+    assert strict_patch.value.status == 422
+    problem = status_of(strict_patch.value)
+    assert problem["reason"] == "Invalid"
+    assert [c["field"] for c in problem["details"]["causes"]] == ["patch"]
+    assert problem["message"].endswith('strict decoding error: unknown field "spec.extra"')
     assert custom.get_namespaced_custom_object(GROUP, "v1", ns, PLURAL, "p")["spec"]["level"] == 1
     ignored = custom.patch_namespaced_custom_object(
         GROUP, "v1", ns, PLURAL, "p", {"spec": {"extra": 1, "level": 2}}, field_validation="Ignore"

@@ -184,8 +184,12 @@ def test_subject_access_reviews(apiserver: ServerProcess, tmp_path: Path) -> Non
 
     status, problem = admin.call("POST", f"{AUTHZ}/subjectaccessreviews", _sar({}))
     assert (status, problem["reason"]) == (422, "Invalid")
-    # (kube brackets a message of several causes, "is invalid: [a, b]": errors.invalid does not yet)
-    assert problem["message"].startswith('SubjectAccessReview.authorization.k8s.io "" is invalid: ')
+    # kube brackets a message of several causes
+    assert problem["message"] == (
+        'SubjectAccessReview.authorization.k8s.io "" is invalid: [spec.resourceAttributes: Invalid value: "null": '
+        "exactly one of nonResourceAttributes or resourceAttributes must be specified, spec.user: Invalid value: "
+        '"": at least one of user or group must be specified]'
+    )
     assert problem["details"]["causes"] == [
         {
             "reason": "FieldValueInvalid",

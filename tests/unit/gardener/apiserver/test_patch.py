@@ -17,6 +17,7 @@ from gardener.apiserver.patch import (
     apply_json_patch,
     apply_merge_patch,
     apply_strategic_merge_patch,
+    go_text,
     strategic_merge_supported,
 )
 
@@ -802,3 +803,16 @@ def test_strategic_merge_patch_result_does_not_alias_inputs() -> None:
     for container in result["spec"]["containers"]:
         container["env"].append({"name": "Z"})
     assert (original, patch) == before
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        ({"spec": {"replica": 3, "paused": True}}, "map[spec:map[paused:true replica:3]]"),
+        ({"b": [1, "x", None], "a": 1.5}, "map[a:1.5 b:[1 x <nil>]]"),
+        ({"n": 1000000}, "map[n:1e+06]"),
+        ([], "[]"),
+    ],
+)
+def test_go_text_prints_like_go_percent_plus_v(value: Any, text: str) -> None:
+    assert go_text(value) == text

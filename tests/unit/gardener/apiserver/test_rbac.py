@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from gardener.apiserver import errors
+from gardener.apiserver.bootstrappolicy import bootstrap_policy
 from gardener.apiserver.rbac import (
     Decision,
     RBACSource,
@@ -15,7 +16,6 @@ from gardener.apiserver.rbac import (
     UserInfo,
     aggregated_rules,
     authorize,
-    bootstrap_policy,
     forbidden_error,
     forbidden_message,
     resolve_aggregation,
@@ -107,6 +107,10 @@ BOB = UserInfo("bob", ("system:authenticated",))
 ROOT = UserInfo("root", ("system:masters",))
 ANON = UserInfo("system:anonymous", ("system:unauthenticated",))
 SA = service_account_user("ci", "deployer")
+SCHEDULER = UserInfo("system:kube-scheduler", ("system:authenticated",))
+KCM = UserInfo("system:kube-controller-manager", ("system:authenticated",))
+PROXY = UserInfo("system:kube-proxy", ("system:authenticated",))
+KUBELET = UserInfo("system:node:n1", ("system:nodes", "system:authenticated"))
 
 OBJECTS: list[dict[str, Any]] = [
     _role(
@@ -441,6 +445,19 @@ def test_bootstrap_policy_objects() -> None:
     assert [s["name"] for s in policy["ClusterRoleBinding", "system:discovery"]["subjects"]] == ["system:authenticated"]
     assert policy["ClusterRole", "edit"]["metadata"]["labels"]["rbac.authorization.k8s.io/aggregate-to-admin"] == "true"
     assert policy["ClusterRole", "view"]["metadata"]["labels"]["rbac.authorization.k8s.io/aggregate-to-edit"] == "true"
+    assert "subjects" not in policy["ClusterRoleBinding", "system:node"]
+    assert policy["ClusterRoleBinding", "system:kube-dns"]["subjects"] == [
+        {"kind": "ServiceAccount", "name": "kube-dns", "namespace": "kube-system"}
+    ]
+    approver = policy["ClusterRole", "system:certificates.k8s.io:kubelet-serving-approver"]
+    assert approver["rules"] == [
+        {
+            "apiGroups": ["certificates.k8s.io"],
+            "resources": ["signers"],
+            "verbs": ["approve"],
+            "resourceNames": ["kubernetes.io/kubelet-serving"],
+        }
+    ]
     assert policy["ClusterRole", "admin"]["aggregationRule"] == {
         "clusterRoleSelectors": [{"matchLabels": {"rbac.authorization.k8s.io/aggregate-to-admin": "true"}}]
     }
@@ -478,6 +495,36 @@ def _bind(user: UserInfo, role: str, namespace: str) -> MemorySource:
         ("admin", _res(BOB, "deletecollection", "configmaps", namespace="ns"), True),
         ("admin", _res(BOB, "create", "namespaces"), False),
         ("cluster-admin", _res(BOB, "create", "shoots", group="core.gardener.cloud", namespace="ns"), True),
+        # every kind a user runs in a namespace, as kube 1.32's aggregate-to-edit/-view grant them
+        ("edit", _res(BOB, "create", "cronjobs", group="batch", namespace="ns"), True),
+        ("edit", _res(BOB, "create", "ingresses", group="networking.k8s.io", namespace="ns"), True),
+        ("edit", _res(BOB, "create", "networkpolicies", group="networking.k8s.io", namespace="ns"), True),
+        ("edit", _res(BOB, "create", "poddisruptionbudgets", group="policy", namespace="ns"), True),
+        ("edit", _res(BOB, "patch", "horizontalpodautoscalers", group="autoscaling", namespace="ns"), True),
+        ("edit", _res(BOB, "create", "replicationcontrollers", namespace="ns"), True),
+        ("edit", _res(BOB, "create", "events", namespace="ns"), True),
+        ("edit", _res(BOB, "create", "pods", namespace="ns", name="p", subresource="eviction"), True),
+        ("edit", _res(BOB, "create", "pods", namespace="ns", name="p", subresource="exec"), True),
+        ("edit", _res(BOB, "get", "pods", namespace="ns", name="p", subresource="portforward"), True),
+        ("edit", _res(BOB, "create", "serviceaccounts", namespace="ns", name="sa", subresource="token"), True),
+        ("edit", _res(BOB, "get", "services", namespace="ns", name="s", subresource="proxy"), True),
+        ("edit", _res(BOB, "create", "endpoints", namespace="ns"), False),
+        ("edit", _res(BOB, "create", "limitranges", namespace="ns"), False),
+        ("edit", _res(BOB, "update", "resourcequotas", namespace="ns", name="q"), False),
+        ("edit", _res(BOB, "create", "rolebindings", group="rbac.authorization.k8s.io", namespace="ns"), False),
+        ("view", _res(BOB, "list", "cronjobs", group="batch", namespace="ns"), True),
+        ("view", _res(BOB, "list", "ingresses", group="networking.k8s.io", namespace="ns"), True),
+        ("view", _res(BOB, "list", "poddisruptionbudgets", group="policy", namespace="ns"), True),
+        ("view", _res(BOB, "list", "endpointslices", group="discovery.k8s.io", namespace="ns"), True),
+        ("view", _res(BOB, "list", "controllerrevisions", group="apps", namespace="ns"), True),
+        ("view", _res(BOB, "list", "limitranges", namespace="ns"), True),
+        ("view", _res(BOB, "get", "resourcequotas", namespace="ns", name="q"), True),
+        ("view", _res(BOB, "get", "pods", namespace="ns", name="p", subresource="log"), True),
+        ("view", _res(BOB, "create", "pods", namespace="ns", name="p", subresource="exec"), False),
+        ("view", _res(BOB, "list", "secrets", namespace="ns"), False),
+        ("view", _res(BOB, "create", "pods", namespace="ns", name="p", subresource="eviction"), False),
+        ("admin", _res(BOB, "create", "localsubjectaccessreviews", group="authorization.k8s.io", namespace="ns"), True),
+        ("admin", _res(BOB, "create", "cronjobs", group="batch", namespace="ns"), True),
     ],
 )
 def test_bootstrap_roles_grant_like_kube(role: str, attrs: RequestAttributes, allowed: bool) -> None:
@@ -497,6 +544,18 @@ def test_bootstrap_roles_grant_like_kube(role: str, attrs: RequestAttributes, al
         (ANON, _res(ANON, "create", "selfsubjectaccessreviews", group="authorization.k8s.io"), False),
         (BOB, _res(BOB, "list", "pods", namespace="x"), False),
         (BOB, _url(BOB, "/metrics"), False),
+        (BOB, _res(BOB, "create", "selfsubjectreviews", group="authentication.k8s.io"), True),
+        (SA, _url(SA, "/openid/v1/jwks"), True),
+        (BOB, _url(BOB, "/openid/v1/jwks"), False),
+        (SCHEDULER, _res(SCHEDULER, "create", "pods", namespace="x", name="p", subresource="binding"), True),
+        (SCHEDULER, _res(SCHEDULER, "update", "leases", group="coordination.k8s.io", name="kube-scheduler"), True),
+        (SCHEDULER, _res(SCHEDULER, "update", "leases", group="coordination.k8s.io", name="other"), False),
+        (SCHEDULER, _res(SCHEDULER, "update", "persistentvolumeclaims", namespace="x", name="c"), True),
+        (KCM, _res(KCM, "list", "cronjobs", group="batch"), True),
+        (KCM, _res(KCM, "create", "cronjobs", group="batch", namespace="x"), False),
+        (PROXY, _res(PROXY, "watch", "endpointslices", group="discovery.k8s.io"), True),
+        # kube binds system:node to no one: kubelets get rights from the Node authorizer
+        (KUBELET, _res(KUBELET, "list", "pods"), False),
     ],
 )
 def test_bootstrap_default_bindings(user: UserInfo, attrs: RequestAttributes, allowed: bool) -> None:

@@ -14,7 +14,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
 
+from gardener.apiserver.authn import service_account_extra
 from gardener.apiserver.tokens import (
+    BoundObject,
     ServiceAccountClaims,
     ServiceAccountTokenSigner,
     StaticTokenUser,
@@ -105,6 +107,7 @@ def test_es256_token_has_kube_shape_and_a_jose_signature(
         uid="0b9a5c7e-1111-2222-3333-444455556666",
         audiences=("https://kubernetes.default.svc.cluster.local", "gardener"),
         expires_at=NOW + 3600,
+        jti=claims["jti"],
     )
 
 
@@ -325,3 +328,41 @@ def test_load_token_file_errors_name_the_line_not_the_token(
         load_token_file(path)
     assert f"line {line}:" in str(excinfo.value)
     assert "secret-token-xyz" not in str(excinfo.value)
+
+
+def test_pod_bound_token_names_pod_and_node(signer: ServiceAccountTokenSigner) -> None:
+    pod, node = BoundObject("web-0", "pod-uid"), BoundObject("worker-1", "node-uid")
+    token = _issue(signer, pod=pod, node=node)
+    _, claims, _ = _decode(token)
+    assert claims["kubernetes.io"]["pod"] == {"name": "web-0", "uid": "pod-uid"}
+    assert claims["kubernetes.io"]["node"] == {"name": "worker-1", "uid": "node-uid"}
+    verified = signer.verify(token, now=NOW + 10)
+    assert verified is not None and (verified.pod, verified.node) == (pod, node)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [{"pod": "web-0"}, {"pod": {"name": "web-0"}}, {"node": {"name": 1, "uid": "u"}}],
+)
+def test_malformed_bound_object_claims_are_rejected(
+    signer: ServiceAccountTokenSigner, ec_key: ec.EllipticCurvePrivateKey, bad: dict[str, Any]
+) -> None:
+    header, claims, _ = _decode(_issue(signer))
+    claims["kubernetes.io"].update(bad)
+    assert signer.verify(_sign_raw(ec_key, header, claims), now=NOW + 10) is None
+
+
+def test_service_account_extra_like_kube() -> None:
+    """kube 1.32's ServiceAccountInfo.UserInfo: credential id from the jti, pod and node of a bound token."""
+    plain = ServiceAccountClaims("ns", "sa", "u", ("api",), NOW, jti="abc")
+    assert service_account_extra(plain) == {"authentication.kubernetes.io/credential-id": ["JTI=abc"]}
+    bound = ServiceAccountClaims(
+        "ns", "sa", "u", ("api",), NOW, jti="abc", pod=BoundObject("p", "pu"), node=BoundObject("n", "")
+    )
+    assert service_account_extra(bound) == {
+        "authentication.kubernetes.io/pod-name": ["p"],
+        "authentication.kubernetes.io/pod-uid": ["pu"],
+        "authentication.kubernetes.io/credential-id": ["JTI=abc"],
+        "authentication.kubernetes.io/node-name": ["n"],
+    }
+    assert service_account_extra(ServiceAccountClaims("ns", "sa", "u", ("api",), NOW)) == {}

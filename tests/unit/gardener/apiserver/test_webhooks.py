@@ -17,7 +17,7 @@ import pytest
 from aiohttp import web
 
 from gardener.apiserver.errors import StatusError
-from gardener.apiserver.rbac import UserInfo
+from gardener.apiserver.rbac import UserInfo, extra_from_map
 from gardener.apiserver.resources import Registry, ResourceInfo
 from gardener.apiserver.rest import AdmissionRequest, ObjectStore
 from gardener.apiserver.storage.sqlite import SQLiteBackend
@@ -285,6 +285,9 @@ def test_denied_formats_like_kube(status: Any, code: int, reason: str, message: 
 def test_denied_keeps_details() -> None:
     err = denied("w", {"message": "m", "code": 422, "details": {"causes": [{"field": "spec.x", "message": "bad"}]}})
     assert err.to_status()["details"] == {"causes": [{"field": "spec.x", "message": "bad"}]}
+    # a Status without details is passed on without them, as kube's ToStatusErr does
+    assert "details" not in denied("w", {"message": "m", "code": 403}).to_status()
+    assert denied("w", {"message": "m", "details": {}}).to_status()["details"] == {}
 
 
 @pytest.mark.parametrize(("value", "expected"), [(None, 10), (5, 5), (30, 30), (31, 30), (0, 10), (-1, 10), ("7", 10)])
@@ -323,6 +326,10 @@ def test_build_review() -> None:
     assert obj["apiVersion"] == "example.com/v1"  # not modified
     assert req["dryRun"] is True
     assert req["options"] == {"kind": "UpdateOptions", "apiVersion": "meta.k8s.io/v1", "dryRun": ["All"]}
+
+    extra = {"authentication.kubernetes.io/credential-id": ["JTI=abc"], "scopes": ["a", "b"]}
+    a = replace(attrs(), user=replace(USER, extra=extra_from_map(extra)))
+    assert build_review(a, uid="u", version="v1", review_version="v1")["request"]["userInfo"]["extra"] == extra
 
     create = build_review(attrs(obj={"metadata": {}}, namespace=""), uid="u", version="v1", review_version="v1beta1")
     assert create["apiVersion"] == "admission.k8s.io/v1beta1"
