@@ -17,10 +17,9 @@ from typing import Any
 from aiohttp import web
 
 from gardener.apiserver import errors
-from gardener.apiserver.errors import FieldCause, StatusError
+from gardener.apiserver.errors import FieldCause, StatusError, go_quote
 from gardener.apiserver.resources import Registry, ResourceInfo
 from gardener.apiserver.rest import ObjectStore
-from gardener.apiserver.schema import go_quote
 
 #: the HTTP methods kube routes for each connect subresource (anything else is 405)
 _STREAM_METHODS = frozenset({"GET", "POST"})

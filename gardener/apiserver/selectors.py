@@ -14,7 +14,7 @@ from typing import Any
 from gardener.apiserver import errors
 from gardener.apiserver.builtin.validation import formats  # label keys and values, in kube's words
 from gardener.apiserver.builtin.validation.fields import go_string_slice
-from gardener.apiserver.schema import go_quote
+from gardener.apiserver.errors import go_quote
 
 # Operators, spelled like k8s.io/apimachinery/pkg/selection.
 IN = "in"

@@ -23,9 +23,8 @@ import orjson
 
 from gardener.apiserver import errors
 from gardener.apiserver.builtin.validation.fields import go_string_slice
-from gardener.apiserver.errors import FieldCause
+from gardener.apiserver.errors import FieldCause, go_quote
 from gardener.apiserver.rest import AdmissionRequest
-from gardener.apiserver.schema import go_quote
 from gardener.apiserver.storage.interface import Backend, KeyExists, KeyNotFound, RevisionMismatch, StorageError
 from gardener.runtime.tasks import cancel_task
 

@@ -12,8 +12,7 @@ import re
 from collections.abc import Iterable
 from typing import Any, TypeVar
 
-from gardener.apiserver.errors import FieldCause
-from gardener.apiserver.schema import go_quote
+from gardener.apiserver.errors import FieldCause, go_quote
 
 _T = TypeVar("_T")
 _PERCENT = re.compile(r"^[0-9]+%$")

@@ -19,8 +19,7 @@ from gardener.apiserver.builtin.validation.fields import (
     sub,
 )
 from gardener.apiserver.builtin.validation.pods import PROTOCOLS
-from gardener.apiserver.errors import FieldCause
-from gardener.apiserver.schema import go_quote
+from gardener.apiserver.errors import FieldCause, go_quote
 
 _TYPES = ("ClusterIP", "ExternalName", "LoadBalancer", "NodePort")
 _LB_ONLY = "may only be used when `type` is 'LoadBalancer'"
