@@ -80,14 +80,14 @@ class ResourceHandler:
         if verb in _NAMED_VERBS:
             _check_path_name(ri.name)
         ctx = self._context(request, user)
-        # H2: built-in endpoints that are not plain storage (eviction, binding, componentstatuses, ...)
+        # built-in endpoints that are not plain storage (eviction, binding, componentstatuses, ...)
         from gardener.apiserver import subresources
 
         served = await subresources.serve(self.store, request, ri=ri, info=info, namespace=ns, ctx=ctx)
         if served is not None:
             return served
         if info.group in ("authentication.k8s.io", "authorization.k8s.io") and not sub:
-            # H6: the review kinds are answered, never stored
+            # the review kinds are answered, never stored
             from gardener.apiserver import reviews
 
             if ri.name:

@@ -4,7 +4,7 @@ Each entry is a command a user types, with what kube-apiserver 1.32 in a cluster
 kubectl do (exit status and a piece of output). The run records per command whether it `works` (as kube),
 `differs` (same exit status, other output) or `fails` (other exit status, or no answer), writes
 docs/kubectl-compatibility.md, and fails if an entry without `needs` does not work. `needs` names the
-slice of issue 11 (or a later issue) the entry waits for; the lead drops it once that slice has landed.
+later work (a later issue) the entry waits for; drop it once that work has landed.
 """
 
 from __future__ import annotations
@@ -39,8 +39,7 @@ NO_KUBELET = f'no kubelet serves node "{NODE}"'
 class Entry:
     """One command. `ok` is kube's exit status being 0; `shows` a text kube's answer contains (stdout+stderr).
 
-    `needs`: the slice the command waits for (its failure does not fail the test); `by`: the slice that made
-    it work, for the table.
+    `needs`: the later work the command waits for (its failure does not fail the test, the table shows it).
     """
 
     command: str
@@ -48,7 +47,6 @@ class Entry:
     shows: str = ""
     stdin: str = ""
     needs: str = ""
-    by: str = ""
     note: str = ""
     env: tuple[tuple[str, str], ...] = ()
     timeout: float = 30.0
@@ -277,14 +275,6 @@ def _write_files(workdir: Path) -> None:
 # ---- the commands, in the order a user would type them (later ones use what earlier ones made) ----
 
 E = Entry
-H1, H2, H3, H4, H5, H6 = (
-    "H1 OpenAPI/explain",
-    "H2 kinds/subresources",
-    "H3 defaulting",
-    "H4 validation",
-    "H5 allocation/admission",
-    "H6 impersonation/reviews",
-)
 CONTROLLERS = "controller-manager (later issue)"
 KUBELETS = "kubelets (later issue)"
 EDIT = "sed -i s/value-1/value-2/"
@@ -299,20 +289,20 @@ ENTRIES: tuple[Entry, ...] = (
     E("get --raw /healthz", shows="ok"),
     E("cluster-info dump -n default", shows='"kind": "PodList"'),
     E("get --raw /version", shows='"gitVersion"'),
-    E("get --raw /openapi/v2", shows='"swagger"', by=H1),
+    E("get --raw /openapi/v2", shows='"swagger"'),
     E("get componentstatuses", shows="etcd"),
-    E("get priorityclasses", shows="system-node-critical", by=H2),
-    E("get service kubernetes -n default", shows="kubernetes", by=H2),
+    E("get priorityclasses", shows="system-node-critical"),
+    E("get service kubernetes -n default", shows="kubernetes"),
     E("explain pods", shows="KIND:"),
-    E("explain deployment.spec.template.spec.containers.resources.limits", shows="Limits describes", by=H1),
-    E("explain cronjob.spec.jobTemplate --recursive", shows="FIELDS:", by=H1),
+    E("explain deployment.spec.template.spec.containers.resources.limits", shows="Limits describes"),
+    E("explain cronjob.spec.jobTemplate --recursive", shows="FIELDS:"),
     E("top nodes", ok=False, shows="Metrics API not available"),
     E("top pods -n {ns}", ok=False, shows="Metrics API not available"),
     E("auth whoami", shows="system:admin"),
-    E("auth can-i create pods -n {ns}", shows="yes", by=H6),
-    E("auth can-i --list -n {ns}", shows="Resources", by=H6),
-    E("auth can-i get secrets --as=nobody -n {ns}", ok=False, shows="no", by=H6),
-    E("get secrets -n default --as=nobody", ok=False, shows="Forbidden", by=H6),
+    E("auth can-i create pods -n {ns}", shows="yes"),
+    E("auth can-i --list -n {ns}", shows="Resources"),
+    E("auth can-i get secrets --as=nobody -n {ns}", ok=False, shows="no"),
+    E("get secrets -n default --as=nobody", ok=False, shows="Forbidden"),
     # generators
     E("create namespace {ns}", shows="namespace/battery created"),
     E("create deployment web --image=nginx:1.27 --replicas=2 -n {ns}", shows="deployment.apps/web created"),
@@ -351,9 +341,9 @@ ENTRIES: tuple[Entry, ...] = (
     E("get deploy -n {ns} -o custom-columns=NAME:.metadata.name,REPLICAS:.spec.replicas", shows="web"),
     E("get deploy -n {ns} -o wide", shows="SELECTOR"),
     E("get deploy,svc -n {ns} -o name", shows="service/c1"),
-    E("get deploy web -n {ns} -o jsonpath={{.spec.strategy.type}}", shows="RollingUpdate", by=H3),
-    E("get svc np1 -n {ns} -o jsonpath={{.spec.ports[0].nodePort}}", shows="3", by=H5),
-    E("get svc c1 -n {ns} -o jsonpath={{.spec.clusterIP}}", shows="10.", by=H5),
+    E("get deploy web -n {ns} -o jsonpath={{.spec.strategy.type}}", shows="RollingUpdate"),
+    E("get svc np1 -n {ns} -o jsonpath={{.spec.ports[0].nodePort}}", shows="3"),
+    E("get svc c1 -n {ns} -o jsonpath={{.spec.clusterIP}}", shows="10."),
     E("get cm -n {ns} --watch --request-timeout=2s", shows="cm1", timeout=20),
     E("get cm -n {ns} -l nothing=here", shows="No resources found"),
     E("get nosuchkind", ok=False, shows="doesn't have a resource type"),
@@ -370,14 +360,14 @@ ENTRIES: tuple[Entry, ...] = (
     E("diff -f {dir}/changed.yaml", ok=False, shows="nginx:1.28", note="exit 1 means: differences found"),
     E("apply -f {dir}/changed.yaml --dry-run=server", shows="(server dry run)"),
     E("apply -f {dir}/changed.yaml --server-side", shows="serverside-applied"),
-    E("apply -f {dir}/bundle.yaml", shows="horizontalpodautoscaler.autoscaling/bundle-hpa created", by=H2),
+    E("apply -f {dir}/bundle.yaml", shows="horizontalpodautoscaler.autoscaling/bundle-hpa created"),
     E(
         "apply -f {dir}/pruned.yaml --prune -l set=bundle -n {ns}",
         shows="service/bundle-svc pruned",
         note="kubectl's default prune list leaves NetworkPolicy, LimitRange, EndpointSlice and HPA alone",
     ),
-    E("apply -f {dir}/typo.yaml", ok=False, shows='unknown field "spec.replica"', by=H4),
-    E("apply -f {dir}/mismatch.yaml", ok=False, shows="`selector` does not match template `labels`", by=H4),
+    E("apply -f {dir}/typo.yaml", ok=False, shows='unknown field "spec.replica"'),
+    E("apply -f {dir}/mismatch.yaml", ok=False, shows="`selector` does not match template `labels`"),
     E("create -f {dir}/deployment.yaml --dry-run=client -o yaml", shows="kind: Deployment"),
     E("create configmap dry --from-literal=a=b --dry-run=server -n {ns}", shows="(server dry run)"),
     E("replace -f {dir}/deployment.yaml", shows="deployment.apps/applied replaced"),
@@ -397,7 +387,6 @@ ENTRIES: tuple[Entry, ...] = (
         'patch deployment web -n {ns} -p \'{{"spec":{{"selector":{{"matchLabels":{{"app":"x"}}}}}}}}\'',
         ok=False,
         shows="field is immutable",
-        by=H4,
     ),
     E("label configmap cm1 tier=front -n {ns}", shows="labeled"),
     E("label configmap cm1 tier=back --overwrite -n {ns}", shows="labeled"),
@@ -459,8 +448,8 @@ ENTRIES: tuple[Entry, ...] = (
     E("debug pod/missing -n {ns} --image=busybox", ok=False, shows='pods "missing" not found'),
     E("debug node/missing --image=busybox", ok=False, shows='nodes "missing" not found'),
     E("debug -it pod/missing -n {ns} --image=busybox", ok=False, shows='pods "missing" not found'),
-    E("debug pod/pod1 -n {ns} --image=busybox", shows="Defaulting debug container name", by=H3),
-    E("debug pod/pod1 -n {ns} --image=busybox --copy-to=pod1-copy", shows="debug", by=H3),
+    E("debug pod/pod1 -n {ns} --image=busybox", shows="Defaulting debug container name"),
+    E("debug pod/pod1 -n {ns} --image=busybox --copy-to=pod1-copy", shows="debug"),
     E("debug node/{node} --image=busybox -n {ns}", shows="Creating debugging pod"),
     # certificates
     E("apply -f {dir}/csr-a.yaml", shows="certificatesigningrequest.certificates.k8s.io/battery-a created"),
@@ -566,7 +555,7 @@ def write_table(battery: Battery) -> str:
     for r in battery.results:
         e = r.entry
         kube = ("exit 0" if e.ok else "error") + (f": `{_cell(e.shows)}`" if e.shows else "")
-        note = "; ".join(x for x in (r.why, e.note, f"by {e.by}" if e.by else "") if x)
+        note = "; ".join(x for x in (r.why, e.note) if x)
         lines.append(f"| `kubectl {_cell(e.shown())}` | {kube} | {r.outcome} | {e.needs} | {_cell(note)} |")
     rows = _api_resources(battery)
     groups: dict[str, list[str]] = {}

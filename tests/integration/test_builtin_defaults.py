@@ -2,8 +2,8 @@
 
 The expected objects are tests/integration/golden/<name>.yaml (see the README there), created from
 golden/input/<name>.yaml with the real kubectl against a real server. Parts that kube's admission plugins,
-allocators or REST strategies add are compared as separate field groups: a group this server does not produce
-yet is an expected failure (strict, so it must be flipped when the missing piece lands), named after it.
+allocators or REST strategies add are compared as separate field groups, so a failure names the piece of kube
+whose behaviour differs.
 """
 
 from __future__ import annotations
@@ -27,22 +27,22 @@ NAMESPACE = "default"
 #: field group -> (what adds it in kube, paths; `*` walks every list element)
 GROUPS: dict[str, tuple[str, tuple[str, ...]]] = {
     "allocators": (
-        "Service IP and node-port allocators (H5)",
+        "Service IP and node-port allocators",
         ("spec.clusterIP", "spec.clusterIPs", "spec.ipFamilies", "spec.ipFamilyPolicy", "spec.ports.*.nodePort"),
     ),
     "serviceaccount": (
-        "ServiceAccount admission plugin (H5)",
+        "ServiceAccount admission plugin",
         ("spec.serviceAccount", "spec.serviceAccountName", "spec.volumes", "spec.containers.*.volumeMounts"),
     ),
-    "tolerations": ("DefaultTolerationSeconds admission plugin (H5)", ("spec.tolerations",)),
-    "priority": ("Priority admission plugin (H5)", ("spec.priority", "spec.preemptionPolicy")),
-    "status": ("REST strategy: status reset to kube's zero value on create (H4)", ("status",)),
+    "tolerations": ("DefaultTolerationSeconds admission plugin", ("spec.tolerations",)),
+    "priority": ("Priority admission plugin", ("spec.priority", "spec.preemptionPolicy")),
+    "status": ("REST strategy: status reset to kube's zero value on create", ("status",)),
     "generation": (
-        "REST strategy: Pods and Services keep no metadata.generation in 1.32 (H4)",
+        "REST strategy: Pods and Services keep no metadata.generation in 1.32",
         ("metadata.generation",),
     ),
     "job-selector": (
-        "Job REST strategy: generated selector and controller-uid/job-name labels (H4)",
+        "Job REST strategy: generated selector and controller-uid/job-name labels",
         ("metadata.labels", "spec.selector", "spec.template.metadata.labels"),
     ),
 }
@@ -58,11 +58,6 @@ KINDS: dict[str, tuple[str, ...]] = {
     "daemonset": ("status",),
     "cronjob": ("status",),
 }
-
-#: (golden name, group) pairs this server does not produce yet, as strict expected failures naming the missing
-#: piece; empty since the admission plugins, allocators and strategies landed (add an entry when a group regresses
-#: on purpose)
-MISSING: set[tuple[str, str]] = set()
 
 
 def _pick(doc: Any, parts: list[str], *, remove: bool) -> list[Any]:
@@ -188,10 +183,7 @@ def test_defaulted_object_matches_kube(shown: dict[str, dict[str, Any]], name: s
 def _group_cases() -> Iterator[Any]:
     for name, groups in sorted(KINDS.items()):
         for group in groups:
-            marks = []
-            if (name, group) in MISSING:
-                marks.append(pytest.mark.xfail(strict=True, reason=f"not produced yet: {GROUPS[group][0]}"))
-            yield pytest.param(name, group, id=f"{name}-{group}", marks=marks)
+            yield pytest.param(name, group, id=f"{name}-{group}")
 
 
 @pytest.mark.parametrize(("name", "group"), list(_group_cases()))
