@@ -95,6 +95,10 @@ class AsyncKube:
     async def close(self) -> None:
         await self._session.close()
 
+    def set_token(self, token: str) -> None:
+        """Use a renewed bearer token from the next request on."""
+        self._session.headers["Authorization"] = f"Bearer {token}"
+
     async def request(
         self,
         method: str,

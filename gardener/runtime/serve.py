@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -9,8 +10,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 
-def serve(port: int, healthy: Callable[[], bool], *, host: str = "127.0.0.1") -> ThreadingHTTPServer:
-    """Serve in a daemon thread; port 0 picks a free one (see `server_address`)."""
+def serve(
+    port: int, healthy: Callable[[], bool], *, host: str = "127.0.0.1", ssl_context: ssl.SSLContext | None = None
+) -> ThreadingHTTPServer:
+    """Serve in a daemon thread, over TLS when given a context; port 0 picks a free one (see `server_address`)."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
@@ -31,5 +34,7 @@ def serve(port: int, healthy: Callable[[], bool], *, host: str = "127.0.0.1") ->
             return
 
     server = ThreadingHTTPServer((host, port), Handler)
+    if ssl_context is not None:
+        server.socket = ssl_context.wrap_socket(server.socket, server_side=True)
     threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
     return server
