@@ -3,17 +3,23 @@ a test's API server, and register Nodes (with Leases the test renews) where no k
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from tests.helpers import kubectl
+from gardener.apiserver.kubeconfig import build_kubeconfig, write_kubeconfig
+from gardener.runtime.errors import ApiError
+from gardener.runtime.kube import Kube
+from gardener.runtime.pki import KeyPair, issue_client_cert
+from tests.helpers import ServerProcess, kubectl
 
 
 @dataclass
@@ -114,12 +120,68 @@ def register_node(kubeconfig: Path, name: str, **kwargs: Any) -> None:
     renew_lease(kubeconfig, name)
 
 
-def renew_lease(kubeconfig: Path, name: str) -> None:
-    """What a kubelet does every 10 s: the Lease `kube-node-lease/<node>` with a fresh renewTime."""
-    lease = {
+def _lease(name: str) -> dict[str, Any]:
+    return {
         "apiVersion": "coordination.k8s.io/v1",
         "kind": "Lease",
         "metadata": {"name": name, "namespace": "kube-node-lease"},
         "spec": {"holderIdentity": name, "leaseDurationSeconds": 40, "renewTime": _micro_now()},
     }
-    kubectl("apply", "--server-side", "--force-conflicts", "-f", "-", kubeconfig=kubeconfig, input=json.dumps(lease))
+
+
+def renew_lease(kubeconfig: Path, name: str, *, kube: Kube | None = None) -> None:
+    """What a kubelet does every 10 s: the Lease `kube-node-lease/<node>` with a fresh renewTime."""
+    client = kube or Kube.from_kubeconfig(kubeconfig)
+    try:
+        client.server_side_apply(_lease(name))
+    finally:
+        if kube is None:
+            client.close()
+
+
+def user_kubeconfig(server: ServerProcess, user: str, groups: tuple[str, ...] = ()) -> Path:
+    """A kubeconfig for `user` with a client certificate signed by the server's CA (as a shoot's components get)."""
+    pki_dir = server.data_dir / "pki"
+    ca = KeyPair(cert_pem=(pki_dir / "ca.crt").read_bytes(), key_pem=(pki_dir / "ca.key").read_bytes())
+    cert = issue_client_cert(ca, user=user, groups=groups)
+    path = server.data_dir / f"{user.replace(':', '-')}.kubeconfig"
+    config = build_kubeconfig(
+        server=server.url, ca_pem=ca.cert_pem, user=user, client_cert_pem=cert.cert_pem, client_key_pem=cert.key_pem
+    )
+    write_kubeconfig(path, config)
+    return path
+
+
+class LeaseRenewer:
+    """Renews the Leases of some Nodes every `period` seconds in a thread, as their kubelets would."""
+
+    def __init__(self, kubeconfig: Path, nodes: list[str], *, period: float = 1.0) -> None:
+        self.kubeconfig = kubeconfig
+        self.nodes = list(nodes)
+        self.period = period
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="lease-renewer", daemon=True)
+
+    def start(self) -> LeaseRenewer:
+        self._thread.start()
+        return self
+
+    def stop_renewing(self, node: str) -> None:
+        self.nodes = [n for n in self.nodes if n != node]
+
+    def renew_again(self, node: str) -> None:
+        self.nodes = [*self.nodes, node]
+
+    def _run(self) -> None:
+        kube = Kube.from_kubeconfig(self.kubeconfig)
+        try:
+            while not self._stop.wait(self.period):
+                for node in list(self.nodes):
+                    with contextlib.suppress(ApiError):
+                        renew_lease(self.kubeconfig, node, kube=kube)
+        finally:
+            kube.close()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
