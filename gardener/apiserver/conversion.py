@@ -1,16 +1,20 @@
-"""Conversion between the served versions of a built-in kind that share one storage version.
+"""Conversion between served shapes of one stored kind: versions of a group, or a second group's view.
 
-Only autoscaling's HorizontalPodAutoscaler has two served versions in Kubernetes 1.32: v2 is
-stored, v1 is a lossy view of it. As kube does, what v1 cannot say (metrics other than the CPU
-target, current metrics, conditions, behavior) travels in `autoscaling.alpha.kubernetes.io/*`
-annotations in the v1 shape, so a v1 read-modify-write keeps it. Every other kind passes through.
+kube-apiserver keeps one storage form per resource and converts on the way in and out. Two built-ins
+differ in more than their apiVersion:
+- autoscaling's HorizontalPodAutoscaler: v2 is stored, v1 is a lossy view of it. As kube does, what v1
+  cannot say (metrics other than the CPU target, current metrics, conditions, behavior) travels in
+  `autoscaling.alpha.kubernetes.io/*` annotations in the v1 shape, so a v1 read-modify-write keeps it.
+- events.k8s.io/v1 Event: the same objects as core/v1 Events, stored as core/v1, with renamed fields
+  (kube's pkg/apis/events/v1/conversion.go): what one group writes, the other lists and watches.
+Every other pair passes through unchanged; the caller only rewrites apiVersion.
 """
 
 from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 METRICS_ANNOTATION = "autoscaling.alpha.kubernetes.io/metrics"
@@ -21,25 +25,26 @@ _ROUND_TRIP = (METRICS_ANNOTATION, CURRENT_METRICS_ANNOTATION, CONDITIONS_ANNOTA
 #: the target autoscaling/v1 implied when it had no CPU target (kube's DefaultCPUUtilization)
 DEFAULT_CPU_UTILIZATION = 80
 
+#: an apiVersion and a kind, e.g. ("autoscaling/v2", "HorizontalPodAutoscaler")
+TypeKey = tuple[str, str]
+Converter = Callable[[dict[str, Any]], dict[str, Any]]
 
-#: kinds whose served versions differ in shape, not only in name
-CONVERTED = frozenset({("autoscaling", "HorizontalPodAutoscaler")})
 
-
-def converts(*, group: str, kind: str) -> bool:
-    return (group, kind) in CONVERTED
+def converts(*, kind: str, source: str, target: str) -> bool:
+    """Whether `kind` changes shape between apiVersions `source` and `target`, not only its apiVersion."""
+    return ((source, kind), (target, kind)) in _CONVERTERS
 
 
 def convert(obj: dict[str, Any], *, group: str, kind: str, to_version: str) -> dict[str, Any]:
-    """`obj` (a dict with apiVersion) in `to_version` of its group; a copy when anything changes."""
-    current = str(obj.get("apiVersion") or "").rpartition("/")[2]
-    if (group, kind) not in CONVERTED or current == to_version:
+    """`obj` (a dict with apiVersion and kind) as `kind` of `group`/`to_version`; a copy when anything changes.
+
+    Without a converter for the pair `obj` itself comes back: the shapes agree and the caller renames it.
+    """
+    target = f"{group}/{to_version}" if group else to_version
+    source = str(obj.get("apiVersion") or "")
+    if source == target:
         return obj
-    converters: dict[tuple[str, str], Callable[[dict[str, Any]], dict[str, Any]]] = {
-        ("v2", "v1"): hpa_v2_to_v1,
-        ("v1", "v2"): hpa_v1_to_v2,
-    }
-    converter = converters.get((current, to_version))
+    converter = _CONVERTERS.get(((source, str(obj.get("kind") or kind)), (target, kind)))
     return obj if converter is None else converter(obj)
 
 
@@ -268,3 +273,43 @@ def hpa_v1_to_v2(obj: dict[str, Any]) -> dict[str, Any]:
     if "status" in out or status:
         out["status"] = status
     return out
+
+
+# ---- core/v1 Event <-> events.k8s.io/v1 Event ----
+
+#: core/v1 Event fields that events.k8s.io/v1 names differently (reason, type, eventTime, series, action,
+#: related and reportingInstance keep their names); the internal Event's ReportingController is core/v1's
+#: reportingComponent
+EVENT_V1_FIELDS: Mapping[str, str] = {
+    "involvedObject": "regarding",
+    "message": "note",
+    "source": "deprecatedSource",
+    "firstTimestamp": "deprecatedFirstTimestamp",
+    "lastTimestamp": "deprecatedLastTimestamp",
+    "count": "deprecatedCount",
+    "reportingComponent": "reportingController",
+}
+_EVENT_CORE_FIELDS = {v: k for k, v in EVENT_V1_FIELDS.items()}
+
+
+def _renamed(obj: dict[str, Any], names: Mapping[str, str], *, api_version: str) -> dict[str, Any]:
+    out = {names.get(key, key): copy.deepcopy(value) for key, value in obj.items()}
+    out["apiVersion"] = api_version
+    return out
+
+
+def event_core_to_events_v1(obj: dict[str, Any]) -> dict[str, Any]:
+    return _renamed(obj, EVENT_V1_FIELDS, api_version="events.k8s.io/v1")
+
+
+def event_events_v1_to_core(obj: dict[str, Any]) -> dict[str, Any]:
+    return _renamed(obj, _EVENT_CORE_FIELDS, api_version="v1")
+
+
+_HPA = "HorizontalPodAutoscaler"
+_CONVERTERS: dict[tuple[TypeKey, TypeKey], Converter] = {
+    (("autoscaling/v2", _HPA), ("autoscaling/v1", _HPA)): hpa_v2_to_v1,
+    (("autoscaling/v1", _HPA), ("autoscaling/v2", _HPA)): hpa_v1_to_v2,
+    (("v1", "Event"), ("events.k8s.io/v1", "Event")): event_core_to_events_v1,
+    (("events.k8s.io/v1", "Event"), ("v1", "Event")): event_events_v1_to_core,
+}

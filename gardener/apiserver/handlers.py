@@ -20,7 +20,7 @@ from gardener.apiserver.rest import Context, ObjectStore
 from gardener.apiserver.selectors import (
     FieldSelector,
     LabelSelector,
-    default_field_labels,
+    field_selector_for,
     label_selector_from_object,
     label_selector_to_string,
     parse_field_selector,
@@ -195,8 +195,7 @@ class ResourceHandler:
         labels = parse_label_selector(request.query["labelSelector"]) if request.query.get("labelSelector") else None
         fields = None
         if request.query.get("fieldSelector"):
-            allowed = default_field_labels(group=info.group, kind=info.kind)
-            fields = parse_field_selector(request.query["fieldSelector"], allowed=allowed)
+            fields = field_selector_for(request.query["fieldSelector"], group=info.group, kind=info.kind)
         return labels, fields
 
     async def _list(self, request: web.Request, info: ResourceInfo, ns: str) -> web.StreamResponse:

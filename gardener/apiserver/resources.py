@@ -32,6 +32,12 @@ class ScaleSpec:
 
 
 @dataclass(frozen=True)
+class GroupResource:
+    group: str
+    resource: str
+
+
+@dataclass(frozen=True)
 class ResourceInfo:
     group: str
     version: str
@@ -44,8 +50,11 @@ class ResourceInfo:
     verbs: tuple[str, ...] = ALL_VERBS
     has_status: bool = True
     scale: ScaleSpec | None = None
-    #: the version objects are kept in; for built-ins the served version
+    #: the version objects are kept in (of `storage_resource` when set); for most built-ins the served version
     storage_version: str = ""
+    #: the resource whose objects these are, when this one is another group's view of them: events.k8s.io
+    #: Events are core Events, kept under core's key prefix as kube-apiserver does. None: its own.
+    storage_resource: GroupResource | None = None
     #: CRD openAPIV3Schema of this version (None for built-ins: no schema enforcement)
     schema: dict[str, Any] | None = None
     printer_columns: tuple[PrinterColumn, ...] = ()
@@ -75,9 +84,23 @@ class ResourceInfo:
     def group_resource(self) -> str:
         return f"{self.plural}.{self.group}" if self.group else self.plural
 
+    @property
+    def storage_group(self) -> str:
+        return self.storage_resource.group if self.storage_resource is not None else self.group
+
+    @property
+    def storage_plural(self) -> str:
+        return self.storage_resource.resource if self.storage_resource is not None else self.plural
+
+    @property
+    def is_storage_version(self) -> bool:
+        """Objects are stored in exactly this resource's group and version, so stored bytes are served as they are."""
+        return self.storage_resource is None and self.version == self.storage_version
+
     def storage_prefix(self) -> str:
-        """Objects of all versions of one group/resource share one key space, like kube's /registry."""
-        return f"/registry/{self.group or 'core'}/{self.plural}/"
+        """Objects of all versions of one group/resource, and of every view of it, share one key space, like kube's
+        /registry."""
+        return f"/registry/{self.storage_group or 'core'}/{self.storage_plural}/"
 
     def key(self, namespace: str, name: str) -> str:
         return f"{self.storage_prefix()}{namespace}/{name}" if self.namespaced else f"{self.storage_prefix()}{name}"
@@ -102,6 +125,7 @@ def _b(
     extra: tuple[str, ...] = (),
     verbs: tuple[str, ...] = ALL_VERBS,
     storage_version: str = "",
+    stored_as: GroupResource | None = None,
 ) -> ResourceInfo:
     return ResourceInfo(
         group=group,
@@ -115,6 +139,7 @@ def _b(
         has_status=status,
         scale=ScaleSpec(".spec.replicas", ".status.replicas", ".status.selector") if scale else None,
         storage_version=storage_version or version,
+        storage_resource=stored_as,
         extra_subresources=extra,
         verbs=verbs,
     )
@@ -179,8 +204,8 @@ BUILTIN: tuple[ResourceInfo, ...] = (
     _b("apps", "v1", "Deployment", "deployments", short=("deploy",), scale=True, categories=_ALL),
     _b("apps", "v1", "ReplicaSet", "replicasets", short=("rs",), scale=True, categories=_ALL),
     _b("apps", "v1", "StatefulSet", "statefulsets", short=("sts",), scale=True, categories=_ALL),
-    # ---- events.k8s.io ----
-    _b("events.k8s.io", "v1", "Event", "events", short=("ev",), status=False),
+    # ---- events.k8s.io: a second view of core Events, stored (and listed, watched) with them ----
+    _b("events.k8s.io", "v1", "Event", "events", short=("ev",), status=False, stored_as=GroupResource("", "events")),
     # ---- authentication.k8s.io / authorization.k8s.io: reviews are answered, never stored ----
     _b(_AUTHN, "v1", "SelfSubjectReview", "selfsubjectreviews", namespaced=False, status=False, verbs=_CREATE),
     _b(_AUTHN, "v1", "TokenReview", "tokenreviews", namespaced=False, status=False, verbs=_CREATE),
@@ -433,10 +458,12 @@ class Registry:
         if len(parts) < 5:
             return None
         group = "" if parts[2] == "core" else parts[2]
-        candidates = [i for (g, _, p), i in list(self._by_gvr.items()) if g == group and p == parts[3]]
+        candidates = [
+            i for i in list(self._by_gvr.values()) if i.storage_group == group and i.storage_plural == parts[3]
+        ]
         if not candidates:
             return None
-        info = next((i for i in candidates if i.version == i.storage_version), candidates[0])
+        info = next((i for i in candidates if i.is_storage_version), candidates[0])
         if info.namespaced:
             return (info, parts[4], parts[5]) if len(parts) >= 6 else None
         return info, "", parts[4]

@@ -121,7 +121,7 @@ class ObjectStore:
         return obj
 
     def present(self, info: ResourceInfo, obj: dict[str, Any]) -> dict[str, Any]:
-        """Serve an object in the version asked for (conversion strategy None rewrites apiVersion)."""
+        """Serve a stored object as `info`'s group and version (conversion strategy None rewrites apiVersion)."""
         obj = conversion.convert(obj, group=info.group, kind=info.kind, to_version=info.version)
         obj["apiVersion"] = info.api_version
         obj.setdefault("kind", info.kind)
@@ -130,9 +130,16 @@ class ObjectStore:
         return obj
 
     def _storage_info(self, info: ResourceInfo) -> ResourceInfo:
-        if info.version == info.storage_version:
+        """The resource and version objects of `info` are stored as (another group's for a second view)."""
+        if info.is_storage_version:
             return info
-        return self.registry.get(info.group, info.storage_version, info.plural) or info
+        return self.registry.get(info.storage_group, info.storage_version, info.storage_plural) or info
+
+    def _to_storage(self, info: ResourceInfo, obj: dict[str, Any]) -> dict[str, Any]:
+        storage = self._storage_info(info)
+        obj = conversion.convert(obj, group=storage.group, kind=storage.kind, to_version=storage.version)
+        obj["apiVersion"] = storage.api_version
+        return obj
 
     # ---- reads ----
 
@@ -193,7 +200,7 @@ class ObjectStore:
 
     def can_serve_raw(self, info: ResourceInfo) -> bool:
         """Stored bytes are exactly what a client gets: no conversion and no read-time defaulting."""
-        return info.schema is None and info.version == info.storage_version
+        return info.schema is None and info.is_storage_version
 
     async def list_raw(
         self, info: ResourceInfo, namespace: str, *, limit: int = 0, after_key: str = "", at_revision: int = 0
@@ -247,7 +254,7 @@ class ObjectStore:
             if initial is not None:
                 obj["status"] = initial
         storage_info = self._storage_info(info)
-        if not conversion.converts(group=info.group, kind=info.kind):
+        if not conversion.converts(kind=info.kind, source=info.api_version, target=storage_info.api_version):
             obj["apiVersion"] = storage_info.api_version  # versions that differ in name only
         written = False
         try:
@@ -256,7 +263,7 @@ class ObjectStore:
                 fieldmanager.track_update(None, obj, manager=ctx.manager, info=info, now=m["creationTimestamp"])
             if ctx.dry_run:
                 return self.present(info, obj)
-            obj = conversion.convert(obj, group=info.group, kind=info.kind, to_version=storage_info.version)
+            obj = self._to_storage(info, obj)
             try:
                 stored = await self.backend.create(info.key(namespace, m["name"]), obj)
             except KeyExists:
@@ -645,9 +652,7 @@ class ObjectStore:
             return old
         if ctx.dry_run:
             return new
-        storage_info = self._storage_info(info)
-        new = conversion.convert(new, group=info.group, kind=info.kind, to_version=storage_info.version)
-        new["apiVersion"] = storage_info.api_version
+        new = self._to_storage(info, new)
         key = info.key(namespace, name)
         try:
             if nm.get("deletionTimestamp") and not nm.get("finalizers") and not _spec_finalizers(info, new):

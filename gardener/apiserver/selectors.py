@@ -593,6 +593,7 @@ def parse_field_selector(text: str, *, allowed: frozenset[str] | None) -> FieldS
 
 
 _META_FIELDS = ("metadata.name", "metadata.namespace")
+#: core/v1 Event (kube's AddFieldLabelConversionsForEvent in pkg/apis/core/v1), evaluated on the stored core form
 _EVENT_FIELDS = (
     "involvedObject.kind",
     "involvedObject.namespace",
@@ -619,7 +620,6 @@ _KIND_FIELDS: dict[tuple[str, str], tuple[str, ...]] = {
         "status.nominatedNodeName",
     ),
     ("", "Event"): _EVENT_FIELDS,
-    ("events.k8s.io", "Event"): _EVENT_FIELDS,
     ("", "Secret"): ("type",),
     ("", "Namespace"): ("status.phase",),
     ("", "Node"): ("spec.unschedulable",),
@@ -632,10 +632,49 @@ _KIND_FIELDS: dict[tuple[str, str], tuple[str, ...]] = {
 }
 
 
+#: Kinds served as a view of another group's stored kind: each field label of the view and the stored kind's label
+#: it selects on (kube's field label conversion funcs). events.k8s.io/v1: pkg/apis/events/v1/conversion.go.
+_LABEL_CONVERSIONS: dict[tuple[str, str], Mapping[str, str]] = {
+    ("events.k8s.io", "Event"): {
+        "metadata.name": "metadata.name",
+        "metadata.namespace": "metadata.namespace",
+        "reason": "reason",
+        "regarding.kind": "involvedObject.kind",
+        "regarding.namespace": "involvedObject.namespace",
+        "regarding.name": "involvedObject.name",
+        "regarding.uid": "involvedObject.uid",
+        "regarding.apiVersion": "involvedObject.apiVersion",
+        "regarding.resourceVersion": "involvedObject.resourceVersion",
+        "regarding.fieldPath": "involvedObject.fieldPath",
+        "reportingController": "reportingComponent",
+        "source": "source",
+        "type": "type",
+    },
+}
+
+
 def default_field_labels(*, group: str, kind: str, namespaced: bool = True) -> frozenset[str]:
     """Field labels kube accepts for a kind: metadata.name and metadata.namespace plus the kind's own.
 
     `namespaced=False` drops metadata.namespace, as kube does for cluster-scoped custom resources and Namespaces.
     """
+    converted = _LABEL_CONVERSIONS.get((group, kind))
+    if converted is not None:
+        return frozenset(converted)
     base = _META_FIELDS if namespaced else _META_FIELDS[:1]
     return frozenset(base + _KIND_FIELDS.get((group, kind), ()))
+
+
+def field_selector_for(text: str, *, group: str, kind: str) -> FieldSelector:
+    """A request's `fieldSelector` for a kind, its labels renamed to those of the stored form it is matched against.
+
+    Labels the kind does not accept are a 400, as `parse_field_selector` words it; a view of another group's kind
+    (events.k8s.io Events) selects on the stored core fields, as kube's field label conversion does.
+    """
+    selector = parse_field_selector(text, allowed=default_field_labels(group=group, kind=kind))
+    converted = _LABEL_CONVERSIONS.get((group, kind))
+    if converted is None:
+        return selector
+    return FieldSelector(
+        tuple(FieldRequirement(converted[r.field], r.operator, r.value) for r in selector.requirements)
+    )

@@ -170,14 +170,15 @@ async def _stream(
 
 
 def _event_line(store: ObjectStore, info: ResourceInfo, ev: Event, flt: _Filter, encoder: _Encoder) -> bytes | None:
-    obj = store.present(info, orjson.loads(ev.value))
+    # Selectors match the stored form, as a LIST's do (an events.k8s.io selector names core fields by then).
+    stored = orjson.loads(ev.value)
     if flt.trivial:
-        return encoder.line(ev.type, obj)
-    now_matches = flt.matches(obj)
+        return encoder.line(ev.type, store.present(info, stored))
+    now_matches = flt.matches(stored)
+    obj = store.present(info, stored)
     if ev.type == DELETED:
         return encoder.line(DELETED, obj) if now_matches else None
-    prev = store.present(info, orjson.loads(ev.prev)) if ev.prev is not None else None
-    was_matching = flt.matches(prev)
+    was_matching = flt.matches(orjson.loads(ev.prev)) if ev.prev is not None else False
     if now_matches and was_matching:
         return encoder.line(MODIFIED, obj)
     if now_matches:

@@ -67,7 +67,7 @@ class NamespaceController:
     def _namespaced_resources(self) -> list[ResourceInfo]:
         seen: dict[str, ResourceInfo] = {}
         for info in self._registry.all():
-            if info.namespaced and (info.version == info.storage_version or info.storage_prefix() not in seen):
+            if info.namespaced and (info.is_storage_version or info.storage_prefix() not in seen):
                 seen[info.storage_prefix()] = info
         return list(seen.values())
 

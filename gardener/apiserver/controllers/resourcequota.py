@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from gardener.apiserver.builtin.admission.common import format_quantity, quantity
-from gardener.apiserver.builtin.admission.resourcequota import is_binary, scope_matches, usage
+from gardener.apiserver.builtin.admission.resourcequota import IGNORED, is_binary, scope_matches, usage
 from gardener.apiserver.controllers.informer import LocalInformer
 from gardener.apiserver.resources import Registry, ResourceInfo
 from gardener.apiserver.rest import ObjectStore
@@ -121,7 +121,9 @@ class ResourceQuotaController:
         out = []
         seen: set[str] = set()
         for info in self._registry.all():
-            if not info.namespaced or info.storage_prefix() in seen or info.version != info.storage_version:
+            if not info.namespaced or info.storage_prefix() in seen or not info.is_storage_version:
+                continue
+            if (info.group, info.plural) in IGNORED:
                 continue
             seen.add(info.storage_prefix())
             plain = info.plural if info.group == "" else ""

@@ -34,6 +34,8 @@ _PLAIN_COUNTS = {
     "replicationcontrollers": "replicationcontrollers",
     "resourcequotas": "resourcequotas",
 }
+#: what kube's quota system never counts (its ignoredResources): events of either API group
+IGNORED = frozenset({("", "events"), ("events.k8s.io", "events")})
 _COMPUTE = ("cpu", "memory", "ephemeral-storage")
 _BINARY = ("memory", "storage", "ephemeral-storage")
 _RETRIES = 8
@@ -46,6 +48,8 @@ def is_binary(resource: str) -> bool:
 def usage(obj: dict[str, Any], *, group: str, plural: str) -> dict[str, Decimal]:
     """What one object counts against quotas, by quota resource name."""
     used: dict[str, Decimal] = {}
+    if (group, plural) in IGNORED:
+        return used
     if group == "" and plural == "pods" and (obj.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
         return used
     used[f"count/{plural}.{group}" if group else f"count/{plural}"] = Decimal(1)
