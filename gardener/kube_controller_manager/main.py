@@ -103,13 +103,13 @@ def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
     setup_logging(log_format=args.log_format, verbose=args.verbose)
     try:
-        controllers = select(KNOWN, args.controllers.split(","))
+        selection = select(KNOWN, args.controllers.split(","))
     except UnknownController as exc:
         print(f"gardener-kube-controller-manager: --controllers: {exc}", file=sys.stderr)
         sys.exit(2)
     config = Config(
         kubeconfig=args.kubeconfig,
-        controllers=controllers,
+        controllers=selection.controllers,
         options=Options(
             node_monitor_period=args.node_monitor_period,
             node_monitor_grace_period=args.node_monitor_grace_period,
@@ -126,6 +126,8 @@ def main(argv: list[str] | None = None) -> None:
         renew_deadline=args.leader_elect_renew_deadline,
         retry_period=args.leader_elect_retry_period,
     )
+    if selection.unavailable:
+        log.warning("Controllers not available here", extra={"controllers": ",".join(selection.unavailable)})
     sys.exit(asyncio.run(_main(config, args)))
 
 

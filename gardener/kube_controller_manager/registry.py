@@ -2,7 +2,9 @@
 
 `--controllers` takes upstream's syntax: `*` enables every controller that is on by default, `name` enables
 one, `-name` disables one; names are the canonical ones (`deployment-controller`) or their aliases
-(`deployment`). An unknown name is refused before anything starts.
+(`deployment`). A name upstream knows but this manager does not implement (`bootstrapsigner`, `csrsigning`, ...)
+is accepted and reported as not available, so an upstream command line works unchanged; a name nobody knows is
+refused before anything starts.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from dataclasses import dataclass
 
 from gardener.kube_controller_manager.context import ControllerContext, Startable
 
-__all__ = ["KNOWN", "Descriptor", "UnknownController", "select"]
+__all__ = ["KNOWN", "UPSTREAM_ONLY", "Descriptor", "Selection", "UnknownController", "select"]
 
 Setup = Callable[[ControllerContext], Awaitable[list[Startable]]]
 
@@ -29,13 +31,60 @@ class UnknownController(ValueError):
     pass
 
 
-def select(known: Iterable[Descriptor], flags: Iterable[str]) -> tuple[Descriptor, ...]:
+#: kube-controller-manager 1.32's other controllers (canonical names and aliases), which this one leaves out:
+#: the API server does their work itself (garbage collection, namespaces, CSR signing and approval, cluster role
+#: aggregation, bootstrap tokens), or they concern clouds, volumes and alpha features it does not serve
+UPSTREAM_ONLY = frozenset(
+    {
+        *("serviceaccount-token-controller", "serviceaccount-token"),
+        *("endpointslice-mirroring-controller", "endpointslicemirroring"),
+        *("replicationcontroller-controller", "replicationcontroller"),
+        *("namespace-controller", "namespace"),
+        *("garbage-collector-controller", "garbagecollector"),
+        *("certificatesigningrequest-signing-controller", "csrsigning"),
+        *("certificatesigningrequest-approving-controller", "csrapproving"),
+        *("certificatesigningrequest-cleaner-controller", "csrcleaner"),
+        *("ttl-controller", "ttl"),
+        *("bootstrap-signer-controller", "bootstrapsigner"),
+        *("token-cleaner-controller", "tokencleaner"),
+        *("node-ipam-controller", "nodeipam"),
+        *("persistentvolume-binder-controller", "persistentvolume-binder"),
+        *("persistentvolume-attach-detach-controller", "attachdetach"),
+        *("persistentvolume-expander-controller", "persistentvolume-expander"),
+        *("clusterrole-aggregation-controller", "clusterrole-aggregation"),
+        *("persistentvolumeclaim-protection-controller", "pvc-protection"),
+        *("persistentvolume-protection-controller", "pv-protection"),
+        *("root-ca-certificate-publisher-controller", "root-ca-cert-publisher"),
+        *("ephemeral-volume-controller", "ephemeral-volume"),
+        *("storageversion-garbage-collector-controller", "storage-version-gc"),
+        *("resourceclaim-controller", "resource-claim-controller"),
+        *("legacy-serviceaccount-token-cleaner-controller", "legacy-service-account-token-cleaner"),
+        *("validatingadmissionpolicy-status-controller", "validatingadmissionpolicy-status"),
+        *("service-lb-controller", "service"),
+        *("node-route-controller", "route"),
+        *("cloud-node-lifecycle-controller", "cloud-node-lifecycle"),
+        "service-cidr-controller",
+        "storage-version-migrator-controller",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What `--controllers` asks for: the controllers to run, and upstream's that were asked for but are absent."""
+
+    controllers: tuple[Descriptor, ...]
+    unavailable: tuple[str, ...] = ()
+
+
+def select(known: Iterable[Descriptor], flags: Iterable[str]) -> Selection:
     """The controllers `--controllers` enables, in the order they are known."""
     table = list(known)
     by_name = {alias: d for d in table for alias in (d.name, *d.aliases)}
     enabled: set[str] = set()
     disabled: set[str] = set()
     star = False
+    unavailable: list[str] = []
     for raw in flags:
         item = raw.strip()
         if not item:
@@ -44,6 +93,10 @@ def select(known: Iterable[Descriptor], flags: Iterable[str]) -> tuple[Descripto
             star = True
             continue
         name = item[1:] if item.startswith("-") else item
+        if name in UPSTREAM_ONLY and name not in by_name:
+            if not item.startswith("-"):
+                unavailable.append(name)
+            continue
         if name not in by_name:
             raise UnknownController(f"{name!r} is not in the list of known controllers")
         (disabled if item.startswith("-") else enabled).add(by_name[name].name)
@@ -53,7 +106,7 @@ def select(known: Iterable[Descriptor], flags: Iterable[str]) -> tuple[Descripto
             continue
         if d.name in enabled or (star and d.enabled_by_default):
             chosen.append(d)
-    return tuple(chosen)
+    return Selection(controllers=tuple(chosen), unavailable=tuple(unavailable))
 
 
 def _lazy(module: str) -> Setup:

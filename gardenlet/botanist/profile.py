@@ -28,6 +28,8 @@ HOST_PROCESS_RUNTIME = "provider-local://"
 class SeedProfile:
     etcd_image: str = "registry.k8s.io/etcd:3.5.17-0"
     kube_apiserver_repository: str = "registry.k8s.io/kube-apiserver"
+    kube_controller_manager_repository: str = "registry.k8s.io/kube-controller-manager"
+    kube_scheduler_repository: str = "registry.k8s.io/kube-scheduler"
     etcd_storage: str = "10Gi"
     etcd_storage_class: str = ""
     etcd_tls: bool = True

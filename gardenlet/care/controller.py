@@ -37,7 +37,14 @@ from gardenlet.shootstatus import on_seed, shoot_path
 log = logging.getLogger("gardenlet.care")
 
 Obj = dict[str, Any]
-EXPECTED_CONTROL_PLANE = ("StatefulSet/etcd-main", "Deployment/kube-apiserver")
+EXPECTED_CONTROL_PLANE = (
+    "StatefulSet/etcd-main",
+    "Deployment/kube-apiserver",
+    "Deployment/kube-controller-manager",
+    "Deployment/kube-scheduler",
+)
+#: Gardener gives a workerless shoot no scheduler
+WORKERLESS_CONTROL_PLANE = tuple(name for name in EXPECTED_CONTROL_PLANE if name != "Deployment/kube-scheduler")
 HIBERNATED = Verdict(cond.TRUE, "ShootHibernated", "Shoot cluster is hibernated.")
 
 
@@ -53,6 +60,10 @@ def _external_url(shoot: Obj) -> str | None:
         if address.get("name") == "external":
             return str(address["url"])
     return None
+
+
+def _workerless(shoot: Obj) -> bool:
+    return not ((shoot.get("spec") or {}).get("provider") or {}).get("workers")
 
 
 def _minimum_nodes(shoot: Obj) -> int:
@@ -158,13 +169,14 @@ class Care:
     async def verdicts(self, shoot: Obj) -> dict[str, Verdict]:
         status = shoot.get("status") or {}
         technical_id = str(status["technicalID"])
+        expected = WORKERLESS_CONTROL_PLANE if _workerless(shoot) else EXPECTED_CONTROL_PLANE
         if status.get("hibernated"):
             # Nothing of the shoot runs to look into; what is checked is that its control plane really is down.
             result = {t: HIBERNATED for t in self._types()}
-            result[cond.SHOOT_CONTROL_PLANE_HEALTHY] = await self._hibernated_control_plane(technical_id)
+            result[cond.SHOOT_CONTROL_PLANE_HEALTHY] = await self._hibernated_control_plane(technical_id, expected)
             return result
-        workerless = not _minimum_nodes(shoot) and not ((shoot.get("spec") or {}).get("provider") or {}).get("workers")
-        result = {cond.SHOOT_CONTROL_PLANE_HEALTHY: await self._control_plane(technical_id)}
+        workerless = not _minimum_nodes(shoot) and _workerless(shoot)
+        result = {cond.SHOOT_CONTROL_PLANE_HEALTHY: await self._control_plane(technical_id, expected)}
         url = _external_url(shoot)
         credentials = await load_admin(self.seed, technical_id)
         if url is None or credentials is None:
@@ -228,11 +240,11 @@ class Care:
             found += [{**obj, "kind": kind} for obj in (listed or {}).get("items") or []]
         return found
 
-    async def _control_plane(self, namespace: str) -> Verdict:
+    async def _control_plane(self, namespace: str, expected: tuple[str, ...]) -> Verdict:
         workloads = await self._control_plane_objects(namespace, "Deployment", "StatefulSet")
-        return checks.control_plane(workloads, expected=EXPECTED_CONTROL_PLANE)
+        return checks.control_plane(workloads, expected=expected)
 
-    async def _hibernated_control_plane(self, namespace: str) -> Verdict:
+    async def _hibernated_control_plane(self, namespace: str, expected: tuple[str, ...]) -> Verdict:
         workloads = await self._control_plane_objects(namespace, "Deployment", "StatefulSet")
         pods = await self._control_plane_objects(namespace, "Pod")
-        return checks.hibernated_control_plane(workloads, pods, expected=EXPECTED_CONTROL_PLANE)
+        return checks.hibernated_control_plane(workloads, pods, expected=expected)

@@ -20,6 +20,7 @@ import yaml
 
 from gardener.assets import charts_dir
 from gardener.runtime.kube import Kube, object_path, resource_path
+from gardenlet.components.health import deployment_problem
 from gardenlet.flow import TemporaryError
 
 Obj = dict[str, Any]
@@ -190,3 +191,15 @@ async def pods_left(kube: Kube, namespace: str, selector: Mapping[str, str]) -> 
     )
     names = [p["metadata"]["name"] for p in (pods or {}).get("items") or []]
     return f"pods {', '.join(names)} still exist" if names else None
+
+
+async def deployment_problem_or_pods_left(
+    kube: Kube, *, namespace: str, name: str, selector: Mapping[str, str], replicas: int
+) -> str | None:
+    """Why a control-plane Deployment is not ready; scaled to zero, it is ready once none of its pods is left."""
+    deployment = await kube.aget(resource_path("apps/v1", "Deployment", namespace, name))
+    if deployment is None:
+        return f"deployment {name} does not exist"
+    if (problem := deployment_problem(deployment)) is not None:
+        return problem
+    return await pods_left(kube, namespace, selector) if replicas == 0 else None

@@ -11,9 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from gardener.runtime.kube import resource_path
-from gardenlet.components.base import ChartComponent, pods_left
+from gardenlet.components.base import ChartComponent, deployment_problem_or_pods_left
 from gardenlet.components.etcd import CONTROL_PLANE_ROLE
-from gardenlet.components.health import deployment_problem
 
 NAME = "kube-apiserver"
 SELECTOR = {"app": "kubernetes", "role": "apiserver"}
@@ -101,9 +100,6 @@ class KubeAPIServer(ChartComponent):
 
     async def problem(self) -> str | None:
         v = self.values
-        deployment = await self.kube.aget(resource_path("apps/v1", "Deployment", v.namespace, NAME))
-        if deployment is None:
-            return f"deployment {NAME} does not exist"
-        if (problem := deployment_problem(deployment)) is not None:
-            return problem
-        return await pods_left(self.kube, v.namespace, SELECTOR) if v.replicas == 0 else None
+        return await deployment_problem_or_pods_left(
+            self.kube, namespace=v.namespace, name=NAME, selector=SELECTOR, replicas=v.replicas
+        )

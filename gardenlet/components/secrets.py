@@ -2,7 +2,9 @@
 
 Material is generated once and reused on every reconcile; a leaf certificate is issued again only when its CA
 changed, a wanted host name or address is missing, its subject differs or it expires within `renew_before`.
-CAs and the service-account key are never replaced while their Secret exists. Private keys travel only into
+CAs and the service-account key are never replaced while their Secret exists. The kubeconfigs of the
+control-plane components (Gardener's `shoot-access-*` Secrets) are derived from their client certificates and the
+API server's in-seed address, and rewritten whenever one of those changes. Private keys travel only into
 Secrets; nothing here logs or raises with key material.
 """
 
@@ -16,6 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import yaml
+
+from gardener.apis.kubeconfig import build_kubeconfig
 from gardener.runtime.kube import Kube, resource_path
 from gardener.runtime.pki import (
     CertSpec,
@@ -42,6 +47,12 @@ KUBE_APISERVER_SERVER = "kube-apiserver-server"
 SERVICE_ACCOUNT_KEY = "service-account-key"
 ADMIN_CLIENT = "admin-client"
 MCM_CLIENT = "machine-controller-manager-client"
+KCM_CLIENT = "kube-controller-manager-client"
+SCHEDULER_CLIENT = "kube-scheduler-client"
+#: kubeconfigs (key `kubeconfig`) the control-plane components reach the shoot API server with, named as Gardener's
+KCM_KUBECONFIG = "shoot-access-kube-controller-manager"
+SCHEDULER_KUBECONFIG = "shoot-access-kube-scheduler"
+KUBECONFIG_KEY = "kubeconfig"
 ALL = (
     CA,
     CA_ETCD,
@@ -52,10 +63,16 @@ ALL = (
     SERVICE_ACCOUNT_KEY,
     ADMIN_CLIENT,
     MCM_CLIENT,
+    KCM_CLIENT,
+    SCHEDULER_CLIENT,
+    KCM_KUBECONFIG,
+    SCHEDULER_KUBECONFIG,
 )
 #: what etcd and the API server mount: their pods roll when one of these changes
 ETCD_SECRETS = (CA_ETCD, ETCD_SERVER, ETCD_PEER)
 APISERVER_SECRETS = (CA, KUBE_APISERVER_SERVER, SERVICE_ACCOUNT_KEY, CA_ETCD, ETCD_CLIENT)
+KCM_SECRETS = (CA, SERVICE_ACCOUNT_KEY, KCM_KUBECONFIG)
+SCHEDULER_SECRETS = (SCHEDULER_KUBECONFIG,)
 LABELS = {"managed-by": "secrets-manager", "manager-identity": "gardenlet"}
 
 #: the admin of a shoot: Gardener's `system:masters` client certificate
@@ -64,6 +81,11 @@ ADMIN_GROUP = "system:masters"
 #: the machine controller manager registers and watches Nodes in the shoot: a user of no group, whose rights are
 #: exactly the ClusterRole the gardenlet binds to it in the shoot (gardenlet.components.shootrbac)
 MCM_USER = "system:machine-controller-manager"
+#: kube's own identities for its controller manager and scheduler: the shoot API server's bootstrap RBAC binds them
+KCM_USER = "system:kube-controller-manager"
+SCHEDULER_USER = "system:kube-scheduler"
+#: kubeconfig Secret -> (user, client certificate Secret)
+KUBECONFIGS = {KCM_KUBECONFIG: (KCM_USER, KCM_CLIENT), SCHEDULER_KUBECONFIG: (SCHEDULER_USER, SCHEDULER_CLIENT)}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -72,6 +94,9 @@ class SecretsValues:
     #: every name and address the shoot API server is reached at (service names, load balancer address ...)
     apiserver_hosts: tuple[str, ...]
     etcd_hosts: tuple[str, ...]
+    #: where control-plane components in the seed reach the shoot API server (its Service's cluster address);
+    #: `deploy` needs it for their kubeconfigs
+    apiserver_url: str = ""
     ca_validity_days: int = 3650
     validity_days: int = 365
     renew_before_days: int = 30
@@ -153,9 +178,24 @@ class SecretsManager:
             ETCD_PEER: (CA_ETCD, CertSpec(common_name="etcd-peer", hosts=v.etcd_hosts, server=True, client=True)),
             ETCD_CLIENT: (CA_ETCD, CertSpec(common_name="etcd-client", client=True)),
             MCM_CLIENT: (CA, CertSpec(common_name=MCM_USER, client=True)),
+            KCM_CLIENT: (CA, CertSpec(common_name=KCM_USER, client=True)),
+            SCHEDULER_CLIENT: (CA, CertSpec(common_name=SCHEDULER_USER, client=True)),
         }
 
+    def _kubeconfig(self, ca_pem: bytes, user: str, client: KeyPair) -> bytes:
+        config = build_kubeconfig(
+            server=self.values.apiserver_url,
+            ca_pem=ca_pem,
+            user=user,
+            client_cert_pem=client.cert_pem,
+            client_key_pem=client.key_pem,
+            context=self.values.namespace,
+        )
+        return yaml.safe_dump(config, sort_keys=False).encode()
+
     async def deploy(self) -> None:
+        if not self.values.apiserver_url:
+            raise RuntimeError("no in-seed API server address: the control plane's kubeconfigs cannot be written")
         renew_before = dt.timedelta(days=self.values.renew_before_days)
         stored = {name: await self.kube.aget(self._path(name)) for name in ALL}
         written: dict[str, dict[str, bytes]] = {}
@@ -175,6 +215,13 @@ class SecretsManager:
                 log.info("Issuing certificate", extra={"namespace": self.values.namespace, "secret": name})
                 leaf = issue_cert(cas[ca_name], spec, valid_days=self.values.validity_days)
                 written[name] = {"tls.crt": leaf.cert_pem, "tls.key": leaf.key_pem, "ca.crt": cas[ca_name].cert_pem}
+        for name, (user, client) in KUBECONFIGS.items():
+            pair = KeyPair(cert_pem=_data(stored[client], "tls.crt"), key_pem=_data(stored[client], "tls.key"))
+            if client in written:
+                pair = KeyPair(cert_pem=written[client]["tls.crt"], key_pem=written[client]["tls.key"])
+            document = self._kubeconfig(cas[CA].cert_pem, user, pair)
+            if _data(stored[name], KUBECONFIG_KEY) != document:
+                written[name] = {KUBECONFIG_KEY: document}
         if stored[SERVICE_ACCOUNT_KEY] is None or not _data(stored[SERVICE_ACCOUNT_KEY], "sa.key"):
             private, public = new_key_pem()
             written[SERVICE_ACCOUNT_KEY] = {"sa.key": private, "sa.pub": public}

@@ -3,19 +3,22 @@
 ```
 reconcile                                          delete (reverse)
 namespace -> kube-apiserver Service (LB) ->        Worker -> OperatingSystemConfigs, Network,
-secrets -> etcd -> kube-apiserver -> reachable ->  ControlPlane, kube-apiserver -> etcd,
-ControlPlane -> Worker                             Infrastructure, Service -> secrets -> namespace ->
+secrets -> etcd -> kube-apiserver -> reachable ->  ControlPlane, kube-controller-manager and
+ControlPlane -> Worker                             kube-scheduler -> kube-apiserver -> etcd,
+                                                   Infrastructure, Service -> secrets -> namespace ->
                                                    Cluster, kubeconfig in the garden
 in parallel: Cluster, credentials -> Infrastructure; OperatingSystemConfigs (user data) -> Worker;
+kube-apiserver -> kube-controller-manager, kube-scheduler (none for a workerless shoot, as Gardener);
 reachable -> Network; machine RBAC in the shoot -> Worker; LB address -> internal DNSRecord; kubeconfig and
 machine access (after secrets)
 ```
 
-A hibernating shoot runs the same graph with the scaling edges reversed: Worker to zero first, then the API
-server, then etcd (its claim, and so its data, stays). Extension steps are skipped, with a log line, when the
-seed has no CRD for them. When the seed has the CRD but no ControllerRegistration of the garden lists the
-resource's kind and type, the step fails and says so in `status.lastErrors` rather than wait for an extension
-that does not exist; it is retried like any temporary error, so registering the extension is all it takes.
+A hibernating shoot runs the same graph with the scaling edges reversed: Worker to zero first, then the
+controller manager and the scheduler, then the API server, then etcd (its claim, and so its data, stays). Extension
+steps are skipped, with a log line, when the seed has no CRD for them. When the seed has the CRD but no
+ControllerRegistration of the garden lists the resource's kind and type, the step fails and says so in
+`status.lastErrors` rather than wait for an extension that does not exist; it is retried like any temporary
+error, so registering the extension is all it takes.
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ from gardenlet.botanist.cluster import cluster_copy
 from gardenlet.botanist.controlplane import (
     etcd_values,
     kube_apiserver_values,
+    kube_controller_manager_values,
+    kube_scheduler_values,
     namespace_values,
     secrets_values,
     service_values,
@@ -68,6 +73,8 @@ from gardenlet.components.extension import (
     registered_extensions,
 )
 from gardenlet.components.kubeapiserver import Endpoint, KubeAPIServer, KubeAPIServerService
+from gardenlet.components.kubecontrollermanager import KubeControllerManager
+from gardenlet.components.kubescheduler import KubeScheduler
 from gardenlet.components.namespace import Namespace
 from gardenlet.components.secrets import ADMIN_USER, MCM_USER, SecretsManager, ShootSecrets, secret_manifest
 from gardenlet.components.shootrbac import MachineControllerManagerRBAC, ShootRBACValues
@@ -149,6 +156,18 @@ class ShootOperation:
             self.shoot, self.profile, endpoint=self.endpoint or NO_ENDPOINT, etcd=etcd, secrets_checksum=checksum
         )
         return KubeAPIServer(self.seed, values, timeouts=self.settings.components, charts_dir=self.settings.charts_dir)
+
+    def _kube_controller_manager(self) -> KubeControllerManager:
+        checksum = self.secrets.checksum(*secret_names.KCM_SECRETS) if self.secrets else ""
+        values = kube_controller_manager_values(self.shoot, self.profile, secrets_checksum=checksum)
+        return KubeControllerManager(
+            self.seed, values, timeouts=self.settings.components, charts_dir=self.settings.charts_dir
+        )
+
+    def _kube_scheduler(self) -> KubeScheduler:
+        checksum = self.secrets.checksum(*secret_names.SCHEDULER_SECRETS) if self.secrets else ""
+        values = kube_scheduler_values(self.shoot, self.profile, secrets_checksum=checksum)
+        return KubeScheduler(self.seed, values, timeouts=self.settings.components, charts_dir=self.settings.charts_dir)
 
     def _secrets_manager(self) -> SecretsManager:
         values = secrets_values(self.shoot, self.endpoint or NO_ENDPOINT, etcd_values(self.shoot, self.profile))
@@ -408,12 +427,31 @@ class ShootOperation:
         async def wait_kapi() -> None:
             await kapi().wait_ready()
 
+        async def deploy_kcm() -> None:
+            await self._kube_controller_manager().deploy()
+
+        async def wait_kcm() -> None:
+            await self._kube_controller_manager().wait_ready()
+
+        async def deploy_scheduler() -> None:
+            await self._kube_scheduler().deploy()
+
+        async def wait_scheduler() -> None:
+            await self._kube_scheduler().wait_ready()
+
+        # Gardener gives a workerless shoot no scheduler: nothing could be scheduled anywhere.
+        no_scheduler = s.workerless
+
         if not s.hibernated:
             etcd_deploy = t(flow, "deploy-etcd", deploy_etcd, secrets)
             etcd_ready = t(flow, "wait-etcd", wait_etcd, etcd_deploy)
             kapi_deploy = t(flow, "deploy-kube-apiserver", deploy_kapi, etcd_ready)
             kapi_ready = t(flow, "wait-kube-apiserver", wait_kapi, kapi_deploy)
             reachable = t(flow, "check-api-server-available", self.check_api_server, kapi_ready)
+            kcm_deploy = t(flow, "deploy-kube-controller-manager", deploy_kcm, kapi_ready)
+            t(flow, "wait-kube-controller-manager", wait_kcm, kcm_deploy)
+            sched_deploy = t(flow, "deploy-kube-scheduler", deploy_scheduler, kapi_ready, skip=no_scheduler)
+            t(flow, "wait-kube-scheduler", wait_scheduler, sched_deploy, skip=no_scheduler)
             dns = t(flow, "deploy-internal-dns-record", self.deploy_dns_record, svc_ready, creds, skip=no("DNSRecord"))
             t(flow, "wait-internal-dns-record", self.wait_dns_record, dns, skip=no("DNSRecord"))
             net_deploy = t(flow, "deploy-network", self.deploy_network, reachable, cluster, skip=no_network)
@@ -430,12 +468,16 @@ class ShootOperation:
             )
             t(flow, "wait-worker", worker.wait_ready, worker_deploy, skip=no_worker)
             return flow
-        # Hibernation: no machines first, then no API server, then no etcd.
+        # Hibernation: no machines first, then no controller manager and scheduler, then no API server, then no etcd.
         worker_deploy = t(flow, "deploy-worker", self.deploy_worker, infra_ready, access, osc_ready, skip=no_worker)
         worker_ready = t(flow, "wait-worker", worker.wait_ready, worker_deploy, skip=no_worker)
         cp_deploy = t(flow, "deploy-control-plane", self.deploy_control_plane, infra_ready, skip=no("ControlPlane"))
         t(flow, "wait-control-plane", cp.wait_ready, cp_deploy, skip=no("ControlPlane"))
-        kapi_deploy = t(flow, "deploy-kube-apiserver", deploy_kapi, worker_ready)
+        kcm_deploy = t(flow, "deploy-kube-controller-manager", deploy_kcm, secrets, worker_ready)
+        kcm_ready = t(flow, "wait-kube-controller-manager", wait_kcm, kcm_deploy)
+        sched_deploy = t(flow, "deploy-kube-scheduler", deploy_scheduler, secrets, worker_ready, skip=no_scheduler)
+        sched_ready = t(flow, "wait-kube-scheduler", wait_scheduler, sched_deploy, skip=no_scheduler)
+        kapi_deploy = t(flow, "deploy-kube-apiserver", deploy_kapi, kcm_ready, sched_ready)
         kapi_ready = t(flow, "wait-kube-apiserver", wait_kapi, kapi_deploy)
         etcd_deploy = t(flow, "deploy-etcd", deploy_etcd, kapi_ready)
         t(flow, "wait-etcd", wait_etcd, etcd_deploy)
@@ -445,6 +487,7 @@ class ShootOperation:
         s = self.shoot
         flow = Flow(f"delete shoot {s.key}")
         etcd, kapi = self._etcd(), self._kube_apiserver()
+        kcm, scheduler = self._kube_controller_manager(), self._kube_scheduler()
         infra = self._extension(infrastructure_values(s))
         cp = self._extension(control_plane_values(s))
         worker = self._extension(worker_values(s))
@@ -479,7 +522,12 @@ class ShootOperation:
         d_gone = t(flow, "wait-internal-dns-record-gone", dns.wait_gone, d, skip=no("DNSRecord"))
         c = t(flow, "destroy-control-plane", cp.destroy, w_gone, skip=no("ControlPlane"))
         c_gone = t(flow, "wait-control-plane-gone", cp.wait_gone, c, skip=no("ControlPlane"))
-        k = t(flow, "destroy-kube-apiserver", kapi.destroy, w_gone)
+        # Destroyed whether the shoot has workers or not: nothing of an earlier configuration may outlive the shoot.
+        kcm_d = t(flow, "destroy-kube-controller-manager", kcm.destroy, w_gone)
+        kcm_gone = t(flow, "wait-kube-controller-manager-gone", kcm.wait_gone, kcm_d)
+        sched_d = t(flow, "destroy-kube-scheduler", scheduler.destroy, w_gone)
+        sched_gone = t(flow, "wait-kube-scheduler-gone", scheduler.wait_gone, sched_d)
+        k = t(flow, "destroy-kube-apiserver", kapi.destroy, w_gone, kcm_gone, sched_gone)
         k_gone = t(flow, "wait-kube-apiserver-gone", kapi.wait_gone, k)
         e = t(flow, "destroy-etcd", etcd.destroy, k_gone)
         e_gone = t(flow, "wait-etcd-gone", etcd.wait_gone, e)

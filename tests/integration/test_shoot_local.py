@@ -1,7 +1,8 @@
 """A workerless shoot on a local seed, end to end: create, use with kubectl, hibernate, wake up, delete.
 
 Real processes throughout: a garden API server, a seed API server, provider-local's node agent running the seed's
-workloads (the shoot's etcd is the real etcd binary, its API server ours), and the gardenlet's shoot controller.
+workloads (the shoot's etcd is the real etcd binary, its API server and controller manager ours), and the gardenlet's
+shoot controller. A workerless shoot has no kube-scheduler, as in Gardener.
 """
 
 from __future__ import annotations
@@ -101,6 +102,12 @@ class Landscape:
 
     def diagnose(self) -> str:
         return f"gardenlet log:\n{self.gardenlet.tail()}\n\nnode agent log:\n{self.agent.tail(30)}"
+
+    def seed_deployment(self, name: str) -> dict[str, Any] | None:
+        found = kubectl(
+            "get", "deployment", name, "-n", TECHNICAL_ID, "-o", "json", kubeconfig=self.seed.kubeconfig, check=False
+        )
+        return json.loads(found.stdout) if found.returncode == 0 else None
 
 
 @pytest.fixture(scope="module")
@@ -239,15 +246,35 @@ def test_workerless_shoot_lifecycle(landscape: Landscape) -> None:
         return shoot
 
     eventually(healthy, timeout=60, interval=0.5)
+    # The controller manager runs against the shoot (it leads there); a workerless shoot gets no scheduler.
+    kcm = landscape.seed_deployment("kube-controller-manager")
+    assert kcm is not None and kcm["status"].get("availableReplicas") == 1, kcm and kcm["status"]
+    assert landscape.seed_deployment("kube-scheduler") is None
+
+    def kcm_leads() -> str:
+        args = ("get", "lease", "kube-controller-manager", "-n", "kube-system", "-o", "json")
+        lease = json.loads(kubectl(*args, kubeconfig=shoot_kubeconfig).stdout)
+        holder: str = lease["spec"]["holderIdentity"]
+        assert holder
+        return holder
+
+    eventually(kcm_leads, timeout=30, interval=0.5, what="the controller manager leads in the shoot")
+    pods = landscape.seed.kubeconfig
+    listed = kubectl("get", "pods", "-n", TECHNICAL_ID, "-l", "role=controller-manager", "-o", "json", kubeconfig=pods)
+    statuses = [c for p in json.loads(listed.stdout)["items"] for c in p["status"].get("containerStatuses") or []]
+    assert [(c["ready"], c["restartCount"]) for c in statuses] == [(True, 0)], statuses  # it runs, it does not crash
     processes = _shoot_processes()
     rss = {cmd.split()[0].rsplit("/", 1)[-1] + f"[{pid}]": _rss_kib(pid) for pid, cmd in processes}
     print(f"\nshoot Succeeded {ready_after:.1f}s after apply; control-plane RSS (KiB): {rss}")
     reasons = {e["reason"] for e in landscape.garden_json("get", "events", "-n", "garden-dev")["items"]}
     assert {"Creating", "Reconciled"} <= reasons, reasons
 
-    # Hibernate: the control plane's processes go, its data stays.
+    # Hibernate: the control plane's processes go, its data stays; its Deployments stay, at zero.
     _hibernate(landscape, True)
     eventually(lambda: not _shoot_processes(), timeout=60, what="control-plane processes gone")
+    for name in ("kube-apiserver", "kube-controller-manager"):
+        asleep = landscape.seed_deployment(name)
+        assert asleep is not None and asleep["spec"]["replicas"] == 0, name
 
     def seen_asleep() -> bool:
         conditions = {c["type"]: c for c in landscape.shoot()["status"].get("conditions") or []}
@@ -263,6 +290,8 @@ def test_workerless_shoot_lifecycle(landscape: Landscape) -> None:
     eventually(
         lambda: kubectl("get", "namespace", "x", kubeconfig=shoot_kubeconfig, check=False).returncode == 0, timeout=30
     )
+    awake = landscape.seed_deployment("kube-controller-manager")
+    assert awake is not None and awake["spec"]["replicas"] == 1
 
     # A retry annotation runs the flow again and is consumed.
     kubectl("annotate", "shoot", "demo", "-n", "garden-dev", "gardener.cloud/operation=reconcile", kubeconfig=garden)

@@ -34,6 +34,7 @@ SEED = "local"
 CONTROL_PLANE = {"gardener.cloud/role": "controlplane"}
 ETCD_SELECTOR = {"app": "etcd-statefulset", "role": "main"}
 APISERVER_SELECTOR = {"app": "kubernetes", "role": "apiserver"}
+KCM_SELECTOR = {"app": "kubernetes", "role": "controller-manager"}
 SETTINGS = CareSettings(period=0.3, request_timeout=3.0)
 TYPES = ("APIServerAvailable", "ControlPlaneHealthy", "EveryNodeReady", "SystemComponentsHealthy")
 
@@ -192,10 +193,12 @@ def _report(kube: Kube, kind: str, namespace: str, name: str, status: dict[str, 
 
 
 def _control_plane(landscape: Landscape, namespace: str, *, replicas: int) -> None:
-    """etcd-main and kube-apiserver as the gardenlet's components create them, rolled out."""
+    """etcd-main, kube-apiserver and kube-controller-manager (a workerless shoot has no scheduler) as the
+    gardenlet's components create them, rolled out."""
     for kind, name, selector in (
         ("StatefulSet", "etcd-main", ETCD_SELECTOR),
         ("Deployment", "kube-apiserver", APISERVER_SELECTOR),
+        ("Deployment", "kube-controller-manager", KCM_SELECTOR),
     ):
         landscape.seed.server_side_apply(_workload(kind, namespace, name, selector, replicas))
         _report(landscape.seed, kind, namespace, name, _rolled_out(kind, replicas))
@@ -286,25 +289,34 @@ async def test_a_running_control_plane_is_healthy_and_each_failing_part_is_named
     for ctype in ("APIServerAvailable", "EveryNodeReady", "SystemComponentsHealthy"):
         assert unhealthy[ctype]["lastTransitionTime"] == healthy[ctype]["lastTransitionTime"], ctype
 
-    # etcd is ready again but rolling out a new revision, the API server back
+    # etcd is ready again but rolling out a new revision, the API server back, the controller manager down:
+    # every failing part is named
     _report(landscape.seed, "Deployment", namespace, "kube-apiserver", _rolled_out("Deployment", 1))
     _report(landscape.seed, "StatefulSet", namespace, "etcd-main", {"updateRevision": "etcd-main-2"})
+    _report(landscape.seed, "Deployment", namespace, "kube-controller-manager", {"availableReplicas": 0})
     await _wait_for(
         landscape,
         name,
         {"ControlPlaneHealthy": ("False", "ControlPlaneUnhealthy")},
         label="unhealthy",
-        messages={"ControlPlaneHealthy": "statefulset etcd-main: rolling out revision etcd-main-2"},
+        messages={
+            "ControlPlaneHealthy": "deployment kube-controller-manager: 0 of 1 replicas available; "
+            "statefulset etcd-main: rolling out revision etcd-main-2"
+        },
     )
 
-    # etcd is gone altogether
+    # etcd and the controller manager are gone altogether
     landscape.seed.delete(resource_path("apps/v1", "StatefulSet", namespace, "etcd-main"))
+    landscape.seed.delete(resource_path("apps/v1", "Deployment", namespace, "kube-controller-manager"))
     await _wait_for(
         landscape,
         name,
         {"ControlPlaneHealthy": ("False", "ControlPlaneMissing")},
         label="unhealthy",
-        messages={"ControlPlaneHealthy": "Missing control plane components: StatefulSet/etcd-main."},
+        messages={
+            "ControlPlaneHealthy": "Missing control plane components: StatefulSet/etcd-main, "
+            "Deployment/kube-controller-manager."
+        },
     )
 
     # and back: healthy again

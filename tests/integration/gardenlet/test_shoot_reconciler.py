@@ -179,7 +179,14 @@ async def test_a_flow_that_cannot_finish_reports_error_and_deletion_still_cleans
         assert etcd is not None and etcd["spec"]["replicas"] == 1, etcd
         assert landscape.seed_kube.get(resource_path("v1", "Service", namespace, "etcd-main-client")) is not None
         assert landscape.seed_kube.get(f"{EXTENSIONS}/clusters/{namespace}") is not None
-        assert landscape.seed_kube.get(resource_path("apps/v1", "Deployment", namespace, "kube-apiserver")) is None
+        for deployment in ("kube-apiserver", "kube-controller-manager", "kube-scheduler"):
+            assert landscape.seed_kube.get(resource_path("apps/v1", "Deployment", namespace, deployment)) is None
+        # the controller manager's kubeconfig points at the API server's in-seed (cluster) address
+        kcm_access = landscape.seed_kube.get(resource_path("v1", "Secret", namespace, secret_names.KCM_KUBECONFIG))
+        service = landscape.seed_kube.get(resource_path("v1", "Service", namespace, "kube-apiserver"))
+        assert kcm_access is not None and service is not None
+        kcm_kubeconfig = yaml.safe_load(base64.b64decode(kcm_access["data"]["kubeconfig"]))
+        assert kcm_kubeconfig["clusters"][0]["cluster"]["server"] == f"https://{service['spec']['clusterIP']}"
         assert landscape.seed_kube.get(f"{EXTENSIONS}/namespaces/{namespace}/infrastructures/{name}") is None
         assert not landscape.seed_kube.list(f"{EXTENSIONS}/namespaces/{namespace}/dnsrecords")
         # The user's kubeconfig is published with the load balancer's address.

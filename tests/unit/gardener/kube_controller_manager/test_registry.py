@@ -20,7 +20,7 @@ TABLE = (
 
 
 def names(flags: str) -> list[str]:
-    return [d.name for d in select(TABLE, flags.split(","))]
+    return [d.name for d in select(TABLE, flags.split(",")).controllers]
 
 
 def test_star_enables_the_defaults_only() -> None:
@@ -40,6 +40,12 @@ def test_unknown_names_are_refused() -> None:
         names("*,nope")
     with pytest.raises(UnknownController):
         names("-nope")
+
+
+def test_upstream_names_without_a_controller_here_are_accepted_and_reported() -> None:
+    chosen = select(TABLE, "*,tokencleaner,-attachdetach,csrsigning-nope".split(",")[:3])
+    assert [d.name for d in chosen.controllers] == ["deployment-controller", "replicaset-controller"]
+    assert chosen.unavailable == ("tokencleaner",)
 
 
 def test_known_names_are_upstreams() -> None:

@@ -112,6 +112,11 @@ def test_serving_certificate_covers_every_address_of_the_api_server() -> None:
         assert host in values.apiserver_hosts
     assert len(set(values.apiserver_hosts)) == len(values.apiserver_hosts)
     assert "etcd-main-client.shoot--dev--apps.svc" in values.etcd_hosts
+    # the control plane's kubeconfigs point at the Service's cluster address, which the certificate names
+    assert values.apiserver_url == "https://127.2.0.9"
+    six = controlplane.in_seed_url(Endpoint(external="example.org", cluster_ip="fd00::1"))
+    assert six == "https://[fd00::1]"
+    assert controlplane.in_seed_url(Endpoint(external="", cluster_ip="")) == ""
 
 
 def test_extension_values() -> None:

@@ -8,6 +8,7 @@ import pytest
 
 from gardener.runtime.kube import Kube
 from gardenlet.care import checks
+from gardenlet.care.controller import EXPECTED_CONTROL_PLANE, WORKERLESS_CONTROL_PLANE
 from gardenlet.components.base import ChartComponent
 from gardenlet.components.extension import extension_problem
 from gardenlet.components.health import deployment_problem, statefulset_problem
@@ -77,14 +78,24 @@ def test_extension_problem() -> None:
 def test_control_plane_verdict() -> None:
     ready_sts = _workload("StatefulSet", 1, replicas=1, readyReplicas=1)
     ready_sts["metadata"]["name"] = "etcd-main"
-    ready_deploy = _workload("Deployment", 1, replicas=1, updatedReplicas=1, availableReplicas=1)
-    ready_deploy["metadata"]["name"] = "kube-apiserver"
-    expected = ("StatefulSet/etcd-main", "Deployment/kube-apiserver")
-    assert checks.control_plane([ready_sts, ready_deploy], expected=expected).status == "True"
-    missing = checks.control_plane([ready_sts], expected=expected)
+    deployments = {}
+    for name in ("kube-apiserver", "kube-controller-manager", "kube-scheduler"):
+        deployments[name] = _workload("Deployment", 1, replicas=1, updatedReplicas=1, availableReplicas=1)
+        deployments[name]["metadata"]["name"] = name
+    workloads = [ready_sts, *deployments.values()]
+    assert checks.control_plane(workloads, expected=EXPECTED_CONTROL_PLANE).status == "True"
+    missing = checks.control_plane([ready_sts, deployments["kube-apiserver"]], expected=EXPECTED_CONTROL_PLANE)
     assert (missing.status, missing.reason) == ("False", "ControlPlaneMissing")
-    ready_deploy["status"]["availableReplicas"] = 0
-    assert checks.control_plane([ready_sts, ready_deploy], expected=expected).reason == "ControlPlaneUnhealthy"
+    assert missing.message == (
+        "Missing control plane components: Deployment/kube-controller-manager, Deployment/kube-scheduler."
+    )
+    # a workerless shoot has no scheduler to miss
+    workerless = [ready_sts, deployments["kube-apiserver"], deployments["kube-controller-manager"]]
+    assert checks.control_plane(workerless, expected=WORKERLESS_CONTROL_PLANE).status == "True"
+    deployments["kube-controller-manager"]["status"]["availableReplicas"] = 0
+    unhealthy = checks.control_plane(workloads, expected=EXPECTED_CONTROL_PLANE)
+    assert unhealthy.reason == "ControlPlaneUnhealthy"
+    assert unhealthy.message == "deployment kube-controller-manager: 0 of 1 replicas available"
 
 
 def _node(name: str, ready: str) -> dict[str, Any]:
@@ -145,3 +156,6 @@ async def test_secrets_cannot_be_ready_before_they_were_deployed() -> None:
     manager = SecretsManager(NO_CLUSTER, SecretsValues(namespace="x", apiserver_hosts=(), etcd_hosts=()))
     with pytest.raises(RuntimeError, match="before deploy"):
         await manager.wait_ready()
+    # the control plane's kubeconfigs need the API server's in-seed address: without it, nothing is written
+    with pytest.raises(RuntimeError, match="in-seed API server address"):
+        await manager.deploy()

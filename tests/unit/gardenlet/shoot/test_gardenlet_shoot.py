@@ -22,8 +22,9 @@ EXAMPLES = Path(__file__).resolve().parents[4] / "hack" / "examples"
 NO_CLUSTER: Kube = None  # type: ignore[assignment]
 
 
-def _operation(*, hibernated: bool = False) -> ShootOperation:
-    shoot: dict[str, Any] = yaml.safe_load((EXAMPLES / "50-shoot-workers.yaml").read_text())
+def _operation(*, hibernated: bool = False, example: str = "50-shoot-workers.yaml") -> ShootOperation:
+    shoot: dict[str, Any] = yaml.safe_load((EXAMPLES / example).read_text())
+    shoot["spec"].setdefault("hibernation", {})
     shoot["spec"]["hibernation"]["enabled"] = hibernated
     info = shoot_info(shoot)
     return ShootOperation(
@@ -54,18 +55,36 @@ def test_reconcile_runs_the_control_plane_in_order() -> None:
     assert _before(flow, "deploy-shoot-access-secret", "deploy-worker")
     assert not _before(flow, "wait-infrastructure", "deploy-etcd")  # infrastructure and etcd run in parallel
     assert all(task.retry is not None for task in flow.tasks)
+    for component in ("kube-controller-manager", "kube-scheduler"):
+        assert _before(flow, "wait-kube-apiserver", f"deploy-{component}")
+        assert _before(flow, f"deploy-{component}", f"wait-{component}")
+
+
+def test_a_workerless_shoot_gets_a_controller_manager_and_no_scheduler() -> None:
+    flow = _operation(example="40-shoot-workerless.yaml").reconcile_flow()
+    skipped = {task.id for task in flow.tasks if task.skip_if is True}
+    assert {"deploy-kube-scheduler", "wait-kube-scheduler"} <= skipped
+    assert not {"deploy-kube-controller-manager", "wait-kube-controller-manager"} & skipped
+    assert not {"deploy-kube-scheduler", "wait-kube-scheduler"} & {
+        task.id for task in _operation().reconcile_flow().tasks if task.skip_if is True
+    }
 
 
 def test_hibernation_scales_down_from_the_workers_to_etcd() -> None:
     flow = _operation(hibernated=True).reconcile_flow()
-    assert _before(flow, "wait-worker", "deploy-kube-apiserver")
+    assert _before(flow, "wait-worker", "deploy-kube-controller-manager")
+    assert _before(flow, "wait-worker", "deploy-kube-scheduler")
+    assert _before(flow, "wait-kube-controller-manager", "deploy-kube-apiserver")
+    assert _before(flow, "wait-kube-scheduler", "deploy-kube-apiserver")
     assert _before(flow, "wait-kube-apiserver", "deploy-etcd")
     assert "check-api-server-available" not in {task.id for task in flow.tasks}
 
 
 def test_deletion_runs_in_reverse_and_drops_the_namespace_last() -> None:
     flow = _operation().delete_flow()
-    assert _before(flow, "wait-worker-gone", "destroy-kube-apiserver")
+    assert _before(flow, "wait-worker-gone", "destroy-kube-controller-manager")
+    assert _before(flow, "wait-kube-controller-manager-gone", "destroy-kube-apiserver")
+    assert _before(flow, "wait-kube-scheduler-gone", "destroy-kube-apiserver")
     assert _before(flow, "wait-kube-apiserver-gone", "destroy-etcd")
     last = {"delete-namespace", "delete-kubeconfig", "delete-cluster-resource"}
     for task in {task.id for task in flow.tasks} - last:

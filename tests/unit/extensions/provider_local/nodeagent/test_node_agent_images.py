@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from extensions.provider_local.nodeagent.images import ImageError, ImageTable, etcd_binary
+from gardener.kube_controller_manager import main as kcm_main
+from gardener.kube_controller_manager.registry import KNOWN, select
+from gardener.kube_scheduler import main as scheduler_main
+from gardenlet.components.kubecontrollermanager import KubeControllerManager, KubeControllerManagerValues
+from gardenlet.components.kubescheduler import KubeScheduler, KubeSchedulerValues
 
 VARIABLES = {
     "python": sys.executable,
@@ -144,3 +150,64 @@ def test_bad_config_is_refused(tmp_path: Path) -> None:
     config.write_text("images:\n- name: x\n  match: '*'\n")
     with pytest.raises(ValueError, match="match"):
         ImageTable.load(config)
+
+
+def _chart_container(component: Any) -> dict[str, Any]:
+    deployment = next(obj for obj in component.manifests() if obj["kind"] == "Deployment")
+    container: dict[str, Any] = deployment["spec"]["template"]["spec"]["containers"][0]
+    return container
+
+
+def test_the_gardenlets_kube_controller_manager_runs_ours(table: ImageTable) -> None:
+    """Gardener's command line (as the gardenlet's chart writes it) becomes one our manager's parser accepts."""
+    values = KubeControllerManagerValues(
+        namespace="shoot--dev--demo",
+        image="registry.k8s.io/kube-controller-manager:v1.32.2",
+        cluster_name="shoot--dev--demo",
+        service_cidr="100.64.0.0/13",
+        pods_cidr="100.96.0.0/11",
+        disabled_controllers=("attachdetach", "nodeipam"),
+    )
+    container = _chart_container(KubeControllerManager(None, values))  # type: ignore[arg-type]
+    cmd = table.launch(values.image, command=container["command"], args=[], variables=VARIABLES)
+    assert cmd.rule == "kube-controller-manager"
+    assert cmd.argv[:3] == (sys.executable, "-m", "gardener.kube_controller_manager.main")
+    flags = cmd.argv[3:]
+    assert "--kubeconfig=/var/run/secrets/gardener.cloud/shoot/generic-kubeconfig/kubeconfig" in flags
+    assert "--controllers=*,bootstrapsigner,tokencleaner,-attachdetach,-nodeipam" in flags
+    assert {"--use-service-account-credentials=true", "--leader-elect=true", "--secure-port=10257"} <= set(flags)
+    assert flags[-1] == "--bind-address=127.1.0.5"
+    assert not [f for f in flags if f.startswith(("--cluster-signing", "--concurrent-", "--kube-api-", "--v="))]
+    args = kcm_main.parser().parse_args(list(flags))
+    assert (args.secure_port, args.bind_address) == (10257, "127.1.0.5")
+    # upstream's names our manager lacks are accepted and reported, not refused
+    selection = select(KNOWN, args.controllers.split(","))
+    assert selection.unavailable == ("bootstrapsigner", "tokencleaner")
+    assert "deployment-controller" in {d.name for d in selection.controllers}
+    assert args.node_monitor_grace_period == 40.0 and args.leader_elect == "true"
+
+
+def test_the_gardenlets_kube_scheduler_runs_ours(table: ImageTable) -> None:
+    values = KubeSchedulerValues(namespace="shoot--dev--demo", image="registry.k8s.io/kube-scheduler:v1.32.2")
+    container = _chart_container(KubeScheduler(None, values))  # type: ignore[arg-type]
+    cmd = table.launch(values.image, command=container["command"], args=[], variables=VARIABLES)
+    assert cmd.rule == "kube-scheduler"
+    kubeconfig = "/var/run/secrets/gardener.cloud/shoot/generic-kubeconfig/kubeconfig"
+    assert cmd.argv == (
+        sys.executable,
+        "-m",
+        "gardener.kube_scheduler.main",
+        # the configuration file names the kubeconfig by its in-container path, which is not rewritten
+        f"--kubeconfig={kubeconfig}",
+        f"--authentication-kubeconfig={kubeconfig}",
+        f"--authorization-kubeconfig={kubeconfig}",
+        "--secure-port=10259",
+        "--bind-address=127.1.0.5",
+    )
+    args = scheduler_main.parser().parse_args(list(cmd.argv[3:]))
+    assert (args.kubeconfig, args.config, args.secure_port, args.bind_address) == (
+        Path(kubeconfig),
+        None,
+        10259,
+        "127.1.0.5",
+    )
