@@ -170,6 +170,20 @@ class LeaseRenewer:
         self.nodes = [n for n in self.nodes if n != node]
 
     def renew_again(self, node: str) -> None:
+        """The kubelet is back: it posts Ready again and renews its Lease."""
+        now = _now()
+        ready = {
+            "type": "Ready",
+            "status": "True",
+            "reason": "KubeletReady",
+            "message": "kubelet is posting ready status",
+        }
+        ready |= {"lastHeartbeatTime": now, "lastTransitionTime": now}
+        kube = Kube.from_kubeconfig(self.kubeconfig)
+        try:
+            kube.merge_patch(f"/api/v1/nodes/{node}/status", {"status": {"conditions": [ready]}})
+        finally:
+            kube.close()
         self.nodes = [*self.nodes, node]
 
     def _run(self) -> None:

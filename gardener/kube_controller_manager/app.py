@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import platform
 import socket
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +24,10 @@ from gardener.runtime.leaderelection import LeaderElection, default_identity
 __all__ = ["Config", "run"]
 
 log = logging.getLogger("gardener.kube_controller_manager")
+
+#: what upstream's manager sends (`kube-controller-manager/v1.32.2 (linux/amd64) kubernetes/<commit>`): the API
+#: server takes the first word as the field manager of everything the controllers write
+USER_AGENT = f"kube-controller-manager/v1.32.0 ({sys.platform}/{platform.machine()}) kubernetes/gardener-py"
 
 
 @dataclass(frozen=True)
@@ -60,8 +66,9 @@ async def run_controllers(ctx: ControllerContext, controllers: tuple[Descriptor,
 
 async def run(config: Config, stop: asyncio.Event, *, ready: asyncio.Event | None = None) -> None:
     server, ssl_context, token = kubeconfig_auth(config.kubeconfig)
-    client = AsyncKube(server=server, ssl_context=ssl_context, token=token)
+    client = AsyncKube(server=server, ssl_context=ssl_context, token=token, user_agent=USER_AGENT)
     ctx = ControllerContext(
+        user_agent=USER_AGENT,
         client=client,
         options=config.options,
         server=server,

@@ -65,10 +65,12 @@ class ControllerContext:
     ssl_context: ssl.SSLContext | bool = True
     use_service_account_credentials: bool = False
     host: str = ""
+    #: upstream's form, `kube-controller-manager/<version> (<os>/<arch>) kubernetes/<commit>`
+    user_agent: str = ""
     clock: Callable[[], float] = time.time
     informers: dict[Resource, AsyncInformer] = field(default_factory=dict)
     _clients: dict[str, AsyncKube] = field(default_factory=dict)
-    _recorders: dict[str, EventRecorder] = field(default_factory=dict)
+    _recorders: dict[tuple[str, str], EventRecorder] = field(default_factory=dict)
     _refreshers: list[asyncio.Task[None]] = field(default_factory=list)
 
     def informer(self, resource: Resource) -> AsyncInformer:
@@ -83,17 +85,20 @@ class ControllerContext:
             return self.client
         if account not in self._clients:
             token = await self._token(account)
-            client = AsyncKube(server=self.server, ssl_context=self.ssl_context, token=token)
+            agent = f"{self.user_agent}/system:serviceaccount:kube-system:{account}" if self.user_agent else ""
+            client = AsyncKube(server=self.server, ssl_context=self.ssl_context, token=token, user_agent=agent)
             self._clients[account] = client
             self._refreshers.append(asyncio.create_task(self._refresh(account, client), name=f"token-{account}"))
         return self._clients[account]
 
-    async def recorder_for(self, account: str) -> EventRecorder:
-        """Events posted as `account`, with upstream's `source.component` (the controller's name)."""
-        if account not in self._recorders:
+    async def recorder_for(self, account: str, *, component: str = "") -> EventRecorder:
+        """Events posted as `account`, with upstream's `source.component` (the controller's name, unless the
+        controller posts under another name than its account's, as the taint eviction controller does)."""
+        name = component or account
+        if (account, name) not in self._recorders:
             client = await self.client_for(account)
-            self._recorders[account] = EventRecorder(client, component=account, host=self.host)
-        return self._recorders[account]
+            self._recorders[(account, name)] = EventRecorder(client, component=name, host=self.host)
+        return self._recorders[(account, name)]
 
     async def _token(self, account: str) -> str:
         ns = "kube-system"

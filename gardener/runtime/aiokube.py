@@ -78,9 +78,14 @@ def kubeconfig_auth(path: Path, *, context: str | None = None) -> tuple[str, ssl
 class AsyncKube:
     """JSON over HTTPS to one API server; create it inside the event loop that uses it."""
 
-    def __init__(self, *, server: str, ssl_context: ssl.SSLContext | bool, token: str | None = None) -> None:
+    def __init__(
+        self, *, server: str, ssl_context: ssl.SSLContext | bool, token: str | None = None, user_agent: str = ""
+    ) -> None:
         self.server = server.rstrip("/")
         headers = {"Accept": "application/json"}
+        if user_agent:
+            # the API server names a request's field manager after the agent's first word, as kube does
+            headers["User-Agent"] = user_agent
         if token:
             headers["Authorization"] = f"Bearer {token}"
         self._session = aiohttp.ClientSession(
@@ -88,9 +93,9 @@ class AsyncKube:
         )
 
     @classmethod
-    def from_kubeconfig(cls, path: Path, *, context: str | None = None) -> AsyncKube:
+    def from_kubeconfig(cls, path: Path, *, context: str | None = None, user_agent: str = "") -> AsyncKube:
         server, ssl_context, token = kubeconfig_auth(path, context=context)
-        return cls(server=server, ssl_context=ssl_context, token=token)
+        return cls(server=server, ssl_context=ssl_context, token=token, user_agent=user_agent)
 
     async def close(self) -> None:
         await self._session.close()
