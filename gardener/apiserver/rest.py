@@ -675,6 +675,10 @@ class ObjectStore:
                 merged["status"] = new["status"]
             else:
                 merged.pop("status", None)
+            if not info.is_custom and "annotations" in (new.get("metadata") or {}):
+                # kube's built-in status strategies reset the spec (and some the labels) but keep the request's
+                # annotations: the deployment controller records a rollout's revision through /status
+                merged.setdefault("metadata", {})["annotations"] = new["metadata"]["annotations"]
             return merged
         if subresource == "approval":
             # certificates.k8s.io: /approval changes status.conditions and nothing else (kube's approval strategy)
