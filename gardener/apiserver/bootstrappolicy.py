@@ -2,8 +2,10 @@
 
 Data, not logic: the rules follow kubernetes/plugin/pkg/auth/authorizer/rbac/bootstrappolicy (policy.go and its
 testdata/cluster-roles.yaml, cluster-role-bindings.yaml) with the default feature gates of 1.32, so `kubectl auth
-can-i` and tools that bind `edit`, `view` or a `system:` role get kube's answers. `system:node-bootstrapper` lives
-with the bootstrap tokens that use it (`bootstraptokens`). Only the API server's startup imports this module.
+can-i` and tools that bind `edit`, `view` or a `system:` role get kube's answers; the `system:controller:<account>`
+roles (controller_policy.go) give each kube-controller-manager controller running with
+`--use-service-account-credentials` the rights of its ServiceAccount `kube-system/<account>`. `system:node-bootstrapper`
+lives with the bootstrap tokens that use it (`bootstraptokens`). Only the API server's startup imports this module.
 """
 
 from __future__ import annotations
@@ -47,10 +49,16 @@ NETWORKING = "networking.k8s.io"
 NODE = "node.k8s.io"
 POLICY = "policy"
 STORAGE = "storage.k8s.io"
+ADMISSION = "admissionregistration.k8s.io"
+METRICS = "metrics.k8s.io"
+CUSTOM_METRICS = "custom.metrics.k8s.io"
+EXTERNAL_METRICS = "external.metrics.k8s.io"
 
 KUBE_PROXY_USER = "system:kube-proxy"
 KUBE_CONTROLLER_MANAGER_USER = "system:kube-controller-manager"
 KUBE_SCHEDULER_USER = "system:kube-scheduler"
+#: kube's saRolePrefix: `system:controller:<account>` is bound to the ServiceAccount `kube-system/<account>`
+CONTROLLER_ROLE_PREFIX = "system:controller:"
 
 
 def rule(
@@ -433,6 +441,224 @@ def _system_roles() -> list[dict[str, Any]]:
     ]
 
 
+def _controller_rules() -> dict[str, list[dict[str, Any]]]:
+    """kube 1.32's controller roles by ServiceAccount name, at that release's default feature gates (no DRA,
+    MultiCIDRServiceAllocator, VolumeAttributesClass, ClusterTrustBundle or StorageVersion roles)."""
+    scale_get = rule(["get"], ["*"], ["*/scale"])
+    return {
+        "attachdetach-controller": [
+            rule(["list", "watch"], [CORE], ["persistentvolumes", "persistentvolumeclaims"]),
+            rule(READ, [CORE], ["nodes"]),
+            rule(["patch", "update"], [CORE], ["nodes/status"]),
+            rule(["list", "watch"], [CORE], ["pods"]),
+            _EVENTS_RULE,
+            rule(["get", "create", "delete", "list", "watch"], [STORAGE], ["volumeattachments"]),
+            rule(READ, [STORAGE], ["csidrivers"]),
+            rule(READ, [STORAGE], ["csinodes"]),
+        ],
+        "certificate-controller": [
+            rule(["get", "list", "watch", "delete"], [CERTIFICATES], ["certificatesigningrequests"]),
+            rule(
+                ["update"],
+                [CERTIFICATES],
+                ["certificatesigningrequests/status", "certificatesigningrequests/approval"],
+            ),
+            rule(["approve"], [CERTIFICATES], ["signers"], names=["kubernetes.io/kube-apiserver-client-kubelet"]),
+            rule(
+                ["sign"],
+                [CERTIFICATES],
+                ["signers"],
+                names=[
+                    "kubernetes.io/legacy-unknown",
+                    "kubernetes.io/kube-apiserver-client",
+                    "kubernetes.io/kube-apiserver-client-kubelet",
+                    "kubernetes.io/kubelet-serving",
+                ],
+            ),
+            rule(["create"], [AUTHORIZATION], ["subjectaccessreviews"]),
+            _EVENTS_RULE,
+        ],
+        "clusterrole-aggregation-controller": [
+            rule(["escalate", "get", "list", "watch", "update", "patch"], [RBAC_GROUP], ["clusterroles"]),
+        ],
+        "cronjob-controller": [
+            rule([*READ, "update"], [BATCH], ["cronjobs"]),
+            rule([*READ, "create", "update", "delete", "patch"], [BATCH], ["jobs"]),
+            rule(["update"], [BATCH], ["cronjobs/status"]),
+            rule(["update"], [BATCH], ["cronjobs/finalizers"]),
+            rule(["list", "watch", "delete"], [CORE], ["pods"]),
+            _EVENTS_RULE,
+        ],
+        "daemon-set-controller": [
+            rule(READ, [EXTENSIONS, APPS], ["daemonsets"]),
+            rule(["update"], [EXTENSIONS, APPS], ["daemonsets/status"]),
+            rule(["update"], [EXTENSIONS, APPS], ["daemonsets/finalizers"]),
+            rule(["list", "watch"], [CORE], ["nodes"]),
+            rule(["list", "watch", "create", "delete", "patch"], [CORE], ["pods"]),
+            rule(["create"], [CORE], ["pods/binding"]),
+            rule([*READ, "create", "delete", "update", "patch"], [APPS], ["controllerrevisions"]),
+            _EVENTS_RULE,
+        ],
+        "deployment-controller": [
+            rule([*READ, "update"], [EXTENSIONS, APPS], ["deployments"]),
+            rule(["update"], [EXTENSIONS, APPS], ["deployments/status"]),
+            rule(["update"], [EXTENSIONS, APPS], ["deployments/finalizers"]),
+            rule([*READ, "create", "update", "patch", "delete"], [APPS, EXTENSIONS], ["replicasets"]),
+            rule([*READ, "update"], [CORE], ["pods"]),
+            _EVENTS_RULE,
+        ],
+        "disruption-controller": [
+            rule(READ, [EXTENSIONS, APPS], ["deployments"]),
+            rule(READ, [APPS, EXTENSIONS], ["replicasets"]),
+            rule(READ, [CORE], ["replicationcontrollers"]),
+            rule(READ, [POLICY], ["poddisruptionbudgets"]),
+            rule(READ, [APPS], ["statefulsets"]),
+            rule(["update"], [POLICY], ["poddisruptionbudgets/status"]),
+            rule(["patch", "update"], [CORE], ["pods/status"]),
+            scale_get,
+            _EVENTS_RULE,
+        ],
+        "endpoint-controller": [
+            rule(READ, [CORE], ["services", "pods"]),
+            rule([*READ, "create", "update", "delete"], [CORE], ["endpoints"]),
+            rule(["create"], [CORE], ["endpoints/restricted"]),
+            _EVENTS_RULE,
+        ],
+        "endpointslice-controller": [
+            rule(READ, [CORE], ["services", "pods", "nodes"]),
+            # an EndpointSlice owned by its Service with blockOwnerDeletion needs the Service's finalizers
+            rule(["update"], [CORE], ["services/finalizers"]),
+            rule([*READ, "create", "update", "delete"], [DISCOVERY], ["endpointslices"]),
+            _EVENTS_RULE,
+        ],
+        "endpointslicemirroring-controller": [
+            rule(READ, [CORE], ["services", "endpoints"]),
+            rule(["update"], [CORE], ["services/finalizers"]),
+            rule(["update"], [CORE], ["endpoints/finalizers"]),
+            rule([*READ, "create", "update", "delete"], [DISCOVERY], ["endpointslices"]),
+            _EVENTS_RULE,
+        ],
+        "ephemeral-volume-controller": [
+            rule(READ, [CORE], ["pods"]),
+            rule(["update"], [CORE], ["pods/finalizers"]),
+            rule([*READ, "create"], [CORE], ["persistentvolumeclaims"]),
+            _EVENTS_RULE,
+        ],
+        "generic-garbage-collector": [
+            # it lists, watches, reads and updates any resource to follow owner references
+            rule([*READ, "patch", "update", "delete"], ["*"], ["*"]),
+            _EVENTS_RULE,
+        ],
+        "horizontal-pod-autoscaler": [
+            rule(READ, [AUTOSCALING], ["horizontalpodautoscalers"]),
+            rule(["update"], [AUTOSCALING], ["horizontalpodautoscalers/status"]),
+            rule(["get", "update"], ["*"], ["*/scale"]),
+            rule(["list", "watch"], [CORE], ["pods"]),
+            # resource, custom and external metrics
+            rule(["list", "watch"], [METRICS], ["pods"]),
+            rule(READ, [CUSTOM_METRICS], ["*"]),
+            rule(READ, [EXTERNAL_METRICS], ["*"]),
+            _EVENTS_RULE,
+        ],
+        "job-controller": [
+            rule([*READ, "update", "patch"], [BATCH], ["jobs"]),
+            rule(["update"], [BATCH], ["jobs/status"]),
+            rule(["update"], [BATCH], ["jobs/finalizers"]),
+            rule(["list", "watch", "create", "delete", "patch"], [CORE], ["pods"]),
+            _EVENTS_RULE,
+        ],
+        "legacy-service-account-token-cleaner": [
+            rule(["get"], [CORE], ["configmaps"], names=["kube-apiserver-legacy-service-account-token-tracking"]),
+            rule(["patch", "delete"], [CORE], ["secrets"]),
+        ],
+        "namespace-controller": [
+            rule([*READ, "delete"], [CORE], ["namespaces"]),
+            rule(["update"], [CORE], ["namespaces/finalize", "namespaces/status"]),
+            rule([*READ, "delete", "deletecollection"], ["*"], ["*"]),
+        ],
+        "node-controller": [
+            rule([*READ, "update", "delete", "patch"], [CORE], ["nodes"]),
+            rule(["patch", "update"], [CORE], ["nodes/status"]),
+            # evicting pods from a lost node
+            rule(["patch", "update"], [CORE], ["pods/status"]),
+            rule([*READ, "delete"], [CORE], ["pods"]),
+            _EVENTS_RULE,
+        ],
+        "pod-garbage-collector": [
+            rule(["list", "watch", "delete"], [CORE], ["pods"]),
+            rule(READ, [CORE], ["nodes"]),
+            rule(["patch"], [CORE], ["pods/status"]),
+        ],
+        "pv-protection-controller": [
+            rule([*READ, "update"], [CORE], ["persistentvolumes"]),
+            _EVENTS_RULE,
+        ],
+        "replicaset-controller": [
+            rule([*READ, "update"], [APPS, EXTENSIONS], ["replicasets"]),
+            rule(["update"], [APPS, EXTENSIONS], ["replicasets/status"]),
+            rule(["update"], [APPS, EXTENSIONS], ["replicasets/finalizers"]),
+            rule(["list", "watch", "patch", "create", "delete"], [CORE], ["pods"]),
+            _EVENTS_RULE,
+        ],
+        "replication-controller": [
+            rule([*READ, "update"], [CORE], ["replicationcontrollers"]),
+            rule(["update"], [CORE], ["replicationcontrollers/status"]),
+            rule(["update"], [CORE], ["replicationcontrollers/finalizers"]),
+            rule(["list", "watch", "patch", "create", "delete"], [CORE], ["pods"]),
+            _EVENTS_RULE,
+        ],
+        "resourcequota-controller": [
+            # quota may count anything, so it watches everything
+            rule(["list", "watch"], ["*"], ["*"]),
+            rule(["update"], [CORE], ["resourcequotas/status"]),
+            _EVENTS_RULE,
+        ],
+        "root-ca-cert-publisher": [rule(["create", "update"], [CORE], ["configmaps"]), _EVENTS_RULE],
+        "route-controller": [
+            rule(["list", "watch"], [CORE], ["nodes"]),
+            rule(["patch"], [CORE], ["nodes/status"]),
+            _EVENTS_RULE,
+        ],
+        "service-account-controller": [rule(["create"], [CORE], ["serviceaccounts"]), _EVENTS_RULE],
+        "service-controller": [
+            rule(READ, [CORE], ["services"]),
+            rule(["patch", "update"], [CORE], ["services/status"]),
+            rule(["list", "watch"], [CORE], ["nodes"]),
+            _EVENTS_RULE,
+        ],
+        "statefulset-controller": [
+            rule(["list", "watch"], [CORE], ["pods"]),
+            rule(READ, [APPS], ["statefulsets"]),
+            rule(["update"], [APPS], ["statefulsets/status"]),
+            rule(["update"], [APPS], ["statefulsets/finalizers"]),
+            rule(["get", "create", "delete", "update", "patch"], [CORE], ["pods"]),
+            rule([*READ, "create", "delete", "update", "patch"], [APPS], ["controllerrevisions"]),
+            rule([*READ, "create"], [CORE], ["persistentvolumeclaims"]),
+            rule(["update", "delete"], [CORE], ["persistentvolumeclaims"]),
+            rule(["update"], [CORE], ["pods/finalizers"]),
+            _EVENTS_RULE,
+        ],
+        "ttl-after-finished-controller": [rule([*READ, "delete"], [BATCH], ["jobs"]), _EVENTS_RULE],
+        "ttl-controller": [rule(["update", "patch", "list", "watch"], [CORE], ["nodes"]), _EVENTS_RULE],
+        "validatingadmissionpolicy-status-controller": [
+            rule(READ, [ADMISSION], ["validatingadmissionpolicies"]),
+            rule(["get", "patch", "update"], [ADMISSION], ["validatingadmissionpolicies/status"]),
+            _EVENTS_RULE,
+        ],
+    }
+
+
+def controller_policy() -> list[dict[str, Any]]:
+    """The `system:controller:<account>` ClusterRoles, each with its binding to `kube-system/<account>`."""
+    roles = []
+    bindings = []
+    for account, rules in _controller_rules().items():
+        name = CONTROLLER_ROLE_PREFIX + account
+        roles.append(_cluster_role(name, rules))
+        bindings.append(_binding(name, service_accounts=[("kube-system", account)]))
+    return roles + bindings
+
+
 def _cluster_roles() -> list[dict[str, Any]]:
     health = ["/livez", "/readyz", "/healthz"]
     return [
@@ -481,4 +707,4 @@ def bootstrap_policy() -> list[dict[str, Any]]:
         _binding("system:node"),
         _binding("system:service-account-issuer-discovery", groups=[SERVICE_ACCOUNTS_GROUP]),
     ]
-    return roles + bindings
+    return roles + bindings + controller_policy()

@@ -196,6 +196,28 @@ def _workload(obj: dict[str, Any], old: dict[str, Any] | None) -> list[FieldCaus
     return []
 
 
+#: apps/v1's view of the internal DaemonSet's spec.templateGeneration, which the DaemonSet controller labels pods with
+TEMPLATE_GENERATION = "deprecated.daemonset.template.generation"
+
+
+def _daemonset(obj: dict[str, Any], old: dict[str, Any] | None) -> list[FieldCause]:
+    """templateGeneration starts at 1 and counts changes of the pod template (kube's DaemonSet strategy)."""
+    metadata = obj.get("metadata")
+    if not isinstance(metadata, dict):
+        return []
+    generation = 1
+    if old is not None:
+        previous = str(((old.get("metadata") or {}).get("annotations") or {}).get(TEMPLATE_GENERATION) or "1")
+        generation = int(previous) if previous.isdigit() else 1
+        if (obj.get("spec") or {}).get("template") != (old.get("spec") or {}).get("template"):
+            generation += 1
+    annotations = metadata.get("annotations")
+    if not isinstance(annotations, dict):
+        annotations = metadata["annotations"] = {}
+    annotations[TEMPLATE_GENERATION] = str(generation)
+    return []
+
+
 def _service(obj: dict[str, Any], old: dict[str, Any] | None) -> list[FieldCause]:
     """An update that leaves out the cluster IP keeps the allocated one (kube's patchAllocatedValues)."""
     spec = obj.get("spec")
@@ -314,7 +336,7 @@ STRATEGIES: dict[tuple[str, str], Strategy] = {
     ),
     ("apps", "StatefulSet"): Strategy(prepare=_workload, shape=_workload_shape("StatefulSet"), generation=True),
     ("apps", "ReplicaSet"): Strategy(prepare=_workload, shape=_workload_shape("ReplicaSet"), generation=True),
-    ("apps", "DaemonSet"): _KEEPS_GENERATION,
+    ("apps", "DaemonSet"): Strategy(prepare=_daemonset, generation=True),
     ("batch", "Job"): Strategy(prepare=_job, generation=True),
     ("batch", "CronJob"): _KEEPS_GENERATION,
     ("networking.k8s.io", "Ingress"): _KEEPS_GENERATION,

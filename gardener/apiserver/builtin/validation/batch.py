@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import zoneinfo
 from typing import Any
 
@@ -19,15 +18,8 @@ from gardener.apiserver.builtin.validation.fields import (
     sub,
 )
 from gardener.apiserver.errors import FieldCause
+from gardener.runtime import cron
 
-_DESCRIPTORS = frozenset({"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"})
-_CRON_FIELD = re.compile(r"^[0-9A-Za-z*?/,\-]+$")
-#: field ranges of the standard cron parser (minute, hour, day of month, month, day of week)
-_CRON_RANGES = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 7))
-_CRON_NAMES = {
-    3: ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"),
-    4: ("sun", "mon", "tue", "wed", "thu", "fri", "sat"),
-}
 #: a CronJob name leaves room for the 11 characters of the Job names it makes
 _CRONJOB_NAME_MAX = 52
 
@@ -116,30 +108,12 @@ def _template_mutable(old: dict[str, Any]) -> bool:
 
 
 def _cron_errors(schedule: str) -> str | None:
-    """The standard cron parser's complaint about a schedule, or None when it parses."""
-    if schedule.startswith("@"):
-        if schedule in _DESCRIPTORS or schedule.startswith("@every "):
-            return None
-        return f"unrecognized descriptor: {schedule}"
-    fields = schedule.split()
-    if len(fields) != 5:
-        return f"expected exactly 5 fields, found {len(fields)}: [{' '.join(fields)}]"
-    for index, text in enumerate(fields):
-        if not _CRON_FIELD.match(text):
-            return f"failed to parse int from {text}: strconv.Atoi: parsing {text!r}: invalid syntax"
-        low, high = _CRON_RANGES[index]
-        for part in text.split(","):
-            span = part.split("/")[0]
-            if span in ("*", "?"):
-                continue
-            for bound in span.split("-"):
-                names = _CRON_NAMES.get(index, ())
-                if bound.lower() in names:
-                    continue
-                if not bound.isdigit():
-                    return f'failed to parse int from {bound}: strconv.Atoi: parsing "{bound}": invalid syntax'
-                if not low <= int(bound) <= high:
-                    return f"end of range ({bound}) above maximum ({high}): {span}"
+    """The standard cron parser's complaint about a schedule (kube validates with the parser its controller uses),
+    or None when it parses."""
+    try:
+        cron.parse(schedule)
+    except cron.CronError as exc:
+        return str(exc)
     return None
 
 

@@ -560,3 +560,167 @@ def test_bootstrap_roles_grant_like_kube(role: str, attrs: RequestAttributes, al
 )
 def test_bootstrap_default_bindings(user: UserInfo, attrs: RequestAttributes, allowed: bool) -> None:
     assert authorize(attrs, MemorySource(bootstrap_policy())).allowed is allowed
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# The controller manager's per-controller roles (kube's controller_policy.go)
+
+CONTROLLER_ACCOUNTS = (
+    "deployment-controller",
+    "replicaset-controller",
+    "statefulset-controller",
+    "daemon-set-controller",
+    "job-controller",
+    "cronjob-controller",
+    "ttl-after-finished-controller",
+    "endpoint-controller",
+    "endpointslice-controller",
+    "service-account-controller",
+    "node-controller",
+    "pod-garbage-collector",
+    "resourcequota-controller",
+    "disruption-controller",
+    "horizontal-pod-autoscaler",
+    "generic-garbage-collector",
+    "namespace-controller",
+)
+EVENTS_RULE = {"apiGroups": ["", "events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch", "update"]}
+
+
+def _controller(account: str) -> UserInfo:
+    return service_account_user("kube-system", account)
+
+
+def test_controller_roles_are_bound_to_their_service_accounts() -> None:
+    policy = _policy()
+    for account in CONTROLLER_ACCOUNTS:
+        name = f"system:controller:{account}"
+        role = policy["ClusterRole", name]
+        assert role["metadata"]["labels"]["kubernetes.io/bootstrapping"] == "rbac-defaults"
+        assert role["metadata"]["annotations"]["rbac.authorization.kubernetes.io/autoupdate"] == "true"
+        binding = policy["ClusterRoleBinding", name]
+        assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name}
+        assert binding["subjects"] == [{"kind": "ServiceAccount", "name": account, "namespace": "kube-system"}]
+    # every controller that writes events may, in both event APIs; the pod GC and namespace controller write none
+    for account in set(CONTROLLER_ACCOUNTS) - {"pod-garbage-collector", "namespace-controller"}:
+        assert EVENTS_RULE in policy["ClusterRole", f"system:controller:{account}"]["rules"], account
+    # kube's controller roles at 1.32's default feature gates: none for alpha or off-by-default features
+    names = {name for kind, name in policy if kind == "ClusterRole" and name.startswith("system:controller:")}
+    assert "system:controller:resource-claim-controller" not in names
+    assert "system:controller:service-cidrs-controller" not in names
+
+
+def test_disruption_controller_role_matches_kube() -> None:
+    assert _policy()["ClusterRole", "system:controller:disruption-controller"]["rules"] == [
+        {"apiGroups": ["apps", "extensions"], "resources": ["deployments"], "verbs": ["get", "list", "watch"]},
+        {"apiGroups": ["apps", "extensions"], "resources": ["replicasets"], "verbs": ["get", "list", "watch"]},
+        {"apiGroups": [""], "resources": ["replicationcontrollers"], "verbs": ["get", "list", "watch"]},
+        {"apiGroups": ["policy"], "resources": ["poddisruptionbudgets"], "verbs": ["get", "list", "watch"]},
+        {"apiGroups": ["apps"], "resources": ["statefulsets"], "verbs": ["get", "list", "watch"]},
+        {"apiGroups": ["policy"], "resources": ["poddisruptionbudgets/status"], "verbs": ["update"]},
+        {"apiGroups": [""], "resources": ["pods/status"], "verbs": ["patch", "update"]},
+        {"apiGroups": ["*"], "resources": ["*/scale"], "verbs": ["get"]},
+        EVENTS_RULE,
+    ]
+
+
+@pytest.mark.parametrize(
+    ("account", "attrs", "allowed"),
+    [
+        ("replicaset-controller", dict(verb="create", resource="pods", namespace="x"), True),
+        (
+            "replicaset-controller",
+            dict(verb="update", resource="replicasets", group="apps", subresource="status"),
+            True,
+        ),
+        ("replicaset-controller", dict(verb="create", resource="deployments", group="apps", namespace="x"), False),
+        ("deployment-controller", dict(verb="create", resource="replicasets", group="apps", namespace="x"), True),
+        ("deployment-controller", dict(verb="create", resource="pods", namespace="x"), False),
+        ("statefulset-controller", dict(verb="create", resource="persistentvolumeclaims", namespace="x"), True),
+        ("statefulset-controller", dict(verb="update", resource="pods", subresource="finalizers", name="p"), True),
+        ("daemon-set-controller", dict(verb="create", resource="pods", subresource="binding", name="p"), True),
+        ("daemon-set-controller", dict(verb="create", resource="controllerrevisions", group="apps"), True),
+        ("job-controller", dict(verb="update", resource="jobs", group="batch", subresource="finalizers"), True),
+        ("cronjob-controller", dict(verb="create", resource="jobs", group="batch", namespace="x"), True),
+        ("ttl-after-finished-controller", dict(verb="delete", resource="jobs", group="batch", name="j"), True),
+        ("ttl-after-finished-controller", dict(verb="delete", resource="pods", name="p"), False),
+        ("endpoint-controller", dict(verb="create", resource="endpoints", subresource="restricted", name="e"), True),
+        (
+            "endpointslice-controller",
+            dict(verb="update", resource="services", subresource="finalizers", name="s"),
+            True,
+        ),
+        ("endpointslice-controller", dict(verb="create", resource="endpointslices", group="discovery.k8s.io"), True),
+        ("service-account-controller", dict(verb="create", resource="serviceaccounts", namespace="x"), True),
+        ("service-account-controller", dict(verb="delete", resource="serviceaccounts", name="s"), False),
+        ("node-controller", dict(verb="patch", resource="nodes", subresource="status", name="n"), True),
+        ("node-controller", dict(verb="delete", resource="pods", name="p"), True),
+        ("pod-garbage-collector", dict(verb="patch", resource="pods", subresource="status", name="p"), True),
+        ("pod-garbage-collector", dict(verb="update", resource="pods", subresource="status", name="p"), False),
+        ("resourcequota-controller", dict(verb="list", resource="deployments", group="apps"), True),
+        (
+            "resourcequota-controller",
+            dict(verb="update", resource="resourcequotas", subresource="status", name="q"),
+            True,
+        ),
+        (
+            "resourcequota-controller",
+            dict(verb="patch", resource="resourcequotas", subresource="status", name="q"),
+            False,
+        ),
+        (
+            "disruption-controller",
+            dict(verb="update", resource="poddisruptionbudgets", group="policy", subresource="status"),
+            True,
+        ),
+        (
+            "disruption-controller",
+            dict(verb="get", resource="foos", group="example.com", subresource="scale", name="f"),
+            True,
+        ),
+        (
+            "disruption-controller",
+            dict(verb="update", resource="deployments", group="apps", subresource="scale"),
+            False,
+        ),
+        (
+            "horizontal-pod-autoscaler",
+            dict(verb="update", resource="deployments", group="apps", subresource="scale"),
+            True,
+        ),
+        ("horizontal-pod-autoscaler", dict(verb="list", resource="pods", group="metrics.k8s.io", namespace="x"), True),
+        ("horizontal-pod-autoscaler", dict(verb="get", resource="x", group="custom.metrics.k8s.io"), True),
+        ("horizontal-pod-autoscaler", dict(verb="update", resource="deployments", group="apps", name="d"), False),
+        ("generic-garbage-collector", dict(verb="delete", resource="widgets", group="example.com", name="w"), True),
+        ("generic-garbage-collector", dict(verb="create", resource="pods", namespace="x"), False),
+        ("namespace-controller", dict(verb="deletecollection", resource="pods", namespace="x"), True),
+        ("namespace-controller", dict(verb="update", resource="namespaces", subresource="finalize", name="n"), True),
+    ],
+)
+def test_controller_roles_grant_like_kube(account: str, attrs: dict[str, Any], allowed: bool) -> None:
+    user = _controller(account)
+    attrs = dict(attrs)
+    verb, resource = attrs.pop("verb"), attrs.pop("resource")
+    assert authorize(_res(user, verb, resource, **attrs), MemorySource(bootstrap_policy())).allowed is allowed
+
+
+@pytest.mark.parametrize(
+    ("attrs", "allowed"),
+    [
+        # what --use-service-account-credentials needs: the controllers' accounts and their tokens
+        (dict(verb="create", resource="serviceaccounts", namespace="kube-system"), True),
+        (dict(verb="create", resource="serviceaccounts", namespace="kube-system", subresource="token", name="x"), True),
+        (dict(verb="get", resource="serviceaccounts", namespace="kube-system", name="x"), True),
+        (dict(verb="watch", resource="poddisruptionbudgets", group="policy"), True),
+        (dict(verb="create", resource="leases", group="coordination.k8s.io", namespace="kube-system"), True),
+        (dict(verb="update", resource="leases", group="coordination.k8s.io", name="kube-controller-manager"), True),
+        (dict(verb="create", resource="events", group="events.k8s.io", namespace="x"), True),
+        # writes belong to the controllers' own accounts
+        (dict(verb="create", resource="pods", namespace="x"), False),
+        (dict(verb="update", resource="poddisruptionbudgets", group="policy", subresource="status", name="p"), False),
+    ],
+)
+def test_kube_controller_manager_role_matches_kube(attrs: dict[str, Any], allowed: bool) -> None:
+    attrs = dict(attrs)
+    verb, resource = attrs.pop("verb"), attrs.pop("resource")
+    assert authorize(_res(KCM, verb, resource, **attrs), MemorySource(bootstrap_policy())).allowed is allowed
