@@ -52,6 +52,17 @@ class Options:
     terminated_pod_gc_threshold: int = 12500
     #: --horizontal-pod-autoscaler-sync-period
     hpa_sync_period: float = 15.0
+    #: --node-eviction-rate, --secondary-node-eviction-rate: Nodes tainted per second in a healthy / partly
+    #: disrupted zone
+    node_eviction_rate: float = 0.1
+    secondary_node_eviction_rate: float = 0.01
+    #: --unhealthy-zone-threshold, --large-cluster-size-threshold
+    unhealthy_zone_threshold: float = 0.55
+    large_cluster_size_threshold: int = 50
+    #: --resource-quota-sync-period: full recount of every quota
+    resource_quota_sync_period: float = 300.0
+    #: --max-endpoints-per-slice
+    max_endpoints_per_slice: int = 100
     #: --concurrent-*-syncs (one figure for all here)
     workers: int = 5
 

@@ -472,7 +472,7 @@ class _Recorded:
 async def setup(ctx: ControllerContext) -> list[Startable]:
     client = await ctx.client_for(ACCOUNT)
     # upstream's disruption controller reports as the component "controllermanager"
-    recorder = EventRecorder(client, component="controllermanager", host=ctx.host)
+    recorder = await ctx.recorder_for(ACCOUNT, component="controllermanager")
     budgets = DisruptionController(ctx=ctx, client=client, recorder=recorder)
     budgets.pdbs.add_handler(budgets.on_pdb)
     budgets.pods.add_handler(budgets.on_pod)

@@ -423,4 +423,5 @@ def _key(obj: Mapping[str, Any]) -> Key:
 
 
 async def setup(ctx: ControllerContext) -> list[Startable]:
-    return [EndpointSliceController(ctx, client=await ctx.client_for(NAME))]
+    client = await ctx.client_for(NAME)
+    return [EndpointSliceController(ctx, client=client, max_per_slice=ctx.options.max_endpoints_per_slice)]

@@ -65,6 +65,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--node-startup-grace-period", type=_seconds, default=60.0)
     p.add_argument("--terminated-pod-gc-threshold", type=int, default=12500)
     p.add_argument("--horizontal-pod-autoscaler-sync-period", type=_seconds, default=15.0)
+    p.add_argument("--node-eviction-rate", type=float, default=0.1)
+    p.add_argument("--secondary-node-eviction-rate", type=float, default=0.01)
+    p.add_argument("--unhealthy-zone-threshold", type=float, default=0.55)
+    p.add_argument("--large-cluster-size-threshold", type=int, default=50)
+    p.add_argument("--resource-quota-sync-period", type=_seconds, default=300.0)
+    p.add_argument("--max-endpoints-per-slice", type=int, default=100)
     p.add_argument("--concurrent-syncs", type=int, default=5, help="workers per controller")
     p.add_argument("--bind-address", default="127.0.0.1")
     p.add_argument("--secure-port", type=int, default=10257, help="HTTPS /healthz and /metrics (0: off)")
@@ -116,6 +122,12 @@ def main(argv: list[str] | None = None) -> None:
             node_startup_grace_period=args.node_startup_grace_period,
             terminated_pod_gc_threshold=args.terminated_pod_gc_threshold,
             hpa_sync_period=args.horizontal_pod_autoscaler_sync_period,
+            node_eviction_rate=args.node_eviction_rate,
+            secondary_node_eviction_rate=args.secondary_node_eviction_rate,
+            unhealthy_zone_threshold=args.unhealthy_zone_threshold,
+            large_cluster_size_threshold=args.large_cluster_size_threshold,
+            resource_quota_sync_period=args.resource_quota_sync_period,
+            max_endpoints_per_slice=args.max_endpoints_per_slice,
             workers=args.concurrent_syncs,
         ),
         use_service_account_credentials=args.use_service_account_credentials == "true",

@@ -70,12 +70,8 @@ CONDITION_TAINTS: dict[tuple[str, str], str] = {
 }
 #: conditions the kubelet owns; NetworkUnavailable belongs to the network plugin and stays as it is
 KUBELET_CONDITIONS = ("Ready", "MemoryPressure", "DiskPressure", "PIDPressure")
-#: upstream defaults of --node-eviction-rate, --secondary-node-eviction-rate, --unhealthy-zone-threshold and
-#: --large-cluster-size-threshold (not flags of this manager yet)
-EVICTION_RATE = 0.1
-SECONDARY_EVICTION_RATE = 0.01
+#: upstream's default of --unhealthy-zone-threshold (the manager's flag sets it through Options)
 UNHEALTHY_ZONE_THRESHOLD = 0.55
-LARGE_CLUSTER_THRESHOLD = 50
 #: how often the rate-limited NoExecute tainting runs (upstream's NodeEvictionPeriod)
 NODE_EVICTION_PERIOD = 0.1
 #: upstream's NodeHealthUpdateRetry
@@ -530,7 +526,7 @@ class NodeLifecycle:
     def _tainter(self, zone: str) -> ZoneTainter:
         if zone not in self.tainters:
             self.zone_states[zone] = INITIAL
-            self.tainters[zone] = ZoneTainter(TokenBucket(EVICTION_RATE, clock=self.clock))
+            self.tainters[zone] = ZoneTainter(TokenBucket(self.options.node_eviction_rate, clock=self.clock))
         return self.tainters[zone]
 
     async def tainting_pass(self) -> None:
@@ -556,7 +552,8 @@ class NodeLifecycle:
     async def handle_disruption(self, zones: dict[str, list[str | None]], nodes: list[Obj]) -> None:
         """upstream's handleDisruption: slow down evictions in a zone that lost many Nodes; stop them and lift the
         taints when every zone lost all of them (the control plane, not the Nodes, is then the likely culprit)."""
-        states = {zone: compute_zone_state(ready)[1] for zone, ready in zones.items()}
+        threshold = self.options.unhealthy_zone_threshold
+        states = {zone: compute_zone_state(ready, threshold=threshold)[1] for zone, ready in zones.items()}
         all_are_full = all(s == FULL for s in states.values())
         for zone in [z for z in self.zone_states if z not in zones]:
             del self.zone_states[zone]
@@ -586,11 +583,11 @@ class NodeLifecycle:
             self.tainters[zone].bucket.swap(self._rate(new, len(zones[zone])))
             self.zone_states[zone] = new
 
-    @staticmethod
-    def _rate(state: str, size: int) -> float:
+    def _rate(self, state: str, size: int) -> float:
+        o = self.options
         if state == PARTIAL:
-            return SECONDARY_EVICTION_RATE if size > LARGE_CLUSTER_THRESHOLD else 0.0
-        return EVICTION_RATE
+            return o.secondary_node_eviction_rate if size > o.large_cluster_size_threshold else 0.0
+        return o.node_eviction_rate
 
 
 async def setup(ctx: ControllerContext) -> list[Startable]:

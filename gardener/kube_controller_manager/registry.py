@@ -12,6 +12,24 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
+from gardener.kube_controller_manager import (
+    cronjob,
+    daemonset,
+    deployment,
+    disruption,
+    endpoints,
+    endpointslice,
+    hpa,
+    job,
+    nodelifecycle,
+    podgc,
+    replicaset,
+    resourcequota,
+    serviceaccount,
+    statefulset,
+    tainteviction,
+    ttlafterfinished,
+)
 from gardener.kube_controller_manager.context import ControllerContext, Startable
 
 __all__ = ["KNOWN", "UPSTREAM_ONLY", "Descriptor", "Selection", "UnknownController", "select"]
@@ -109,33 +127,21 @@ def select(known: Iterable[Descriptor], flags: Iterable[str]) -> Selection:
     return Selection(controllers=tuple(chosen), unavailable=tuple(unavailable))
 
 
-def _lazy(module: str) -> Setup:
-    # TEMPORARY while the controllers are written in parallel: replaced by plain imports when they land.
-    async def setup(ctx: ControllerContext) -> list[Startable]:
-        import importlib
-
-        mod = importlib.import_module(f"gardener.kube_controller_manager.{module}")
-        parts: list[Startable] = await mod.setup(ctx)
-        return parts
-
-    return setup
-
-
 KNOWN: tuple[Descriptor, ...] = (
-    Descriptor("serviceaccount-controller", _lazy("serviceaccount"), ("serviceaccount",)),
-    Descriptor("endpoints-controller", _lazy("endpoints"), ("endpoint",)),
-    Descriptor("endpointslice-controller", _lazy("endpointslice"), ("endpointslice",)),
-    Descriptor("replicaset-controller", _lazy("replicaset"), ("replicaset",)),
-    Descriptor("deployment-controller", _lazy("deployment"), ("deployment",)),
-    Descriptor("statefulset-controller", _lazy("statefulset"), ("statefulset",)),
-    Descriptor("daemonset-controller", _lazy("daemonset"), ("daemonset",)),
-    Descriptor("job-controller", _lazy("job"), ("job",)),
-    Descriptor("cronjob-controller", _lazy("cronjob"), ("cronjob",)),
-    Descriptor("ttl-after-finished-controller", _lazy("ttlafterfinished"), ("ttl-after-finished",)),
-    Descriptor("node-lifecycle-controller", _lazy("nodelifecycle"), ("nodelifecycle",)),
-    Descriptor("taint-eviction-controller", _lazy("tainteviction"), ()),
-    Descriptor("pod-garbage-collector-controller", _lazy("podgc"), ("podgc",)),
-    Descriptor("resourcequota-controller", _lazy("resourcequota"), ("resourcequota",)),
-    Descriptor("disruption-controller", _lazy("disruption"), ("disruption",)),
-    Descriptor("horizontal-pod-autoscaler-controller", _lazy("hpa"), ("horizontalpodautoscaling",)),
+    Descriptor("serviceaccount-controller", serviceaccount.setup, ("serviceaccount",)),
+    Descriptor("endpoints-controller", endpoints.setup, ("endpoint",)),
+    Descriptor("endpointslice-controller", endpointslice.setup, ("endpointslice",)),
+    Descriptor("replicaset-controller", replicaset.setup, ("replicaset",)),
+    Descriptor("deployment-controller", deployment.setup, ("deployment",)),
+    Descriptor("statefulset-controller", statefulset.setup, ("statefulset",)),
+    Descriptor("daemonset-controller", daemonset.setup, ("daemonset",)),
+    Descriptor("job-controller", job.setup, ("job",)),
+    Descriptor("cronjob-controller", cronjob.setup, ("cronjob",)),
+    Descriptor("ttl-after-finished-controller", ttlafterfinished.setup, ("ttl-after-finished",)),
+    Descriptor("node-lifecycle-controller", nodelifecycle.setup, ("nodelifecycle",)),
+    Descriptor("taint-eviction-controller", tainteviction.setup, ()),
+    Descriptor("pod-garbage-collector-controller", podgc.setup, ("podgc",)),
+    Descriptor("resourcequota-controller", resourcequota.setup, ("resourcequota",)),
+    Descriptor("disruption-controller", disruption.setup, ("disruption",)),
+    Descriptor("horizontal-pod-autoscaler-controller", hpa.setup, ("horizontalpodautoscaling",)),
 )

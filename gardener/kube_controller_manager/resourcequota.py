@@ -3,7 +3,7 @@ what its namespace holds.
 
 Admission charges new objects to `status.used` as they come; this controller gives back what goes away (a deleted
 object, a pod that ended) and recounts every quota when it appears, when its `spec.hard` changes, when its status
-lacks a tracked resource, and every `RESYNC` seconds (upstream's `--resource-quota-sync-period`). Writes go
+lacks a tracked resource, and every `--resource-quota-sync-period` (5 min). Writes go
 through `resourcequotas/status` as a PUT, the one verb kube's `system:controller:resourcequota-controller` has.
 
 The embedded API server keeps quota status itself too (for the garden, which runs no controller manager). Both
@@ -36,8 +36,6 @@ __all__ = ["Format", "Quantity", "parse_quantity", "quota_status", "setup", "usa
 log = logging.getLogger("gardener.kube_controller_manager.resourcequota")
 
 ACCOUNT = "resourcequota-controller"
-#: upstream's --resource-quota-sync-period default
-RESYNC = 300.0
 
 # ---- resource.Quantity: value, format and canonical spelling ----
 
@@ -164,6 +162,10 @@ def pod_requests_and_limits(pod: Mapping[str, Any]) -> tuple[dict[str, Quantity]
     return out
 
 
+#: what kube's quota system never counts (its ignoredResources): events of either API group
+IGNORED = frozenset({("", "events"), ("events.k8s.io", "events")})
+
+
 def usage(obj: Mapping[str, Any], *, group: str, plural: str) -> dict[str, Quantity]:
     """What one object counts against quotas, by quota resource name."""
     used: dict[str, Quantity] = {}
@@ -270,7 +272,8 @@ def _counted_kinds(hard: Iterable[str]) -> set[tuple[str, str]]:
     for name in hard:
         if name.startswith("count/"):
             plural, _, group = name.removeprefix("count/").partition(".")
-            kinds.add((group, plural))
+            if (group, plural) not in IGNORED:
+                kinds.add((group, plural))
         elif name in _PLAIN_COUNTS:
             kinds.add(("", name))
     return kinds
@@ -287,8 +290,7 @@ class QuotaController:
         )
         #: API paths of the kinds counted by listing, from discovery (None: not served)
         self._paths: dict[tuple[str, str], str | None] = {}
-        #: --resource-quota-sync-period, once the manager has the flag
-        self.resync = float(getattr(ctx.options, "resource_quota_sync_period", RESYNC))
+        self.resync = ctx.options.resource_quota_sync_period
 
     def on_quota(self, kind: str, quota: Obj) -> None:
         key = (str(meta(quota).get("namespace") or ""), str(meta(quota).get("name") or ""))

@@ -43,7 +43,7 @@ def test_unknown_names_are_refused() -> None:
 
 
 def test_upstream_names_without_a_controller_here_are_accepted_and_reported() -> None:
-    chosen = select(TABLE, "*,tokencleaner,-attachdetach,csrsigning-nope".split(",")[:3])
+    chosen = select(TABLE, ["*", "tokencleaner", "-attachdetach", "csrsigning-nope"][:3])
     assert [d.name for d in chosen.controllers] == ["deployment-controller", "replicaset-controller"]
     assert chosen.unavailable == ("tokencleaner",)
 
