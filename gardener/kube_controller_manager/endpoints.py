@@ -26,6 +26,7 @@ from typing import Any
 
 from gardener.kube_controller_manager.context import ControllerContext, Startable
 from gardener.kube_controller_manager.objects import condition, labels_of, meta, parse_time
+from gardener.kube_controller_manager.workloads import is_ready
 from gardener.runtime.aiokube import AsyncKube
 from gardener.runtime.controller import AsyncController, Result
 from gardener.runtime.errors import ApiError, Forbidden
@@ -43,7 +44,6 @@ __all__ = [
     "find_port",
     "format_time",
     "is_ipv6",
-    "is_pod_ready",
     "is_service_ip_set",
     "pod_ips",
     "pod_target",
@@ -68,10 +68,6 @@ MAX_CAPACITY = 1000
 
 
 # ---- pods and services (shared with the EndpointSlice controller) ----
-
-
-def is_pod_ready(pod: Mapping[str, Any]) -> bool:
-    return (condition(pod, "Ready") or {}).get("status") == "True"
 
 
 def pod_ips(pod: Mapping[str, Any]) -> list[str]:
@@ -283,7 +279,7 @@ def build_subsets(service: Mapping[str, Any], pods: Iterable[Mapping[str, Any]])
         address = _address(service, pod)
         if address is None:
             continue
-        ready = tolerate or is_pod_ready(pod)
+        ready = tolerate or is_ready(pod)
         if not ports:
             if spec.get("clusterIP") == "None":
                 entries.append((address, None, ready))

@@ -28,7 +28,6 @@ from gardener.kube_controller_manager.endpoints import (
     find_port,
     format_time,
     is_ipv6,
-    is_pod_ready,
     is_service_ip_set,
     pod_ips,
     pod_target,
@@ -38,6 +37,7 @@ from gardener.kube_controller_manager.endpoints import (
     should_set_hostname,
 )
 from gardener.kube_controller_manager.objects import labels_of, meta, owner_ref
+from gardener.kube_controller_manager.workloads import is_ready
 from gardener.runtime.aiokube import AsyncKube
 from gardener.runtime.controller import AsyncController, Result
 from gardener.runtime.errors import ApiError, TemporaryError
@@ -61,7 +61,7 @@ def pod_endpoint(
     pod: Mapping[str, Any], node: Mapping[str, Any] | None, service: Mapping[str, Any], address_type: str
 ) -> Obj:
     """upstream's podToEndpoint: never ready while terminating, unless the Service publishes not-ready pods."""
-    serving = is_pod_ready(pod)
+    serving = is_ready(pod)
     terminating = bool(meta(pod).get("deletionTimestamp"))
     ready = bool((service.get("spec") or {}).get("publishNotReadyAddresses")) or (serving and not terminating)
     addresses = [ip for ip in pod_ips(pod) if is_ipv6(ip) == (address_type == "IPv6")]

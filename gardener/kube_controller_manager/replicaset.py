@@ -32,6 +32,7 @@ from gardener.kube_controller_manager.objects import (
     parse_time,
 )
 from gardener.kube_controller_manager.podcontrol import Expectations, pod_from_template
+from gardener.kube_controller_manager.workloads import is_active, is_available, is_ready, ready_since
 from gardener.runtime.aiokube import AsyncKube
 from gardener.runtime.controller import AsyncController, Result
 from gardener.runtime.errors import ApiError, Conflict, NotFound, TemporaryError
@@ -39,7 +40,7 @@ from gardener.runtime.events import NORMAL, WARNING, EventRecorder
 from gardener.runtime.informer import ADDED, DELETED, AsyncInformer, Key
 from gardener.runtime.kube import PODS, REPLICASETS, Obj, Resource, key_of
 
-__all__ = ["claim", "is_pod_active", "is_pod_available", "is_pod_ready", "pods_to_delete", "setup"]
+__all__ = ["claim", "is_active", "is_available", "is_ready", "pods_to_delete", "setup"]
 
 log = logging.getLogger("gardener.kube_controller_manager.replicaset")
 
@@ -52,40 +53,6 @@ DELETION_COST = "controller.kubernetes.io/pod-deletion-cost"
 _PHASE_ORDER = {"Pending": 0, "Unknown": 1, "Running": 2}
 
 # ---- pods ----
-
-
-def is_pod_active(pod: Mapping[str, Any]) -> bool:
-    """Neither finished nor being deleted (controller.IsPodActive)."""
-    phase = (pod.get("status") or {}).get("phase")
-    return phase not in ("Succeeded", "Failed") and not is_terminating(pod)
-
-
-def _ready_condition(pod: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    for cond in (pod.get("status") or {}).get("conditions") or []:
-        if cond.get("type") == "Ready":
-            return dict(cond)
-    return None
-
-
-def is_pod_ready(pod: Mapping[str, Any]) -> bool:
-    cond = _ready_condition(pod)
-    return cond is not None and cond.get("status") == "True"
-
-
-def ready_since(pod: Mapping[str, Any]) -> float | None:
-    """When a ready pod became ready (its Ready condition's lastTransitionTime)."""
-    cond = _ready_condition(pod)
-    return parse_time(cond.get("lastTransitionTime")) if cond and cond.get("status") == "True" else None
-
-
-def is_pod_available(pod: Mapping[str, Any], min_ready_seconds: int, now: float) -> bool:
-    """Ready for at least minReadySeconds (podutil.IsPodAvailable)."""
-    if not is_pod_ready(pod):
-        return False
-    if min_ready_seconds == 0:
-        return True
-    since = ready_since(pod)
-    return since is not None and since + min_ready_seconds < now
 
 
 # ---- which pods go first ----
@@ -130,14 +97,14 @@ def _deleted_before(a: Obj, b: Obj, rank_a: int, rank_b: int, now: float) -> boo
     phase_b = _PHASE_ORDER.get(str((b.get("status") or {}).get("phase") or ""), 0)
     if phase_a != phase_b:
         return phase_a < phase_b
-    if is_pod_ready(a) != is_pod_ready(b):
-        return not is_pod_ready(a)
+    if is_ready(a) != is_ready(b):
+        return not is_ready(a)
     if _deletion_cost(a) != _deletion_cost(b):
         return _deletion_cost(a) < _deletion_cost(b)
     if rank_a != rank_b:
         return rank_a > rank_b
     uid_a, uid_b = str(meta(a).get("uid") or ""), str(meta(b).get("uid") or "")
-    if is_pod_ready(a) and is_pod_ready(b):
+    if is_ready(a) and is_ready(b):
         decided = _newer_first(ready_since(a), ready_since(b), now, uid_a, uid_b)
         if decided is not None:
             return decided
@@ -157,7 +124,7 @@ def pods_to_delete(pods: Sequence[Obj], related: Iterable[Obj], count: int, *, n
         return list(pods)
     on_node: dict[str, int] = {}
     for pod in related:
-        if is_pod_active(pod):
+        if is_active(pod):
             node = str((pod.get("spec") or {}).get("nodeName") or "")
             on_node[node] = on_node.get(node, 0) + 1
     ranked = [(pod, on_node.get(str((pod.get("spec") or {}).get("nodeName") or ""), 0)) for pod in pods]
@@ -259,9 +226,9 @@ def replica_set_status(
         labels = labels_of(pod)
         if all(labels.get(k) == v for k, v in template_labels.items()):
             fully += 1
-        if is_pod_ready(pod):
+        if is_ready(pod):
             ready += 1
-            if is_pod_available(pod, min_ready, now):
+            if is_available(pod, min_ready, now):
                 available += 1
             elif (since := ready_since(pod)) is not None:
                 left = since + min_ready - now
@@ -397,7 +364,7 @@ class ReplicaSetController:
         rs = copy.deepcopy(cached)
         needs_sync = self.expectations.satisfied(key)
         selector = (rs.get("spec") or {}).get("selector")
-        candidates = [p for p in self.pods.items(namespace) if is_pod_active(p)]
+        candidates = [p for p in self.pods.items(namespace) if is_active(p)]
         pods = await claim(self.client, rs, candidates, resource=PODS, owner_resource=REPLICASETS, selector=selector)
         failure: Exception | None = None
         if needs_sync and not is_terminating(rs):

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from gardener.kube_controller_manager.objects import (
+    condition,
     controller_ref,
     is_terminating,
     labels_of,
@@ -63,31 +64,24 @@ def is_active(pod: Mapping[str, Any]) -> bool:
     return not is_terminal(pod) and not is_terminating(pod)
 
 
-def _ready_condition(pod: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    for cond in (pod.get("status") or {}).get("conditions") or []:
-        if cond.get("type") == "Ready":
-            return dict(cond)
-    return None
-
-
 def is_ready(pod: Mapping[str, Any]) -> bool:
-    cond = _ready_condition(pod)
+    cond = condition(pod, "Ready")
     return cond is not None and cond.get("status") == "True"
 
 
 def ready_since(pod: Mapping[str, Any]) -> float | None:
-    cond = _ready_condition(pod)
+    cond = condition(pod, "Ready")
     return parse_time(cond.get("lastTransitionTime")) if cond is not None and cond.get("status") == "True" else None
 
 
 def is_available(pod: Mapping[str, Any], min_ready_seconds: int, now: float) -> bool:
-    """Ready for at least `min_ready_seconds` (upstream's IsPodAvailable)."""
+    """Ready for more than `min_ready_seconds` (upstream's IsPodAvailable)."""
     if not is_ready(pod):
         return False
     if min_ready_seconds <= 0:
         return True
     since = ready_since(pod)
-    return since is not None and since + min_ready_seconds <= now
+    return since is not None and since + min_ready_seconds < now
 
 
 async def update_status(client: AsyncKube, resource: Resource, obj: Mapping[str, Any], status: Obj) -> Obj | None:
