@@ -9,9 +9,7 @@ import argparse
 import asyncio
 import logging
 import signal
-import ssl
 import sys
-import tempfile
 from pathlib import Path
 
 from gardener.kube_controller_manager.app import Config, run
@@ -20,8 +18,7 @@ from gardener.kube_controller_manager.registry import KNOWN, UnknownController, 
 from gardener.runtime.durations import parse_duration
 from gardener.runtime.leaderelection import LeadershipLost
 from gardener.runtime.logs import setup_logging
-from gardener.runtime.pki import create_ca, issue_serving_cert
-from gardener.runtime.serve import serve
+from gardener.runtime.serve import serve, serving_context
 
 log = logging.getLogger("gardener.kube_controller_manager")
 
@@ -83,28 +80,6 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def _tls_context(cert: Path | None, key: Path | None) -> ssl.SSLContext:
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-    if cert is not None and key is not None:
-        ctx.load_cert_chain(cert, key)
-        return ctx
-    # upstream generates a self-signed serving certificate when given none
-    pair = issue_serving_cert(
-        create_ca(common_name="kube-controller-manager-ca"),
-        common_name="kube-controller-manager",
-        dns_names=["localhost"],
-        ip_addresses=["127.0.0.1"],
-    )
-    with tempfile.TemporaryDirectory(prefix="kcm-tls-") as tmp:
-        c, k = Path(tmp) / "tls.crt", Path(tmp) / "tls.key"
-        c.write_bytes(pair.cert_pem)
-        k.touch(mode=0o600)
-        k.write_bytes(pair.key_pem)
-        ctx.load_cert_chain(c, k)
-    return ctx
-
-
 def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
     setup_logging(log_format=args.log_format, verbose=args.verbose)
@@ -148,17 +123,19 @@ async def _main(config: Config, args: argparse.Namespace) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    ready = asyncio.Event()
     if args.secure_port:
+        # healthy while the process runs, leader or standby: a probe must not kill a waiting standby
         serve(
             args.secure_port,
-            ready.is_set,
+            lambda: True,
             host=args.bind_address,
-            ssl_context=_tls_context(args.tls_cert_file, args.tls_private_key_file),
+            ssl_context=serving_context(
+                component="kube-controller-manager", cert=args.tls_cert_file, key=args.tls_private_key_file
+            ),
         )
     log.info("Controller manager starting", extra={"controllers": ",".join(d.name for d in config.controllers)})
     try:
-        await run(config, stop, ready=ready)
+        await run(config, stop)
     except LeadershipLost as exc:
         log.error("Leader election lost", extra={"error": str(exc)})
         return 1

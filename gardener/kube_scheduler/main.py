@@ -11,9 +11,7 @@ import argparse
 import asyncio
 import logging
 import signal
-import ssl
 import sys
-import tempfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -22,8 +20,7 @@ from gardener.kube_scheduler.config import Config, ConfigError, load_file
 from gardener.runtime.durations import parse_duration
 from gardener.runtime.leaderelection import LeadershipLost
 from gardener.runtime.logs import setup_logging
-from gardener.runtime.pki import create_ca, issue_serving_cert
-from gardener.runtime.serve import serve
+from gardener.runtime.serve import serve, serving_context
 
 __all__ = ["build_config", "main", "parser"]
 
@@ -91,28 +88,6 @@ def build_config(args: argparse.Namespace) -> tuple[Config, Path]:
     return config, kubeconfig
 
 
-def _tls_context(cert: Path | None, key: Path | None) -> ssl.SSLContext:
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-    if cert is not None and key is not None:
-        ctx.load_cert_chain(cert, key)
-        return ctx
-    # upstream generates a self-signed serving certificate when given none
-    pair = issue_serving_cert(
-        create_ca(common_name="kube-scheduler-ca"),
-        common_name="kube-scheduler",
-        dns_names=["localhost"],
-        ip_addresses=["127.0.0.1"],
-    )
-    with tempfile.TemporaryDirectory(prefix="kube-scheduler-tls-") as tmp:
-        c, k = Path(tmp) / "tls.crt", Path(tmp) / "tls.key"
-        c.write_bytes(pair.cert_pem)
-        k.touch(mode=0o600)
-        k.write_bytes(pair.key_pem)
-        ctx.load_cert_chain(c, k)
-    return ctx
-
-
 def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
     setup_logging(log_format=args.log_format, verbose=args.v >= 4)
@@ -132,7 +107,7 @@ async def _main(config: Config, kubeconfig: Path, args: argparse.Namespace) -> i
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     if args.secure_port:
-        context = _tls_context(args.tls_cert_file, args.tls_private_key_file)
+        context = serving_context(component="kube-scheduler", cert=args.tls_cert_file, key=args.tls_private_key_file)
         # healthy while the process runs, leader or standby: a probe must not kill a waiting standby
         serve(args.secure_port, lambda: True, host=args.bind_address, ssl_context=context)
     try:

@@ -3,11 +3,39 @@
 from __future__ import annotations
 
 import ssl
+import tempfile
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from gardener.runtime.pki import create_ca, issue_serving_cert
+
+
+def serving_context(*, component: str, cert: Path | None = None, key: Path | None = None) -> ssl.SSLContext:
+    """TLS for a component's /healthz and /metrics: the given certificate, or (as kube's components do when given
+    none) a self-signed one made in memory for `component`."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    if cert is not None and key is not None:
+        ctx.load_cert_chain(cert, key)
+        return ctx
+    pair = issue_serving_cert(
+        create_ca(common_name=f"{component}-ca"),
+        common_name=component,
+        dns_names=["localhost"],
+        ip_addresses=["127.0.0.1"],
+    )
+    # load_cert_chain reads files only: a private directory holds the pair for the moment it reads
+    with tempfile.TemporaryDirectory(prefix=f"{component}-tls-") as tmp:
+        c, k = Path(tmp) / "tls.crt", Path(tmp) / "tls.key"
+        c.write_bytes(pair.cert_pem)
+        k.touch(mode=0o600)
+        k.write_bytes(pair.key_pem)
+        ctx.load_cert_chain(c, k)
+    return ctx
 
 
 def serve(
