@@ -685,6 +685,9 @@ class ObjectStore:
             merged = copy.deepcopy(old)
             merged.setdefault("status", {})["conditions"] = (new.get("status") or {}).get("conditions") or []
             return merged
+        if subresource == "binding":
+            # pods/binding sets spec.nodeName and the PodScheduled condition together, in one write
+            return new
         if subresource == "finalize":
             merged = copy.deepcopy(old)
             merged.setdefault("spec", {})["finalizers"] = (new.get("spec") or {}).get("finalizers") or []

@@ -376,16 +376,11 @@ async def _bind(
         spec["nodeName"] = node
         if m.get("annotations"):
             pm["annotations"] = {**(pm.get("annotations") or {}), **m["annotations"]}
-        return pod
-
-    def scheduled(pod: dict[str, Any]) -> dict[str, Any]:
+        # the PodScheduled condition goes in the same update, as kube's BindingREST writes it
         _set_pod_scheduled(pod.setdefault("status", {}))
         return pod
 
     await store.guaranteed_update(pods, namespace, name, mutate, ctx=ctx, subresource="binding")
-    # kube writes the PodScheduled condition in the same update; the store keeps status writes to /status
-    if not ctx.dry_run:
-        await store.guaranteed_update(pods, namespace, name, scheduled, ctx=ctx, subresource="status")
     return _success()
 
 
