@@ -123,6 +123,23 @@ def run(tmp: Path, data: Path) -> None:
     kubectl(shoot_kc, "get", "namespaces")
     kubectl(shoot_kc, "create", "namespace", "hello-from-the-demo")
     kubectl(shoot_kc, "get", "namespace", "hello-from-the-demo")
+    print("\nthe shoot's control plane on the seed: etcd, kube-apiserver, kube-controller-manager")
+    kubectl(data / "seed" / "apiserver" / "admin.kubeconfig", "get", "pods", "-n", "shoot--dev--demo")
+    print("\nthe shoot's kube-controller-manager turns a Deployment into a ReplicaSet and Pods")
+    print("(this shoot has no workers: its Pods stay Pending, with no Node to run on)")
+    kubectl(shoot_kc, "create", "deployment", "web", "--image=python:3.12", "--replicas=2", "-n", "hello-from-the-demo")
+    wait_for_replicaset(shoot_kc)
+    kubectl(shoot_kc, "get", "deployments,replicasets,pods", "-n", "hello-from-the-demo")
+
+
+def wait_for_replicaset(kubeconfig: Path, *, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pods = json.loads(kubectl(kubeconfig, "get", "pods", "-n", "hello-from-the-demo", "-o", "json", show=False))
+        if len(pods["items"]) == 2:
+            return
+        time.sleep(1)
+    raise SystemExit("demo: the shoot's kube-controller-manager made no pods for deployment web")
 
 
 def main() -> None:
