@@ -155,6 +155,16 @@ def technical_id(name: str) -> str:
     return f"shoot--dev--{name}"
 
 
+#: the modules the image table runs for the control plane's images
+_PROGRAMS = {
+    b"gardener.apiserver.main": "kube-apiserver",
+    b"gardener.kube_controller_manager.main": "kube-controller-manager",
+    b"gardener.kube_scheduler.main": "kube-scheduler",
+}
+#: what runs for a workerless shoot (no kube-scheduler: nothing to schedule)
+CONTROL_PLANE = ["etcd", "kube-apiserver", "kube-controller-manager"]
+
+
 def shoot_processes(name: str) -> dict[int, str]:
     """pid -> program of the processes of a shoot's control plane (its technical ID is on their command line)."""
     pattern = re.compile(re.escape(technical_id(name)).encode() + rb"(?=[/_\s\0]|$)")
@@ -162,7 +172,8 @@ def shoot_processes(name: str) -> dict[int, str]:
     for pid, cmdline in _cmdlines():
         if pattern.search(cmdline) and _alive(pid):
             args = cmdline.split(b"\0")
-            found[pid] = "kube-apiserver" if b"gardener.apiserver.main" in args else args[0].decode().rsplit("/")[-1]
+            program = next((_PROGRAMS[a] for a in args if a in _PROGRAMS), None)
+            found[pid] = program or args[0].decode().rsplit("/")[-1]
     return found
 
 
@@ -251,7 +262,7 @@ def test_ten_shoots_at_once_become_ready(garden: Garden) -> None:
     except AssertionError as exc:
         raise AssertionError(f"{exc}\ngardenlet log:\n{garden.log_tail('gardenlet')}") from None
     for name in names:
-        assert sorted(shoot_processes(name).values()) == ["etcd", "kube-apiserver"], shoot_processes(name)
+        assert sorted(shoot_processes(name).values()) == CONTROL_PLANE, shoot_processes(name)
     for name in names:
         garden.delete(name)
     wait_deleted(garden, names)
@@ -328,16 +339,16 @@ def test_gardenlet_killed_during_flows_converges(garden: Garden) -> None:
         what="one kube-apiserver pod",
     )
     deployments = [d["metadata"]["name"] for d in garden.seed_json("get", "deployments", "-n", tid)["items"]]
-    assert deployments == ["kube-apiserver"], deployments
+    assert deployments == ["kube-apiserver", "kube-controller-manager"], deployments
     statefulsets = [s["metadata"]["name"] for s in garden.seed_json("get", "statefulsets", "-n", tid)["items"]]
     assert statefulsets == ["etcd-main"], statefulsets
     services = garden.seed_json("get", "services", "-n", tid)["items"]
     balancers = [s["metadata"]["name"] for s in services if s["spec"].get("type") == "LoadBalancer"]
     assert len(balancers) == 1, balancers
     eventually(
-        lambda: sorted(shoot_processes(name).values()) == ["etcd", "kube-apiserver"],
+        lambda: sorted(shoot_processes(name).values()) == CONTROL_PLANE,
         timeout=60,
-        what="one etcd and one API server process",
+        what="one etcd, API server and controller manager process",
     )
 
     # Deletion, with the gardenlet killed once it has begun.
