@@ -15,8 +15,9 @@ lists (the client's models do not carry them); without it, kubectl uses its comp
 (one opaque `Patch` object for every patch type), each patch type gets a schema of its shape: the kind's for
 merge and apply patches, a list of operations for JSON patches.
 
-/openapi/v2 is the same content as one Swagger 2.0 document (JSON only: the protobuf form kubectl asks for
-first is not served; kubectl 1.37 uses /openapi/v3).
+/openapi/v2 is the same content as one Swagger 2.0 document, as JSON or as the gnostic protobuf kube also serves
+(openapiv2proto.py): client-go's OpenAPISchema asks for that protobuf alone, and kubectl 1.37 validates with it
+what /openapi/v3 does not describe, `kind: List` above all (`kubectl apply -f` of a List needs it).
 
 Pure functions with deterministic output; the caller caches them per Registry.generation.
 """
@@ -31,6 +32,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from gardener.apiserver import openapiv2proto
 from gardener.apiserver.builtin import schemas as builtin_schemas
 from gardener.apiserver.resources import Registry, ResourceInfo
 
@@ -169,6 +171,21 @@ def v2_document(registry: Registry) -> dict[str, Any]:
         },
         "security": [{"BearerToken": []}],
     }
+
+
+#: what GET /openapi/v2 can answer with, and the Content-Type of its JSON form
+V2_MEDIA_TYPES = openapiv2proto.MEDIA_TYPES
+V2_JSON = openapiv2proto.JSON_MEDIA_TYPE
+
+
+def v2_media_type(accept: str) -> str | None:
+    """The Content-Type GET /openapi/v2 answers this Accept header with (JSON or protobuf), None for 406."""
+    return openapiv2proto.negotiate(accept)
+
+
+def v2_protobuf(document: dict[str, Any]) -> bytes:
+    """`v2_document`'s result as the `openapi.v2.Document` protobuf kube serves next to the JSON."""
+    return openapiv2proto.encode_document(document)
 
 
 def schema_name(info: ResourceInfo) -> str:

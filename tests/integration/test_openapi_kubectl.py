@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 import yaml
 
-from hack import fuzz
 from tests.helpers import ServerProcess, kubectl, kubectl_get, module_server
 
 server = module_server("openapi-kubectl")
@@ -108,23 +107,3 @@ def test_unknown_fields_at_any_depth_follow_field_validation(kubeconfig: Path) -
     stored = kubectl_get("deployment", "nested", kubeconfig=kubeconfig)
     assert "imagee" not in stored["spec"]["template"]["spec"]["containers"][0]
     assert "labelz" not in stored["spec"]["template"]["metadata"]
-
-
-def test_openapi_v2_is_json_only(server: ServerProcess, tmp_path: Path) -> None:
-    """client-go's OpenAPISchema asks for protobuf alone: it gets 406, as from a server without that form."""
-    client = fuzz.Client.from_kubeconfig(server.kubeconfig, tmp_path)
-    with client.session() as session:
-        protobuf = session.get(
-            f"{client.server}/openapi/v2",
-            headers={"Accept": "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"},
-            timeout=30,
-        )
-        assert protobuf.status_code == 406
-        assert protobuf.json()["reason"] == "NotAcceptable"
-        either = session.get(
-            f"{client.server}/openapi/v2",
-            headers={"Accept": "application/com.github.proto-openapi.spec.v2@v1.0+protobuf, application/json"},
-            timeout=30,
-        )
-        assert either.status_code == 200 and either.headers["Content-Type"].startswith("application/json")
-        assert either.json()["swagger"] == "2.0"
