@@ -15,6 +15,21 @@ BACKENDS = ["sqlite", "etcd"]
 _prefixes = itertools.count()
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A module that sets `ONE_BACKEND = True` tests what lies above storage (request handling, validation,
+    admission, authentication and authorization): its tests run on SQLite only, as the etcd run would say no more."""
+    keep: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        module = getattr(item, "module", None)
+        backend = None if callspec is None else callspec.params.get("apiserver", callspec.params.get("fresh_apiserver"))
+        (dropped if backend == "etcd" and getattr(module, "ONE_BACKEND", False) else keep).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
+
+
 @pytest.fixture(scope="session")
 def etcd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EtcdProcess]:
     """One etcd for the session; every server on it gets its own key prefix."""

@@ -15,6 +15,9 @@ from gardener.apiserver.kubeconfig import build_kubeconfig, write_kubeconfig
 from gardener.runtime.pki import KeyPair, issue_client_cert
 from tests.helpers import ServerProcess, create_namespace, eventually, kubectl
 
+#: request handling, validation, admission and auth sit above storage: one backend says it all
+ONE_BACKEND = True
+
 
 def _ca(server: ServerProcess) -> KeyPair:
     pki = server.data_dir / "pki"

@@ -17,6 +17,9 @@ from gardener.apiserver.kubeconfig import build_kubeconfig, write_kubeconfig
 from gardener.runtime.pki import KeyPair, issue_client_cert
 from tests.helpers import ServerProcess, create_namespace, eventually, kubectl, kubectl_get
 
+#: request handling, validation, admission and auth sit above storage: one backend says it all
+ONE_BACKEND = True
+
 
 def _namespace(server: ServerProcess, prefix: str) -> str:
     name = f"{prefix}-{uuid.uuid4().hex[:6]}"

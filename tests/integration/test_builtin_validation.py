@@ -18,6 +18,9 @@ import yaml
 
 from tests.helpers import ServerProcess, eventually, kubectl
 
+#: request handling, validation, admission and auth sit above storage: one backend says it all
+ONE_BACKEND = True
+
 RFC1123_LABEL = (
     "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end "
     "with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is "

@@ -9,6 +9,9 @@ import yaml
 
 from tests.helpers import ServerProcess, kubectl
 
+#: request handling, validation, admission and auth sit above storage: one backend says it all
+ONE_BACKEND = True
+
 
 def test_garden_chart_applies(apiserver: ServerProcess) -> None:
     rendered = subprocess.run(

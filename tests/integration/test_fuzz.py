@@ -23,8 +23,8 @@ from hack import fuzz
 from tests.helpers import ServerProcess, module_server
 
 #: generated requests per target (the embedded API's core, apps, batch, rbac... and a CRD; the garden API)
-EMBEDDED_REQUESTS = 1000
-GARDEN_REQUESTS = 1000
+EMBEDDED_REQUESTS = 500
+GARDEN_REQUESTS = 500
 #: a request unanswered for this long is a hang
 TIMEOUT = 30.0
 

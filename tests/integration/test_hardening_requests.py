@@ -24,6 +24,9 @@ import yaml
 
 from tests.helpers import ServerProcess, eventually, kubectl
 
+#: request handling, validation, admission and auth sit above storage: one backend says it all
+ONE_BACKEND = True
+
 JSON = "application/json"
 MERGE = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"

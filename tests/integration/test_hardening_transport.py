@@ -28,6 +28,9 @@ from gardener.apiserver.storage.interface import StorageError, Stored, Unavailab
 from gardener.apiserver.storage.sqlite import SQLiteBackend
 from tests.helpers import ServerProcess, create_namespace, eventually
 
+#: request handling, validation, admission and auth sit above storage: one backend says it all
+ONE_BACKEND = True
+
 Headers = list[tuple[str, str]]
 
 # ---- talking to a server ----

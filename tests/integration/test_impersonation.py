@@ -21,6 +21,9 @@ from cryptography.x509.oid import NameOID
 from tests.helpers import ServerProcess, create_namespace, eventually, kubectl, kubectl_get
 from tests.integration.test_auth import _user_kubeconfig
 
+#: request handling, validation, admission and auth sit above storage: one backend says it all
+ONE_BACKEND = True
+
 IMPERSONATE_ALL = [
     {"apiGroups": [""], "resources": ["users", "groups", "serviceaccounts"], "verbs": ["impersonate"]},
     {"apiGroups": ["authentication.k8s.io"], "resources": ["uids", "userextras/scopes"], "verbs": ["impersonate"]},

@@ -11,6 +11,9 @@ from tests.helpers import ServerProcess, create_namespace, eventually, kubectl
 from tests.integration.test_auth import _user_kubeconfig
 from tests.integration.test_impersonation import Client, _apply, _role, _user
 
+#: request handling, validation, admission and auth sit above storage: one backend says it all
+ONE_BACKEND = True
+
 AUTHN = "/apis/authentication.k8s.io/v1"
 AUTHZ = "/apis/authorization.k8s.io/v1"
 ISSUER = "https://kubernetes.default.svc.cluster.local"

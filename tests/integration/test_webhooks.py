@@ -35,6 +35,9 @@ from aiohttp import web
 from gardener.runtime.pki import KeyPair, create_ca, issue_serving_cert
 from tests.helpers import ServerProcess, eventually, kubectl
 
+#: request handling, validation, admission and auth sit above storage: one backend says it all
+ONE_BACKEND = True
+
 OPERATOR = Path(__file__).with_name("kopf_webhook_operator.py")
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
 
