@@ -440,19 +440,27 @@ class APIServer:
     def _openapi(self, request: web.Request, path: str) -> web.Response:
         """/openapi/v3 (index and group-versions) and /openapi/v2, built once per Registry generation.
 
-        /openapi/v2 is served as JSON only: a client accepting nothing but protobuf (client-go's OpenAPISchema)
-        gets 406, as from a server without that form, and kubectl uses /openapi/v3 anyway.
+        /openapi/v2 is negotiated as kube-openapi does: JSON, or the gnostic protobuf that client-go's
+        OpenAPISchema asks for alone (kubectl validates a `kind: List` with it); 406 when neither is acceptable.
         """
         if self._openapi_generation != self.registry.generation:
             self._openapi_cache.clear()
             self._openapi_generation = self.registry.generation
         if path == "/openapi/v2":
-            accepted = {part.split(";")[0].strip() for part in request.headers.get("Accept", "*/*").split(",")}
-            if not accepted & {"application/json", "application/*", "*/*", ""}:
-                raise StatusError(406, "NotAcceptable", "only the following media types are accepted: application/json")
+            media_type = openapi.v2_media_type(request.headers.get("Accept", ""))
+            if media_type is None:
+                accepted = ", ".join(openapi.V2_MEDIA_TYPES)
+                raise StatusError(406, "NotAcceptable", f"only the following media types are accepted: {accepted}")
             if "v2" not in self._openapi_cache:
                 self._openapi_cache["v2"] = openapi.v2_document(self.registry)
-            return httputil.json_response(self._openapi_cache["v2"])
+            if media_type == openapi.V2_JSON:
+                response = httputil.json_response(self._openapi_cache["v2"])
+            else:
+                if "v2.pb" not in self._openapi_cache:
+                    self._openapi_cache["v2.pb"] = openapi.v2_protobuf(self._openapi_cache["v2"])
+                response = web.Response(body=self._openapi_cache["v2.pb"], content_type=media_type)
+            response.headers["Vary"] = "Accept"
+            return response
         gv_path = path[len("/openapi/v3") :].strip("/")
         key = gv_path or "/"
         if key not in self._openapi_cache:
