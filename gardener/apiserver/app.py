@@ -29,6 +29,7 @@ from gardener.apiserver import (
 from gardener.apiserver.authn import Authenticator, Unauthenticated
 from gardener.apiserver.bootstraptokens import BootstrapTokens
 from gardener.apiserver.bootstraptokens import bootstrap_policy as bootstrapper_policy
+from gardener.apiserver.builtin.admission.caches import AdmissionCaches
 from gardener.apiserver.builtin.admission.plugins import default_chain
 from gardener.apiserver.builtin.allocators import AllocationRepair, ServiceAllocator
 from gardener.apiserver.controllers.aggregation import ClusterRoleAggregator
@@ -154,8 +155,12 @@ class APIServer:
         # are allocated once every step has changed the Service, ResourceQuota charges last
         quotas = ResourceQuotaController(store=self.store, registry=self.registry)
         accounts = ServiceAccountsController(store=self.store, registry=self.registry, ca_pem=self.pki.ca.cert_pem)
-        self.controllers += [quotas, accounts, AllocationRepair(backend=backend)]
-        chain = default_chain(store=self.store, recount=quotas.recount, publish_root_ca=accounts.publish_root_ca)
+        # what the plugins read on every write, in memory like kube's informer caches
+        caches = AdmissionCaches(backend=backend, registry=self.registry)
+        self.controllers += [caches, quotas, accounts, AllocationRepair(backend=backend)]
+        chain = default_chain(
+            store=self.store, recount=quotas.recount, publish_root_ca=accounts.publish_root_ca, caches=caches
+        )
         self.store.mutating[0:0] = chain.mutating
         self.store.validating[0:0] = chain.validating
         allocator = ServiceAllocator(

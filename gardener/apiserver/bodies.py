@@ -54,6 +54,8 @@ def decode_body(raw: bytes, media: str) -> Any:
         return decode_yaml(raw)
     else:
         value = decode_json(raw)
+        if raw.count(b"{") + raw.count(b"[") <= MAX_DEPTH:
+            return value  # no deeper than it has brackets: most bodies need no walk
     check_depth(value)
     return value
 

@@ -911,11 +911,17 @@ def _ignore_rule(info: ResourceInfo, subresource: str) -> Callable[[Path], bool]
         return lambda path: not path or path[0] != "f:status"
     if subresource == "finalize":
         return lambda path: path[:2] != ("f:spec", "f:finalizers")
+    reset = _reset_fields(info)
+    return lambda path: any(path[: len(prefix)] == prefix for prefix in reset)
+
+
+def _reset_fields(info: ResourceInfo) -> tuple[Path, ...]:
+    """What a write to the resource itself cannot change, each with everything below it."""
     if info.group == "" and info.kind == "Namespace":
-        return lambda path: path[:1] == ("f:status",) or path[:2] == ("f:spec", "f:finalizers")
+        return ("f:status",), ("f:spec", "f:finalizers")
     if info.has_status:
-        return lambda path: path[:1] == ("f:status",)
-    return lambda path: False
+        return (("f:status",),)
+    return ()
 
 
 class _Conflicts(Exception):
@@ -1169,6 +1175,9 @@ def track_update(
         m.pop("managedFields", None)  # kube does not start tracking an existing object on update
         return
     t = _root_type(info)
+    if old is None and not entries and not subresource and not t.atomic_map():
+        _track_create(new, m, t, manager=manager, info=info, now=now)
+        return
     c = _compare_for(old or {}, new, t, _ignore_rule(info, subresource))
     if c.empty():
         if entries:
@@ -1196,13 +1205,67 @@ def track_update(
         m.pop("managedFields", None)
 
 
+def _track_create(
+    new: dict[str, Any], m: dict[str, Any], t: _Type, *, manager: str, info: ResourceInfo, now: str
+) -> None:
+    """`track_update` of a create that brings no managedFields of its own, the common write: the manager owns
+    every field, so its fieldsV1 is built in one walk of the object instead of comparing it with nothing,
+    collecting paths and building their trie (the same result; kube's own tests pin it in test_fieldmanager)."""
+    fields = _new_fields_v1(_without_managed_fields(new), t, (), _reset_fields(info))
+    if not fields:
+        m.pop("managedFields", None)
+        return
+    entry: dict[str, Any] = {"manager": manager, "operation": "Update", "apiVersion": info.api_version}
+    if now:
+        entry["time"] = now
+    entry["fieldsType"] = "FieldsV1"
+    entry["fieldsV1"] = fields
+    m["managedFields"] = [entry]
+
+
+def _new_fields_v1(value: Any, t: _Type, path: Path | None, reset: tuple[Path, ...]) -> dict[str, Any]:
+    """The fieldsV1 children of `value` (a map or list) at `path` when every field is new: each map member and
+    associative list item is a member (`.` when it has members below), atomic maps and lists are not looked
+    into, reset fields are left out with all below them and the server's metadata fields are no members.
+    Those last two lie at most two levels down: deeper, `path` is None and not tracked."""
+    members: list[tuple[str, Any, _Type | None]]
+    if isinstance(value, dict):
+        if t.atomic_map():
+            return {}
+        members = [("f:" + name, child, None) for name, child in value.items()]
+    else:
+        keys = t.list_keys()
+        if keys is None:
+            return {}
+        item_type = t.item()
+        members = [(pe, item, item_type) for pe, item in _index(t, keys, value).items()]
+    children: dict[str, dict[str, Any]] = {}
+    for pe, child, child_type in members:
+        child_path = (*path, pe) if path is not None and len(path) < 2 else None
+        if child_path is not None and child_path in reset:
+            continue
+        node: dict[str, Any] = {}
+        if isinstance(child, dict | list):  # scalars have nothing below them
+            if child_type is None:
+                child_type = t.field(pe[2:])[0]
+            node = _new_fields_v1(child, child_type, child_path, reset)
+        if child_path is None or child_path not in _STRIPPED:
+            children[pe] = {".": {}, **node} if node else node
+        elif node:
+            children[pe] = node
+    return {pe: children[pe] for pe in sorted(children, key=_pe_order)} if len(children) > 1 else children
+
+
 # --- request helpers -----------------------------------------------------------------------------
 
 
 def manager_from_user_agent(user_agent: str) -> str:
     """kube's prefixFromUserAgent: the user agent up to the first "/", printable, at most 128 bytes."""
+    prefix = user_agent.split("/", 1)[0]
+    if len(prefix) <= FIELD_MANAGER_MAX_LENGTH and prefix.isascii() and prefix.isprintable():
+        return prefix  # the usual agent: nothing to drop or cut, so no walk over its characters
     out, size = [], 0
-    for ch in user_agent.split("/", 1)[0]:
+    for ch in prefix:
         if not ch.isprintable():
             continue
         width = len(ch.encode())

@@ -19,7 +19,7 @@ from gardener.apiserver.builtin.admission.resourcequota import IGNORED, is_binar
 from gardener.apiserver.controllers.informer import LocalInformer
 from gardener.apiserver.resources import Registry, ResourceInfo
 from gardener.apiserver.rest import ObjectStore
-from gardener.apiserver.storage.events import DELETED
+from gardener.apiserver.storage.events import DELETED, Event
 from gardener.apiserver.storage.interface import KeyNotFound, RevisionMismatch, StorageError
 from gardener.runtime.tasks import cancel_task
 
@@ -28,6 +28,10 @@ log = logging.getLogger("gardener.apiserver.resourcequota")
 QUOTA_PREFIX = "/registry/core/resourcequotas/"
 #: the kinds whose disappearance frees quota at once (others wait for the resync)
 _WATCHED = ("pods", "services", "persistentvolumeclaims", "configmaps", "secrets")
+
+
+def _deleted(ev: Event) -> bool:
+    return ev.type == DELETED
 
 
 class ResourceQuotaController:
@@ -39,7 +43,12 @@ class ResourceQuotaController:
             LocalInformer(backend=store.backend, prefix=QUOTA_PREFIX, handler=self._on_quota, name="resourcequotas"),
             *(
                 LocalInformer(
-                    backend=store.backend, prefix=f"/registry/core/{plural}/", handler=self._on_object, name=plural
+                    backend=store.backend,
+                    prefix=f"/registry/core/{plural}/",
+                    handler=self._on_object,
+                    name=plural,
+                    # only a pod's phase frees quota while it exists; other kinds only by going away
+                    accept=None if plural == "pods" else _deleted,
                 )
                 for plural in _WATCHED
             ),

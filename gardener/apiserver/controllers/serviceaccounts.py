@@ -38,15 +38,25 @@ class ServiceAccountsController:
         self._store = store
         self._registry = registry
         self._ca = ca_pem.decode()
+        #: namespaces whose `kube-root-ca.crt` the informer last saw with the right CA
+        self._published: set[str] = set()
         self._informers = [
             LocalInformer(
                 backend=store.backend, prefix="/registry/core/namespaces/", handler=self._on_namespace, name="sa-ns"
             ),
             LocalInformer(
-                backend=store.backend, prefix="/registry/core/serviceaccounts/", handler=self._on_object, name="sa"
+                backend=store.backend,
+                prefix="/registry/core/serviceaccounts/",
+                handler=self._on_object,
+                name="sa",
+                accept=lambda ev: ev.type == DELETED and ev.key.endswith("/" + DEFAULT),
             ),
             LocalInformer(
-                backend=store.backend, prefix="/registry/core/configmaps/", handler=self._on_object, name="root-ca"
+                backend=store.backend,
+                prefix="/registry/core/configmaps/",
+                handler=self._on_object,
+                name="root-ca",
+                accept=lambda ev: ev.key.endswith("/" + ROOT_CA),
             ),
         ]
 
@@ -66,7 +76,12 @@ class ServiceAccountsController:
         m = obj.get("metadata") or {}
         namespace, name = str(m.get("namespace") or ""), m.get("name")
         if obj.get("kind") == "ConfigMap" or key.startswith("/registry/core/configmaps/"):
-            if name == ROOT_CA and (kind == DELETED or (obj.get("data") or {}).get("ca.crt") != self._ca):
+            if name != ROOT_CA:
+                return
+            if kind != DELETED and (obj.get("data") or {}).get("ca.crt") == self._ca:
+                self._published.add(namespace)
+            else:
+                self._published.discard(namespace)
                 await self.publish_root_ca(namespace)
         elif kind == DELETED and name == DEFAULT:
             await self.ensure(namespace)
@@ -77,8 +92,8 @@ class ServiceAccountsController:
         await self._create("serviceaccounts", namespace, {"metadata": {"name": DEFAULT}})
 
     async def publish_root_ca(self, namespace: str) -> None:
-        if not namespace or self._store.namespaces.get(namespace):
-            return
+        if not namespace or namespace in self._published or self._store.namespaces.get(namespace):
+            return  # the admission plugin calls this for every pod: what the informer saw in place is not read
         wanted = {
             "metadata": {"name": ROOT_CA, "annotations": {ROOT_CA_ANNOTATION: ROOT_CA_DESCRIPTION}},
             "data": {"ca.crt": self._ca},

@@ -37,12 +37,18 @@ class TooOld(Exception):
         self.oldest = oldest
 
 
+#: which changes under its prefix a subscriber is handed (the others only advance its revision), so a
+#: subscriber that acts on a few (deletions, one name) is not woken for every write
+EventFilter = Callable[[Event], bool]
+
+
 @dataclass(eq=False)
 class Subscription:
     prefix: str
     queue: asyncio.Queue[Event | None]
     last_rv: int
     window: EventWindow | None = field(default=None, repr=False)
+    accept: EventFilter | None = field(default=None, repr=False)
 
     def close(self) -> None:
         if self.window is not None:
@@ -84,7 +90,8 @@ class EventWindow:
             for sub in self._subs:
                 if ev.key.startswith(sub.prefix) and ev.rv > sub.last_rv:
                     sub.last_rv = ev.rv
-                    sub.queue.put_nowait(ev)
+                    if sub.accept is None or sub.accept(ev):
+                        sub.queue.put_nowait(ev)
         self.advance(self.published_rv)
         self._trim(now)
 
@@ -102,14 +109,15 @@ class EventWindow:
             dropped = events.popleft()
             self.oldest_rv = dropped.rv
 
-    def subscribe(self, prefix: str, *, after_rv: int) -> Subscription:
-        """Events under `prefix` with revision > after_rv; raises TooOld if some may be gone."""
+    def subscribe(self, prefix: str, *, after_rv: int, accept: EventFilter | None = None) -> Subscription:
+        """Events under `prefix` with revision > after_rv (those `accept` takes); raises TooOld if some may be gone."""
         if after_rv < self.oldest_rv:
             raise TooOld(after_rv, self.oldest_rv)
-        sub = Subscription(prefix=prefix, queue=asyncio.Queue(), last_rv=after_rv, window=self)
+        sub = Subscription(prefix=prefix, queue=asyncio.Queue(), last_rv=after_rv, window=self, accept=accept)
         for ev in self._events:
             if ev.rv > after_rv and ev.key.startswith(prefix):
-                sub.queue.put_nowait(ev)
+                if accept is None or accept(ev):
+                    sub.queue.put_nowait(ev)
                 sub.last_rv = ev.rv
         sub.last_rv = max(sub.last_rv, after_rv)
         self._subs.add(sub)

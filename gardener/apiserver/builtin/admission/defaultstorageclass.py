@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from gardener.apiserver.builtin.admission.common import is_kind, list_objects
+from gardener.apiserver.controllers.informer import LocalIndex
 from gardener.apiserver.rest import AdmissionRequest, ObjectStore
 
 DEFAULT_ANNOTATION = "storageclass.kubernetes.io/is-default-class"
@@ -10,8 +13,10 @@ BETA_DEFAULT_ANNOTATION = "storageclass.beta.kubernetes.io/is-default-class"
 
 
 class DefaultStorageClass:
-    def __init__(self, *, store: ObjectStore) -> None:
+    def __init__(self, *, store: ObjectStore, classes: LocalIndex[dict[str, Any]] | None = None) -> None:
         self._store = store
+        #: the StorageClasses as the event window has them (kube's informer cache); None reads storage
+        self._classes = classes
 
     async def __call__(self, req: AdmissionRequest) -> None:
         if not is_kind(req, group="", plural="persistentvolumeclaims") or req.obj is None:
@@ -25,9 +30,15 @@ class DefaultStorageClass:
             return
         if annotations.get("volume.beta.kubernetes.io/storage-class") is not None:
             return
+        cached = self._classes.namespace("") if self._classes is not None else None
+        classes = (
+            list(cached.values())
+            if cached is not None
+            else await list_objects(self._store, group="storage.k8s.io", plural="storageclasses")
+        )
         defaults = [
             sc
-            for sc in await list_objects(self._store, group="storage.k8s.io", plural="storageclasses")
+            for sc in classes
             if "true"
             in (
                 ((sc.get("metadata") or {}).get("annotations") or {}).get(DEFAULT_ANNOTATION),

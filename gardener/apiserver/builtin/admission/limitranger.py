@@ -14,6 +14,7 @@ from gardener.apiserver.builtin.admission.common import (
     pod_requests_and_limits,
     quantity,
 )
+from gardener.apiserver.controllers.informer import LocalIndex
 from gardener.apiserver.rest import AdmissionRequest, ObjectStore
 
 ANNOTATION = "kubernetes.io/limit-ranger"
@@ -22,11 +23,17 @@ POD = "Pod"
 
 
 class LimitRanger:
-    def __init__(self, *, store: ObjectStore) -> None:
+    def __init__(self, *, store: ObjectStore, ranges: LocalIndex[dict[str, Any]] | None = None) -> None:
         self._store = store
+        #: the LimitRanges as the event window has them (kube's informer cache); None reads storage every time
+        self._ranges = ranges
 
     async def _items(self, namespace: str) -> list[dict[str, Any]]:
-        ranges = await list_objects(self._store, group="", plural="limitranges", namespace=namespace)
+        cached = self._ranges.namespace(namespace) if self._ranges is not None else None
+        if cached is not None:
+            ranges = list(cached.values())
+        else:
+            ranges = await list_objects(self._store, group="", plural="limitranges", namespace=namespace)
         return [
             item
             for lr in sorted(ranges, key=lambda lr: lr["metadata"]["name"])

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from gardener.apiserver.builtin.admission.caches import AdmissionCaches
 from gardener.apiserver.builtin.admission.defaultstorageclass import DefaultStorageClass
 from gardener.apiserver.builtin.admission.defaulttolerationseconds import default_toleration_seconds
 from gardener.apiserver.builtin.admission.limitranger import LimitRanger
@@ -34,17 +35,26 @@ def default_chain(
     store: ObjectStore,
     recount: Callable[[str], Awaitable[None]] | None = None,
     publish_root_ca: Callable[[str], Awaitable[None]] | None = None,
+    caches: AdmissionCaches | None = None,
 ) -> Chain:
-    limits = LimitRanger(store=store)
-    priority = PriorityAdmission(store=store)
+    """The plugins; with `caches` (started with the server) they read memory instead of storage."""
+    limits = LimitRanger(store=store, ranges=caches.limit_ranges if caches else None)
+    priority = PriorityAdmission(store=store, classes=caches.priority_classes if caches else None)
     return Chain(
         mutating=(
             limits.admit,
-            ServiceAccountAdmission(store=store, publish_root_ca=publish_root_ca),
+            ServiceAccountAdmission(
+                store=store, publish_root_ca=publish_root_ca, accounts=caches.service_accounts if caches else None
+            ),
             priority.admit,
             default_toleration_seconds,
-            DefaultStorageClass(store=store),
+            DefaultStorageClass(store=store, classes=caches.storage_classes if caches else None),
         ),
-        validating=(limits.validate, node_restriction, PodSecurity(store=store), priority.validate),
-        last=ResourceQuotaAdmission(store=store, recount=recount),
+        validating=(
+            limits.validate,
+            node_restriction,
+            PodSecurity(store=store, labels=caches.namespaces if caches else None),
+            priority.validate,
+        ),
+        last=ResourceQuotaAdmission(store=store, recount=recount, quotas=caches.quotas if caches else None),
     )

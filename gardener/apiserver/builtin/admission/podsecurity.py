@@ -8,10 +8,11 @@ and the restricted level's additions); every level is evaluated as `latest`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from gardener.apiserver.builtin.admission.common import forbidden, get_object, is_kind
+from gardener.apiserver.controllers.informer import LocalIndex
 from gardener.apiserver.rest import AdmissionRequest, ObjectStore
 
 LABEL = "pod-security.kubernetes.io/"
@@ -273,14 +274,26 @@ def violations(level: str, pod_spec: dict[str, Any]) -> list[str]:
     return [r for r in (check(pod_spec, containers) for check in checks) if r]
 
 
-def _level(labels: dict[str, Any], mode: str) -> str:
+def _level(labels: Mapping[str, Any], mode: str) -> str:
     value = labels.get(LABEL + mode)
     return str(value) if value in LEVELS else ("privileged" if value is None else "restricted")
 
 
 class PodSecurity:
-    def __init__(self, *, store: ObjectStore) -> None:
+    def __init__(self, *, store: ObjectStore, labels: LocalIndex[Mapping[str, Any]] | None = None) -> None:
         self._store = store
+        #: each Namespace's Pod Security labels as the event window has them; a miss reads storage
+        self._labels = labels
+
+    async def _namespace_labels(self, namespace: str) -> Mapping[str, Any]:
+        cached = self._labels.namespace("") if self._labels is not None else None
+        found = cached.get(namespace) if cached is not None else None
+        if found is not None:
+            return found
+        # kube reads storage when its cache has no such namespace: the cache may lag behind
+        ns = await get_object(self._store, group="", plural="namespaces", namespace="", name=namespace)
+        labels = ((ns or {}).get("metadata") or {}).get("labels") or {}
+        return labels if isinstance(labels, dict) else {}
 
     async def __call__(self, req: AdmissionRequest) -> None:
         if req.obj is None or req.subresource or req.operation not in ("CREATE", "UPDATE"):
@@ -293,8 +306,7 @@ class PodSecurity:
             return
         if req.operation != "CREATE" and not (req.operation == "UPDATE" and _spec_changed(req)):
             return
-        ns = await get_object(self._store, group="", plural="namespaces", namespace="", name=req.namespace)
-        labels = ((ns or {}).get("metadata") or {}).get("labels") or {}
+        labels = await self._namespace_labels(req.namespace)
         spec = req.obj.get("spec") or {}
         enforce = _level(labels, "enforce")
         problems = violations(enforce, spec)
@@ -307,8 +319,7 @@ class PodSecurity:
 
     async def _warn_for_template(self, req: AdmissionRequest, spec: dict[str, Any]) -> None:
         """Workloads are never refused, but warned about what their pods would be refused for (kube does so)."""
-        ns = await get_object(self._store, group="", plural="namespaces", namespace="", name=req.namespace)
-        labels = ((ns or {}).get("metadata") or {}).get("labels") or {}
+        labels = await self._namespace_labels(req.namespace)
         warned: set[str] = set()
         for mode in ("enforce", "warn"):
             level = _level(labels, mode)

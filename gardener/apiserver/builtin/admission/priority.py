@@ -7,6 +7,7 @@ from typing import Any
 
 from gardener.apiserver import errors
 from gardener.apiserver.builtin.admission.common import forbidden, get_object, is_kind, is_pod_create, list_objects
+from gardener.apiserver.controllers.informer import LocalIndex
 from gardener.apiserver.rest import AdmissionRequest, ObjectStore
 
 GROUP = "scheduling.k8s.io"
@@ -15,8 +16,10 @@ PREEMPT_LOWER = "PreemptLowerPriority"
 
 
 class PriorityAdmission:
-    def __init__(self, *, store: ObjectStore) -> None:
+    def __init__(self, *, store: ObjectStore, classes: LocalIndex[dict[str, Any]] | None = None) -> None:
         self._store = store
+        #: the PriorityClasses as the event window has them (kube's informer cache); None reads storage
+        self._classes = classes
 
     async def admit(self, req: AdmissionRequest) -> None:
         """Mutating: fill in spec.priority, priorityClassName and preemptionPolicy of new pods."""
@@ -25,7 +28,7 @@ class PriorityAdmission:
         spec = req.obj.setdefault("spec", {})
         class_name = str(spec.get("priorityClassName") or "")
         if class_name:
-            pc = await get_object(self._store, group=GROUP, plural=PLURAL, namespace="", name=class_name)
+            pc = await self._get(class_name)
             if pc is None:
                 raise forbidden(req, f"no PriorityClass with name {class_name} was found")
         else:
@@ -66,8 +69,20 @@ class PriorityAdmission:
                 "exist",
             )
 
+    async def _get(self, name: str) -> dict[str, Any] | None:
+        cached = self._classes.namespace("") if self._classes is not None else None
+        found = cached.get(name) if cached is not None else None
+        if found is not None:
+            return found
+        # not (yet) in the cache: storage has the last word, as for a missing ServiceAccount or Namespace
+        return await get_object(self._store, group=GROUP, plural=PLURAL, namespace="", name=name)
+
     async def _global_default(self) -> dict[str, Any] | None:
-        defaults = [pc for pc in await list_objects(self._store, group=GROUP, plural=PLURAL) if pc.get("globalDefault")]
+        cached = self._classes.namespace("") if self._classes is not None else None
+        classes = (
+            list(cached.values()) if cached is not None else await list_objects(self._store, group=GROUP, plural=PLURAL)
+        )
+        defaults = [pc for pc in classes if pc.get("globalDefault")]
         if not defaults:
             return None
         return min(defaults, key=lambda pc: int(pc.get("value") or 0))

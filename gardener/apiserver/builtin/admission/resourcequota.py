@@ -8,9 +8,12 @@ from what exists (kube-controller-manager's job, which no process does for the g
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import copy
 import functools
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -21,6 +24,7 @@ from gardener.apiserver.builtin.admission.common import (
     pod_requests_and_limits,
     quantity,
 )
+from gardener.apiserver.controllers.informer import LocalIndex
 from gardener.apiserver.rest import AdmissionRequest, ObjectStore
 from gardener.apiserver.storage.interface import KeyNotFound, RevisionMismatch
 
@@ -128,17 +132,39 @@ def render(values: dict[str, Decimal]) -> str:
     return ",".join(f"{k}={format_quantity(v, binary=is_binary(k))}" for k, v in sorted(values.items()))
 
 
+@dataclass
+class _NamespaceLock:
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    #: requests holding or waiting for `lock`; the entry goes when none is left
+    holders: int = 0
+
+
 class ResourceQuotaAdmission:
-    def __init__(self, *, store: ObjectStore, recount: Callable[[str], Awaitable[None]] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        store: ObjectStore,
+        recount: Callable[[str], Awaitable[None]] | None = None,
+        quotas: LocalIndex[dict[str, Any]] | None = None,
+    ) -> None:
         self._store = store
         #: asks for a namespace's usage to be counted again, when a charged write failed after all
         self._recount = recount
+        #: the quotas as the event window has them (kube's informer cache); None reads storage every time
+        self._quotas = quotas
+        #: namespace -> its charging lock, while a request holds or waits for it
+        self._locks: dict[str, _NamespaceLock] = {}
 
     async def __call__(self, req: AdmissionRequest) -> None:
         if req.subresource or req.obj is None or req.operation not in ("CREATE", "UPDATE") or not req.namespace:
             return
+        if not req.info.namespaced:
+            return
+        cached = self._quotas.namespace(req.namespace) if self._quotas is not None else None
+        if cached is not None and not cached:
+            return  # no quota in the namespace: nothing to charge, nothing to read
         info = self._store.registry.get("", "v1", "resourcequotas")
-        if info is None or not req.info.namespaced:
+        if info is None:
             return
         group, plural = req.info.group, req.info.plural
         delta = usage(req.obj, group=group, plural=plural)
@@ -148,20 +174,48 @@ class ResourceQuotaAdmission:
         delta = {k: v for k, v in delta.items() if v > 0}
         if not delta:
             return
-        for _ in range(_RETRIES):
-            if await self._charge(req, info, delta):
-                if self._recount is not None and not req.dry_run:
-                    req.after_write.append(functools.partial(self._refund, req.namespace))
-                return
+        async with self._namespace_lock(req.namespace):
+            for attempt in range(_RETRIES):
+                # kube charges what its cache holds (here with the previous charge in the namespace) and reads
+                # again when a quota changed meanwhile: from storage, as a cache behind another replica's
+                # writes would not help
+                cached = self._quotas.namespace(req.namespace) if attempt == 0 and self._quotas is not None else None
+                if cached is not None:
+                    quotas = list(cached.values())
+                else:
+                    _, quotas, _ = await self._store.list_objects(info, req.namespace)
+                if not quotas:
+                    return
+                if await self._charge(req, info, delta, quotas):
+                    if self._recount is not None and not req.dry_run:
+                        req.after_write.append(functools.partial(self._refund, req.namespace))
+                    return
         raise forbidden(req, "status unknown for quota: too many concurrent changes")
+
+    @contextlib.asynccontextmanager
+    async def _namespace_lock(self, namespace: str) -> AsyncIterator[None]:
+        """One charge at a time per namespace, as kube's quota evaluator works a namespace's requests in one
+        worker: concurrent creates then never spend the same unit, nor conflict with each other."""
+        entry = self._locks.get(namespace)
+        if entry is None:
+            entry = self._locks[namespace] = _NamespaceLock()
+        entry.holders += 1
+        try:
+            async with entry.lock:
+                yield
+        finally:
+            entry.holders -= 1
+            if not entry.holders:
+                del self._locks[namespace]
 
     async def _refund(self, namespace: str, stored: bool) -> None:
         if not stored and self._recount is not None:
             await self._recount(namespace)
 
-    async def _charge(self, req: AdmissionRequest, info: Any, delta: dict[str, Decimal]) -> bool:
+    async def _charge(
+        self, req: AdmissionRequest, info: Any, delta: dict[str, Decimal], quotas: list[dict[str, Any]]
+    ) -> bool:
         """Check every quota, then charge them one by one; False when a quota changed meanwhile."""
-        _, quotas, _ = await self._store.list_objects(info, req.namespace)
         group, plural = req.info.group, req.info.plural
         charges = []
         for quota in sorted(quotas, key=lambda q: q["metadata"]["name"]):

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from gardener.apiserver.builtin.admission.common import forbidden, get_object, is_pod_create
+from gardener.apiserver.controllers.informer import LocalIndex
 from gardener.apiserver.rest import AdmissionRequest, ObjectStore
 
 DEFAULT = "default"
@@ -30,8 +31,11 @@ class ServiceAccountAdmission:
         store: ObjectStore,
         publish_root_ca: Callable[[str], Awaitable[None]] | None = None,
         retry_interval: float = 0.1,
+        accounts: LocalIndex[Mapping[str, Any]] | None = None,
     ) -> None:
         self._store = store
+        #: the ServiceAccounts as the event window has them (kube's informer cache); a miss reads storage
+        self._accounts = accounts
         #: makes sure the namespace holds `kube-root-ca.crt`, which the token volume mounts
         self._publish_root_ca = publish_root_ca
         self._retry_interval = retry_interval
@@ -60,7 +64,12 @@ class ServiceAccountAdmission:
         if self._mount_token(spec) and self._publish_root_ca is not None and not req.dry_run:
             await self._publish_root_ca(req.namespace)
 
-    async def _lookup(self, namespace: str, name: str) -> dict[str, Any] | None:
+    async def _lookup(self, namespace: str, name: str) -> Mapping[str, Any] | None:
+        cached = self._accounts.namespace(namespace) if self._accounts is not None else None
+        found = cached.get(name) if cached is not None else None
+        if found is not None:
+            return found
+        # kube looks up storage when its cache has no such account: the cache may lag behind
         attempts = DEFAULT_ATTEMPTS if name == DEFAULT else 1
         for attempt in range(attempts):
             if attempt:
@@ -91,7 +100,7 @@ class ServiceAccountAdmission:
         return True
 
     def _volume_name(self) -> str:
-        return "kube-api-access-" + "".join(self._rng.choice(_ALPHABET) for _ in range(5))
+        return "kube-api-access-" + "".join(self._rng.choices(_ALPHABET, k=5))
 
 
 def _mounts_at(mount: Any, path: str) -> bool:
