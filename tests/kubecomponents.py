@@ -199,3 +199,25 @@ class LeaseRenewer:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=30)
+
+
+def kubelet(
+    kubeconfig: Path,
+    log_path: Path,
+    *,
+    name: str,
+    data_dir: Path,
+    block: str,
+    args: tuple[str, ...] = (),
+) -> ComponentProcess:
+    """provider-local's node agent as a kubelet beside the controller manager and scheduler: node IP `<block>.1`,
+    pods from `<block>.128/25` (`block` is the first three octets of a loopback /24, e.g. "127.61.7")."""
+    flags = [
+        *("--data-dir", str(data_dir), "--node-name", name, "--node-ip", f"{block}.1"),
+        *("--pod-network", f"{block}.128/25", "--service-network", f"{block}.0/25"),
+        *("--load-balancer-network", f"{block}.0/25", "--no-load-balancers", "--metrics-port", "0"),
+        *("--node-status-update-frequency", "2", "--restart-backoff", "0.2", "--restart-backoff-max", "2"),
+        "--cleanup-on-exit",
+        *args,
+    ]
+    return ComponentProcess("extensions.provider_local.nodeagent.main", kubeconfig, log_path, flags).start()

@@ -69,6 +69,8 @@ class DriverOptions:
     state_dir: Path
     #: seconds between a machine's node heartbeats, for drivers whose machines post their own
     node_heartbeat: float = 10.0
+    #: loopback range the local driver carves machines' node IPs and pod ranges from (a /24 each)
+    machine_network: str = "127.4.128.0/17"
 
 
 DriverFactory = Callable[[DriverOptions], Driver]

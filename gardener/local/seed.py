@@ -110,6 +110,7 @@ def up_seed(
     seed_components = {
         "node-agent": _py(
             "extensions.provider_local.nodeagent.main",
+            "--workload-controllers",
             "--kubeconfig",
             str(seed_kubeconfig),
             "--data-dir",

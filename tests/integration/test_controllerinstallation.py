@@ -62,6 +62,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
             sys.executable,
             "-m",
             "extensions.provider_local.nodeagent.main",
+            "--workload-controllers",
             *("--kubeconfig", str(seed_server.kubeconfig), "--data-dir", str(root / "node")),
             *("--metrics-port", "0", "--cleanup-on-exit"),
             *("--pod-network", f"127.{_BASE}.0.0/16", "--service-network", f"127.{_BASE + 1}.0.0/16"),

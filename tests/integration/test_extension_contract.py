@@ -225,6 +225,7 @@ def landscape(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Landscape]:
                     sys.executable,
                     "-m",
                     NODE_AGENT,
+                    "--workload-controllers",
                     *("--kubeconfig", str(seed.kubeconfig), "--data-dir", str(root / "node")),
                     *("--metrics-port", "0", "--cleanup-on-exit"),
                     *("--pod-network", POD_NETWORK, "--service-network", SERVICE_NETWORK),

@@ -57,6 +57,7 @@ class AgentProcess:
             sys.executable,
             "-m",
             "extensions.provider_local.nodeagent.main",
+            "--workload-controllers",
             "--kubeconfig",
             str(self.kubeconfig),
             "--data-dir",

@@ -123,6 +123,7 @@ def landscape(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Landscape]:
                 sys.executable,
                 "-m",
                 NODE_AGENT,
+                "--workload-controllers",
                 "--kubeconfig",
                 str(seed.kubeconfig),
                 "--data-dir",

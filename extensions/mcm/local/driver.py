@@ -1,13 +1,18 @@
-"""The `local` driver: every Machine is a `python -m extensions.mcm.local.node` process on this host.
+"""The `local` driver: every Machine is a kubelet process on this host (provider-local's node agent).
 
-The process gets the shoot's kubeconfig on its standard input (it never lands in a file of ours), registers a
-Node named after the Machine with the labels and taints of the machine's node template, and keeps it Ready.
-Its pid file lives in `<state dir>/<namespace>/<machine>/`; a process outlives the MCM like a VM would, and
-is adopted by the next one.
+A machine gets a /24 of the machine network: its node IP is `.1` (the kubelet's API and NodePorts listen there)
+and its pods take addresses from `.128/25`. The kubelet reads the shoot's kubeconfig from a file only it and
+root can read (`<state dir>/<namespace>/<machine>/kubeconfig`, as a VM keeps `/var/lib/kubelet/kubeconfig`),
+registers a Node named after the Machine with the labels, taints and capacity of the machine's node template,
+and runs the pods bound to it. Claims of a shoot live in `<state dir>/<namespace>/volumes`, which its machines
+share like a network disk, so data outlives machines (rolling updates, hibernation). A kubelet outlives the MCM
+like a VM would and is adopted by the next one; deleting a machine stops its kubelet and every container it
+started, also when the kubelet itself was already dead.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import shutil
@@ -24,17 +29,41 @@ from gardener.runtime.process import PidFile
 log = logging.getLogger("mcm.driver.local")
 
 PROVIDER = "local"
+KUBELET_MODULE = "extensions.provider_local.nodeagent.main"
+#: what a kubelet may take to stop its containers when its machine goes
+STOP_GRACE_SECONDS = 35.0
 
 
 def provider_id(namespace: str, name: str) -> str:
     return f"local:///{namespace}/{name}"
 
 
+def _flags(values: dict[str, str]) -> str:
+    return ",".join(f"{k}={v}" for k, v in sorted(values.items()))
+
+
+def _taint_flags(taints: list[dict[str, Any]]) -> str:
+    out = []
+    for taint in taints:
+        key = str(taint.get("key") or "")
+        value = taint.get("value")
+        out.append(f"{key}={value}:{taint.get('effect')}" if value else f"{key}:{taint.get('effect')}")
+    return ",".join(out)
+
+
 class LocalDriver:
-    def __init__(self, state_dir: Path, *, heartbeat: float = 10.0, python: str = sys.executable) -> None:
+    def __init__(
+        self,
+        state_dir: Path,
+        *,
+        heartbeat: float = 10.0,
+        python: str = sys.executable,
+        machine_network: str = "127.4.128.0/17",
+    ) -> None:
         self.state_dir = state_dir
         self.heartbeat = heartbeat
         self.python = python
+        self.blocks = list(ipaddress.IPv4Network(machine_network).subnets(new_prefix=24))
         self._children: dict[int, subprocess.Popen[bytes]] = {}
         self._lock = threading.Lock()
 
@@ -42,7 +71,7 @@ class LocalDriver:
         return self.state_dir / req.namespace / req.name
 
     def _reap(self) -> None:
-        """Collect exited children, so that a dead node process reads as gone and not as a zombie."""
+        """Collect exited children, so that a dead kubelet reads as gone and not as a zombie."""
         with self._lock:
             for pid, child in list(self._children.items()):
                 if child.poll() is not None:
@@ -67,6 +96,23 @@ class LocalDriver:
         record = self._running(req)
         return self._vm(req, record) if record else None
 
+    def _block_index(self, directory: Path) -> int:
+        """The lowest /24 no other machine of this host holds (kept in machine.json across restarts)."""
+        taken: set[int] = set()
+        for doc in self.state_dir.glob("*/*/machine.json"):
+            if doc.parent == directory:
+                continue
+            try:
+                index = json.loads(doc.read_text()).get("block")
+            except (OSError, ValueError):
+                continue
+            if isinstance(index, int):
+                taken.add(index)
+        for index in range(len(self.blocks)):
+            if index not in taken:
+                return index
+        raise DriverError(f"no free address block left in the machine network ({len(self.blocks)} machines)")
+
     def create_machine(self, req: MachineRequest) -> VM:
         record = self._running(req)
         if record is not None:
@@ -75,35 +121,33 @@ class LocalDriver:
         if not kubeconfig:
             raise DriverError(f"the machine class's secrets have no {SHOOT_ACCESS_KEY!r} for the shoot")
         directory = self._dir(req)
-        self._stop_dir(directory)  # leftovers of an earlier machine of the same name
-        directory.mkdir(parents=True, exist_ok=True)
-        (directory / "machine.json").write_text(json.dumps({"uid": req.machine["metadata"].get("uid")}))
-        # What a VM would boot with (the OperatingSystemConfig's rendering): kept beside the machine, readable.
-        user_data = directory / "user-data"
-        user_data.touch(mode=0o600)
-        user_data.write_bytes(req.secret.get("userData") or b"")
-        argv = [self.python, "-m", "extensions.mcm.local.node", *self._args(req, directory)]
-        with open(directory / "node.log", "ab") as out:
+        with self._lock:
+            self._stop_dir(directory)  # leftovers of an earlier machine of the same name
+            directory.mkdir(parents=True, exist_ok=True)
+            block = self._block_index(directory)
+            doc = {"uid": req.machine["metadata"].get("uid"), "block": block}
+            (directory / "machine.json").write_text(json.dumps(doc))
+        for name, data in (("kubeconfig", kubeconfig), ("user-data", req.secret.get("userData") or b"")):
+            # what a VM would boot with: readable by root only
+            path = directory / name
+            path.touch(mode=0o600)
+            path.write_bytes(data)
+        argv = [self.python, "-m", KUBELET_MODULE, *self._args(req, directory, self.blocks[block])]
+        with open(directory / "kubelet.log", "ab") as out:
             try:
                 child = subprocess.Popen(
-                    argv, stdin=subprocess.PIPE, stdout=out, stderr=out, start_new_session=True, cwd=directory
+                    argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True, cwd=directory
                 )
             except OSError as exc:
-                raise DriverError(f"cannot start the node process: {exc.strerror}") from exc
-        assert child.stdin is not None
-        try:
-            child.stdin.write(kubeconfig)
-            child.stdin.close()
-        except OSError as exc:
-            raise DriverError("the node process exited at once; see its node.log") from exc
+                raise DriverError(f"cannot start the kubelet: {exc.strerror}") from exc
         record = PidFile.of(child.pid)
         record.write(directory / "pid")
         with self._lock:
             self._children[child.pid] = child
-        log.info("Started node process", extra={"machine": f"{req.namespace}/{req.name}", "pid": child.pid})
+        log.info("Started kubelet", extra={"machine": f"{req.namespace}/{req.name}", "pid": child.pid})
         return self._vm(req, record)
 
-    def _args(self, req: MachineRequest, directory: Path) -> list[str]:
+    def _args(self, req: MachineRequest, directory: Path, block: ipaddress.IPv4Network) -> list[str]:
         spec: dict[str, Any] = dict(req.machine.get("spec") or {})
         template = spec.get("nodeTemplate") or {}
         provider_spec: dict[str, Any] = dict(req.machine_class.get("providerSpec") or {})
@@ -116,40 +160,58 @@ class LocalDriver:
             labels.setdefault("topology.kubernetes.io/region", str(class_template["region"]))
         if class_template.get("instanceType"):
             labels.setdefault("node.kubernetes.io/instance-type", str(class_template["instanceType"]))
+        capacity = {k: str(v) for k, v in (class_template.get("capacity") or {}).items() if k != "gpu"}
+        subnets = list(block.subnets(new_prefix=25))
         args = [
-            "--node-name",
-            req.name,
-            "--provider-id",
-            provider_id(req.namespace, req.name),
-            "--pid-file",
-            str(directory / "pid"),
-            "--heartbeat",
-            str(self.heartbeat),
-            "--labels",
-            json.dumps(labels),
-            "--annotations",
-            json.dumps((template.get("metadata") or {}).get("annotations") or {}),
-            "--taints",
-            json.dumps((template.get("spec") or {}).get("taints") or []),
-            "--capacity",
-            json.dumps(class_template.get("capacity") or {}),
+            *("--kubeconfig", str(directory / "kubeconfig")),
+            *("--data-dir", str(directory / "kubelet")),
+            *("--node-name", req.name),
+            *("--provider-id", provider_id(req.namespace, req.name)),
+            *("--node-ip", str(block.network_address + 1)),
+            *("--pod-network", str(subnets[1])),
+            # a machine's kubelet hands out no cluster IPs or load balancer addresses; these ranges stay unused
+            *("--service-network", str(subnets[0])),
+            *("--load-balancer-network", str(subnets[0])),
+            "--no-load-balancers",
+            *("--metrics-port", "0"),
+            *("--node-status-update-frequency", str(self.heartbeat)),
+            *("--pvc-dir", str(directory.parent / "volumes")),
+            *("--pid-file", str(directory / "pid")),
+            "--cleanup-on-exit",
         ]
+        if labels:
+            args += ["--node-labels", _flags(labels)]
+        taints = list((template.get("spec") or {}).get("taints") or [])
+        if taints:
+            args += ["--register-with-taints", _taint_flags(taints)]
+        if capacity:
+            args += ["--capacity", _flags(capacity)]
         if provider_spec.get("kubernetesVersion"):
             args += ["--kubelet-version", str(provider_spec["kubernetesVersion"])]
         return args
 
-    def _stop_dir(self, directory: Path, grace: float = 10.0) -> None:
+    def _stop_dir(self, directory: Path, grace: float = STOP_GRACE_SECONDS) -> None:
         record = PidFile.read(directory / "pid")
         if record is not None:
             record.stop(grace)
             self._reap()
+        # a kubelet that died leaves its containers running: a VM's deletion takes them with it
+        for pid_file in directory.glob("kubelet/pods/*/containers/*/pid"):
+            container = PidFile.read(pid_file)
+            if container is not None and container.alive():
+                container.stop(2.0)
         shutil.rmtree(directory, ignore_errors=True)
 
     def delete_machine(self, req: MachineRequest) -> None:
         directory = self._dir(req)
         if directory.exists():
-            log.info("Stopping node process", extra={"machine": f"{req.namespace}/{req.name}"})
+            log.info("Stopping kubelet", extra={"machine": f"{req.namespace}/{req.name}"})
             self._stop_dir(directory)
 
 
-register_driver(PROVIDER, lambda options: LocalDriver(options.state_dir, heartbeat=options.node_heartbeat))
+register_driver(
+    PROVIDER,
+    lambda options: LocalDriver(
+        options.state_dir, heartbeat=options.node_heartbeat, machine_network=options.machine_network
+    ),
+)

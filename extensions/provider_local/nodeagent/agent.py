@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import fcntl
 import logging
 import os
@@ -30,7 +31,18 @@ from extensions.provider_local.nodeagent.statefulsets import StatefulSets
 from extensions.provider_local.nodeagent.workloads import WorkloadContext
 from gardener.runtime.aiokube import AsyncKube as KubeClient
 from gardener.runtime.informer import AsyncInformer as Informer
-from gardener.runtime.kube import CONFIGMAPS, DEPLOYMENTS, ENDPOINTS, PODS, PVCS, SECRETS, SERVICES, STATEFULSETS
+from gardener.runtime.kube import (
+    CONFIGMAPS,
+    DEPLOYMENTS,
+    ENDPOINTS,
+    PODS,
+    PVCS,
+    SECRETS,
+    SERVICES,
+    STATEFULSETS,
+    Resource,
+)
+from gardener.runtime.process import PidFile
 
 log = logging.getLogger("provider_local.nodeagent")
 
@@ -40,6 +52,13 @@ class AgentConfig:
     kubeconfig: Path
     data_dir: Path
     node_name: str
+    #: the node's labels, taints, providerID and capacity (its name and host IP come from here, not from it)
+    identity: nodeobject.NodeIdentity | None = None
+    #: the legacy seed mode: the agent is its own Deployment/StatefulSet controllers and scheduler and writes
+    #: Endpoints and cluster IPs; off, it is a kubelet beside kube-controller-manager and kube-scheduler
+    workload_controllers: bool = True
+    #: give LoadBalancer Services an address (provider-local's load balancers; one agent per cluster does it)
+    load_balancers: bool = True
     image_config: Path | None = None
     metrics_host: str = "127.0.0.1"
     #: 0 picks a free port, written to `<data-dir>/metrics.port`
@@ -52,6 +71,9 @@ class AgentConfig:
     service_network: str = "127.2.0.0/16"
     load_balancer_network: str = "127.3.0.0/16"
     heartbeat_seconds: float = nodeobject.HEARTBEAT_SECONDS
+    pvc_dir: Path | None = None
+    #: a machine's kubelet exits when its machine's pid file is gone or names another process
+    pid_file: Path | None = None
 
 
 class DataDirBusy(Exception):
@@ -75,13 +97,33 @@ class Agent:
         self.config = config
         self.metrics = Metrics()
         self.metrics_server: MetricsServer | None = None
+        self._seen_pid_file = False
+
+    def _owned(self) -> bool:
+        pid_file = self.config.pid_file
+        if pid_file is None:
+            return True
+        record = PidFile.read(pid_file)
+        if record is None:  # the driver writes it just after starting us
+            return not self._seen_pid_file and pid_file.parent.exists()
+        self._seen_pid_file = True
+        return record.pid == os.getpid()
+
+    def identity(self) -> nodeobject.NodeIdentity:
+        cfg = self.config
+        given = cfg.identity or nodeobject.NodeIdentity(name=cfg.node_name)
+        return dataclasses.replace(
+            given, name=cfg.node_name, host_ip=cfg.host_ip, heartbeat_seconds=cfg.heartbeat_seconds
+        )
 
     async def run(self, stop: asyncio.Event) -> None:
         cfg = self.config
         lock = lock_data_dir(cfg.data_dir)
         client = KubeClient.from_kubeconfig(cfg.kubeconfig)
-        informers = {r.plural: Informer(client, r) for r in (PODS, DEPLOYMENTS, STATEFULSETS, SERVICES)}
-        informers |= {r.plural: Informer(client, r) for r in (ENDPOINTS, SECRETS, CONFIGMAPS, PVCS)}
+        watched: tuple[Resource, ...] = (PODS, SERVICES, ENDPOINTS, SECRETS, CONFIGMAPS, PVCS)
+        if cfg.workload_controllers:
+            watched += (DEPLOYMENTS, STATEFULSETS)
+        informers = {r.plural: Informer(client, r) for r in watched}
         tasks = [asyncio.create_task(i.run(), name=f"informer-{n}") for n, i in informers.items()]
         server = MetricsServer(self.metrics, healthy=lambda: all(i.synced.is_set() for i in informers.values()))
         self.metrics_server = server
@@ -120,12 +162,10 @@ class Agent:
             backoff=cfg.backoff,
             max_grace=cfg.max_grace,
             metrics=self.metrics,
+            pvc_dir=cfg.pvc_dir,
         )
-        kubelet = Kubelet(node)
+        kubelet = Kubelet(node, bind_unscheduled=cfg.workload_controllers)
         proxies = ProxyTable(on_connection=self.metrics.proxy_connections.inc)
-        ctx = WorkloadContext(client=client, pods=informers["pods"], node_name=cfg.node_name, metrics=self.metrics)
-        deployments = Deployments(ctx, informers["deployments"])
-        statefulsets = StatefulSets(ctx, informers["statefulsets"], informers["persistentvolumeclaims"])
         services = Services(
             client,
             services=informers["services"],
@@ -134,14 +174,24 @@ class Agent:
             cluster_ips=AddressPool(cfg.service_network, state_file=state / "cluster-ips.json"),
             lb_ips=AddressPool(cfg.load_balancer_network, state_file=state / "load-balancer-ips.json"),
             proxies=proxies,
+            endpoints_writer=cfg.workload_controllers,
+            load_balancers=cfg.load_balancers,
         )
         binder = ClaimBinder(client, informers["persistentvolumeclaims"], informers["pods"], pvc_root=node.pvc_root)
         self.metrics.containers_running.set_function(kubelet.running_containers)
         self.metrics.services.set_function(proxies.count)
-        for handler in (kubelet.on_pod, deployments.on_pod, statefulsets.on_pod, services.on_pod):
-            informers["pods"].add_handler(handler)
-        informers["deployments"].add_handler(deployments.on_deployment)
-        informers["statefulsets"].add_handler(statefulsets.on_statefulset)
+        informers["pods"].add_handler(kubelet.on_pod)
+        informers["pods"].add_handler(services.on_pod)
+        controllers = [binder.queue]
+        if cfg.workload_controllers:
+            ctx = WorkloadContext(client=client, pods=informers["pods"], node_name=cfg.node_name, metrics=self.metrics)
+            deployments = Deployments(ctx, informers["deployments"])
+            statefulsets = StatefulSets(ctx, informers["statefulsets"], informers["persistentvolumeclaims"])
+            informers["pods"].add_handler(deployments.on_pod)
+            informers["pods"].add_handler(statefulsets.on_pod)
+            informers["deployments"].add_handler(deployments.on_deployment)
+            informers["statefulsets"].add_handler(statefulsets.on_statefulset)
+            controllers += [deployments.queue, statefulsets.queue]
         informers["services"].add_handler(services.on_service)
         informers["endpoints"].add_handler(services.on_endpoints)
         informers["secrets"].add_handler(kubelet.on_config)
@@ -155,17 +205,20 @@ class Agent:
             synced.cancel()
             return
         stopped.cancel()
-        await nodeobject.register(client, cfg.node_name, host_ip=cfg.host_ip)
+        registration = nodeobject.NodeRegistration(client, self.identity())
+        await registration.register()
         await kubelet.start()
         services.start()
-        controllers = (deployments.queue, statefulsets.queue, binder.queue)
         for queue in controllers:
             queue.start()
         log.info("Node agent running", extra={"node": cfg.node_name, "dataDir": str(cfg.data_dir)})
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), cfg.heartbeat_seconds)
-            await nodeobject.heartbeat(client, cfg.node_name, host_ip=cfg.host_ip, ready=not stop.is_set())
+            if not self._owned():
+                log.info("Machine pid file gone or taken over: stopping", extra={"node": cfg.node_name})
+                stop.set()
+            await registration.heartbeat(ready=not stop.is_set())
         log.info("Node agent stopping", extra={"cleanup": cfg.cleanup_on_exit})
         for queue in controllers:
             await queue.stop()

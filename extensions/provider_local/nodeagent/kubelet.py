@@ -1,9 +1,11 @@
 """The kubelet part: keep one PodWorker per pod bound to this node, and nothing else running.
 
-Pods without a node are bound here (the agent is the seed's only node). A pod that is deleted
-or replaced by a new one of the same name is stopped gracefully first; while a controller of
-ours deletes one, our finalizer keeps the Pod object until its processes are gone. On start,
-leftovers of pods that vanished while the agent was away are stopped; live ones are adopted.
+Beside kube-scheduler, pods arrive bound; in the legacy seed mode (`bind_unscheduled`) pods without a node are
+bound here. A pod deleted gracefully (the API server sets its deletionTimestamp) is stopped within its grace
+period, then the kubelet deletes the object for good with grace 0, as upstream's status manager does; a pod
+replaced by a new one of the same name is stopped first too. In the legacy mode our finalizer keeps the Pod
+object until its processes are gone. On start, leftovers of pods that vanished while the kubelet was away are
+stopped; live ones are adopted.
 """
 
 from __future__ import annotations
@@ -29,8 +31,9 @@ RESYNC_SECONDS = 10.0
 
 
 class Kubelet:
-    def __init__(self, node: Node, *, resync: float = RESYNC_SECONDS) -> None:
+    def __init__(self, node: Node, *, resync: float = RESYNC_SECONDS, bind_unscheduled: bool = False) -> None:
         self.node = node
+        self.bind_unscheduled = bind_unscheduled
         self.workers: dict[Key, PodWorker] = {}
         self.queue: AsyncController[Key] = AsyncController("pods", self.reconcile, workers=8, backoff=RETRY)
         self._resync = resync
@@ -106,11 +109,16 @@ class Kubelet:
                 return None
             del self.workers[key]
             self.node.metrics.pods.set(len(self.workers))
+            if pod is not None and not replaced:
+                await self._finish_deletion(pod)
+                return None
         if pod is None:
             self.node.pod_ips.release("/".join(key))
             return None
         spec = pod.get("spec") or {}
         if not spec.get("nodeName"):
+            if not self.bind_unscheduled:
+                return None
             # a pod's nodeName is set once, through its binding subresource (as a scheduler binds)
             binding = {
                 "apiVersion": "v1",
@@ -126,7 +134,7 @@ class Kubelet:
             leftovers = self.node.pods_dir / f"{key[0]}_{key[1]}_{pod['metadata'].get('uid')}"
             if leftovers.exists():
                 await self._stop_dir(leftovers, grace_of(pod, self.node.max_grace), remove=True)
-            await self._drop_finalizer(pod)
+            await self._finish_deletion(pod)
             return None
         phase = (pod.get("status") or {}).get("phase")
         if phase in ("Succeeded", "Failed") and spec.get("restartPolicy", "Always") != "Always":
@@ -140,6 +148,22 @@ class Kubelet:
     async def _requeue_when_finished(self, worker: PodWorker) -> None:
         await worker.finished.wait()
         self.queue.add(worker.key)
+
+    async def _finish_deletion(self, pod: Obj) -> None:
+        """The containers are stopped: let the Pod object go (our finalizer off, then upstream's final delete)."""
+        await self._drop_finalizer(pod)
+        m = pod["metadata"]
+        options = {
+            "apiVersion": "v1",
+            "kind": "DeleteOptions",
+            "gracePeriodSeconds": 0,
+            "preconditions": {"uid": m["uid"]},
+        }
+        try:
+            await self.node.client.request("DELETE", PODS.path(m["namespace"], m["name"]), body=options)
+        except ApiError as exc:
+            if exc.status not in (404, 409):
+                raise
 
     async def _drop_finalizer(self, pod: Obj) -> None:
         m = pod["metadata"]

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from extensions.provider_local.nodeagent.agent import Agent, AgentConfig, DataDirBusy
 from extensions.provider_local.nodeagent.container import Backoff
+from extensions.provider_local.nodeagent.nodeobject import NodeIdentity
 from gardener.runtime import logs
 
 log = logging.getLogger("provider_local.nodeagent")
@@ -19,7 +20,7 @@ log = logging.getLogger("provider_local.nodeagent")
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
-        prog="provider-local-node-agent", description="Run a local seed's Deployments and StatefulSets as processes"
+        prog="provider-local-node-agent", description="A kubelet that runs the pods bound to its node as host processes"
     )
     p.add_argument("--kubeconfig", required=True, type=Path, help="kubeconfig of the seed")
     p.add_argument("--data-dir", required=True, type=Path, help="pods, volumes, claims, logs and state live here")
@@ -34,13 +35,71 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--restart-backoff", type=float, default=1.0, help="first restart delay of a crashed container")
     p.add_argument("--restart-backoff-max", type=float, default=60.0, help="longest restart delay")
     p.add_argument("--max-grace-period", type=float, default=30.0, help="cap on terminationGracePeriodSeconds")
+    p.add_argument(
+        "--workload-controllers",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="legacy seed mode: run Deployments and StatefulSets, bind pods, write Endpoints and cluster IPs",
+    )
+    p.add_argument(
+        "--load-balancers",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="give LoadBalancer Services addresses from --load-balancer-network (one node per cluster does it)",
+    )
+    p.add_argument("--node-ip", default="127.0.0.1", help="the node's InternalIP")
+    p.add_argument("--provider-id", default="", help="spec.providerID of the Node")
+    p.add_argument("--node-labels", default="", help="k=v,... labels to register the Node with")
+    p.add_argument("--register-with-taints", default="", help="key=value:Effect,... taints to register with")
+    p.add_argument("--capacity", default="", help="cpu=2,memory=4Gi,pods=110 (default: the host's)")
+    p.add_argument("--kubelet-version", default="v1.32.0", help="status.nodeInfo.kubeletVersion")
+    p.add_argument("--node-status-update-frequency", type=float, default=10.0, metavar="SECONDS")
+    p.add_argument("--pvc-dir", type=Path, help="where claims' data lives (default <data-dir>/pvc)")
+    p.add_argument("--pid-file", type=Path, help="exit when this file is gone or names another process")
     p.add_argument("--log-format", choices=["text", "json"], default="text")
     p.add_argument("-v", "--verbose", action="store_true")
     return p.parse_args(argv)
 
 
+def key_values(value: str, *, flag: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in filter(None, (v.strip() for v in value.split(","))):
+        key, sep, val = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"{flag}: {item!r} is not key=value")
+        out[key] = val
+    return out
+
+
+def taints(value: str) -> list[dict[str, str]]:
+    """Upstream's --register-with-taints: key=value:Effect or key:Effect."""
+    out = []
+    for item in filter(None, (v.strip() for v in value.split(","))):
+        head, sep, effect = item.rpartition(":")
+        if not sep or effect not in ("NoSchedule", "PreferNoSchedule", "NoExecute"):
+            raise ValueError(f"--register-with-taints: {item!r} is not key[=value]:Effect")
+        key, _, val = head.partition("=")
+        out.append({"key": key, "effect": effect, **({"value": val} if val else {})})
+    return out
+
+
 async def run(args: argparse.Namespace) -> int:
+    identity = NodeIdentity(
+        name=args.node_name,
+        provider_id=args.provider_id,
+        labels=key_values(args.node_labels, flag="--node-labels"),
+        taints=taints(args.register_with_taints),
+        capacity=key_values(args.capacity, flag="--capacity"),
+        kubelet_version=args.kubelet_version if args.kubelet_version.startswith("v") else f"v{args.kubelet_version}",
+    )
     config = AgentConfig(
+        identity=identity,
+        workload_controllers=args.workload_controllers,
+        load_balancers=args.load_balancers,
+        host_ip=args.node_ip,
+        heartbeat_seconds=args.node_status_update_frequency,
+        pvc_dir=args.pvc_dir.resolve() if args.pvc_dir else None,
+        pid_file=args.pid_file,
         kubeconfig=args.kubeconfig,
         data_dir=args.data_dir.resolve(),
         node_name=args.node_name,

@@ -34,6 +34,11 @@ STATUS_COALESCE_SECONDS = 0.05
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
+#: put first on every pod's PYTHONPATH
+POD_NET_SHIM = Path(__file__).resolve().parent / "podnet"
+POD_IP_ENV = "GARDENER_LOCAL_POD_IP"
+
+
 def pod_dir_name(namespace: str, name: str, uid: str) -> str:
     return f"{namespace}_{name}_{uid}"
 
@@ -223,6 +228,9 @@ class PodWorker:
         hostname = str(spec.get("hostname") or self.name)
         base = {"PATH": os.environ.get("PATH", DEFAULT_PATH), "HOME": str(self.dir), "HOSTNAME": hostname}
         full_env = {**base, **host.env, **env}
+        # Python programs bind the pod's address for a wildcard (see podnet/sitecustomize.py)
+        full_env["PYTHONPATH"] = os.pathsep.join(filter(None, (str(POD_NET_SHIM), full_env.get("PYTHONPATH"))))
+        full_env[POD_IP_ENV] = self.ip
         ports = {str(p["name"]): int(p["containerPort"]) for p in container.get("ports") or [] if p.get("name")}
         target = ProbeTarget(
             host=self.ip,

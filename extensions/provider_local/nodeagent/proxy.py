@@ -77,7 +77,7 @@ class Listener:
         """Open the listening socket (again); raises OSError when the address cannot be bound."""
         if self._server is None:
             host, port = self.address
-            self._server = await asyncio.start_server(self._accept, host, port, reuse_address=True)
+            self._server = await asyncio.start_server(self._accept, host, port, reuse_address=True, reuse_port=True)
 
     def refuse(self) -> None:
         """Close the listening socket so new connections are refused; established ones go on."""

@@ -36,6 +36,8 @@ class Node:
     backoff: Backoff
     max_grace: float
     metrics: Metrics
+    #: where claims' data lives; None: `<data-dir>/pvc` (a machine's kubelet gets one its shoot's machines share)
+    pvc_dir: Path | None = None
 
     def api_service_env(self) -> dict[str, str]:
         """`KUBERNETES_SERVICE_HOST` and friends, which every pod gets: the seed's API server itself."""
@@ -49,7 +51,7 @@ class Node:
 
     @property
     def pvc_root(self) -> Path:
-        return self.data_dir / "pvc"
+        return self.pvc_dir or self.data_dir / "pvc"
 
     async def write_pod_status(self, namespace: str, name: str, uid: str, patch: dict[str, Any]) -> bool | None:
         """Merge-patch a pod's status; False when the pod is gone or replaced, None on a transient error."""

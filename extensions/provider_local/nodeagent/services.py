@@ -3,8 +3,10 @@
 A Service without a cluster IP gets one from 127.2.0.0/16; a LoadBalancer Service also gets
 `status.loadBalancer.ingress[0].ip` from 127.3.0.0/16. Both addresses forward every service port
 to the ready pods the selector picks; while there is none, they refuse connections (see `proxy`).
-Endpoints are written for selector Services like the endpoints controller does; Services without a
-selector use the Endpoints their owner writes.
+In the legacy seed mode (`endpoints_writer`) the agent also hands out cluster IPs and writes the Endpoints of
+selector Services like the endpoints controller does; beside kube-controller-manager and an API server that
+allocates cluster IPs, it only reads them. Only loopback cluster IPs are bound (a shoot's own service network
+lives in its machines' network namespaces, not on this host's loopback).
 """
 
 from __future__ import annotations
@@ -97,7 +99,11 @@ class Services:
         cluster_ips: AddressPool,
         lb_ips: AddressPool,
         proxies: ProxyTable,
+        endpoints_writer: bool = True,
+        load_balancers: bool = True,
     ) -> None:
+        self.endpoints_writer = endpoints_writer
+        self.load_balancers = load_balancers
         self.client = client
         self.services = services
         self.pods = pods
@@ -160,10 +166,10 @@ class Services:
             return None
         spec = svc.get("spec") or {}
         ip = spec.get("clusterIP")
-        if not ip:
+        if not ip and self.endpoints_writer:
             ip = self.cluster_ips.allocate(flat)
             await self.client.patch(SERVICES.path(namespace, name), {"spec": {"clusterIP": ip, "clusterIPs": [ip]}})
-        if spec.get("selector"):
+        if spec.get("selector") and self.endpoints_writer:
             pods = [p for p in self.pods.items(namespace) if not is_terminating(p)]
             subsets = endpoint_subsets(svc, pods)
             self._members[key] = {
@@ -174,16 +180,20 @@ class Services:
             await self._write_endpoints(svc, subsets)
         else:
             subsets = list((self.endpoints.get(namespace, name) or {}).get("subsets") or [])
-        addresses = [str(ip)] if ip != "None" and str(ip).startswith("127.") else []
-        if spec.get("type") == "LoadBalancer":
+        addresses = [str(ip)] if ip and ip != "None" and str(ip).startswith("127.") else []
+        if spec.get("type") == "LoadBalancer" and self.load_balancers:
             current = (((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress") or [{}])[0].get("ip")
             lb_ip = self.lb_ips.allocate(flat, preferred=current)
             if current != lb_ip:
                 status = {"loadBalancer": {"ingress": [{"ip": lb_ip}]}}
                 await self.client.patch(SERVICES.path(namespace, name, "status"), {"status": status})
             addresses.append(lb_ip)
-        else:
+        elif self.load_balancers:
             self.lb_ips.release(flat)
+        if spec.get("type") == "LoadBalancer" and not self.load_balancers:
+            # another node hands out the address; every node proxies it, as kube-proxy does
+            ingress = ((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+            addresses += [str(i["ip"]) for i in ingress if str(i.get("ip") or "").startswith("127.")]
         wanted: dict[Address, list[Address]] = {}
         for port in spec.get("ports") or []:
             if port.get("protocol", "TCP") == "TCP" and isinstance(port.get("port"), int):
