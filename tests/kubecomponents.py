@@ -221,3 +221,27 @@ def kubelet(
         *args,
     ]
     return ComponentProcess("extensions.provider_local.nodeagent.main", kubeconfig, log_path, flags).start()
+
+
+def seed_node(
+    kubeconfig: Path,
+    root: Path,
+    *,
+    pod_network: str,
+    service_network: str,
+    load_balancer_network: str,
+    node_name: str = "seed-node",
+) -> list[ComponentProcess]:
+    """What a local seed runs beside its API server (as `gardener local up` does): kube-controller-manager,
+    kube-scheduler and one kubelet that hands out load balancer addresses; logs in `root`. Stop them in reverse."""
+    kcm = controller_manager(
+        kubeconfig, root / "kube-controller-manager.log", "--service-cluster-ip-range", service_network
+    )
+    sched = scheduler(kubeconfig, root / "kube-scheduler.log")
+    flags = [
+        *("--data-dir", str(root / "node"), "--node-name", node_name, "--metrics-port", "0", "--cleanup-on-exit"),
+        *("--pod-network", pod_network, "--service-network", service_network),
+        *("--load-balancer-network", load_balancer_network),
+    ]
+    node = ComponentProcess("extensions.provider_local.nodeagent.main", kubeconfig, root / "kubelet.log", flags).start()
+    return [kcm, sched, node]

@@ -54,6 +54,16 @@ class Networks:
     def load_balancers(self) -> str:
         return f"127.{self.base + 2}.0.0/16"
 
+    @property
+    def load_balancer_addresses(self) -> str:
+        """The lower half of the load balancer range: what the seed's kubelet hands out to LoadBalancer Services."""
+        return f"127.{self.base + 2}.0.0/17"
+
+    @property
+    def machines(self) -> str:
+        """The upper half: the local machines' node IPs and pod ranges (a /24 each)."""
+        return f"127.{self.base + 2}.128.0/17"
+
     def contains(self, address: str) -> bool:
         ip = ipaddress.IPv4Address(address)
         return any(ip in ipaddress.IPv4Network(n) for n in (self.pods, self.services, self.load_balancers))

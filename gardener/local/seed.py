@@ -1,9 +1,11 @@
-"""The local seed: its own API server, the provider-local node agent, the machine controller manager, and a
-gardenlet registered through a bootstrap token like any seed.
+"""The local seed: its own API server, kube-controller-manager, kube-scheduler and a kubelet (provider-local's node
+agent: pods as host processes), the machine controller manager, and a gardenlet registered through a bootstrap
+token like any seed. Shoot control planes are Deployments and StatefulSets whose Pods the seed's controller
+manager creates, its scheduler binds and its kubelet runs, exactly as on any seed.
 
 provider-local itself is not started here: it is registered in the garden through a ControllerRegistration whose
 deployment runs it, so the controller-manager asks for it on the seed and the gardenlet installs it (a Deployment
-the node agent runs as a host process), the way any extension gets onto any seed."""
+the seed's kubelet runs as a host process), the way any extension gets onto any seed."""
 
 from __future__ import annotations
 
@@ -66,7 +68,14 @@ def provider_local_registration() -> dict[str, Any]:
 
 
 #: in start order, after the garden's components
-SEED_COMPONENTS = ("seed-apiserver", "node-agent", "machine-controller-manager", "gardenlet")
+SEED_COMPONENTS = (
+    "seed-apiserver",
+    "kube-controller-manager",
+    "kube-scheduler",
+    "kubelet",
+    "machine-controller-manager",
+    "gardenlet",
+)
 
 
 def _py(*args: str) -> tuple[str, ...]:
@@ -107,10 +116,16 @@ def up_seed(
         )
         wait(seed_kubeconfig, component="seed-apiserver", timeout=timeout)
     install(seed_kubeconfig, crds=extensions_crds(), timeout=timeout)
+    kubeconfig = ("--kubeconfig", str(seed_kubeconfig))
     seed_components = {
-        "node-agent": _py(
+        "kube-controller-manager": _py(
+            "gardener.kube_controller_manager.main",
+            *kubeconfig,
+            *("--secure-port=0", "--service-cluster-ip-range", networks.services),
+        ),
+        "kube-scheduler": _py("gardener.kube_scheduler.main", *kubeconfig, "--secure-port=0"),
+        "kubelet": _py(
             "extensions.provider_local.nodeagent.main",
-            "--workload-controllers",
             "--kubeconfig",
             str(seed_kubeconfig),
             "--data-dir",
@@ -122,7 +137,7 @@ def up_seed(
             "--service-network",
             networks.services,
             "--load-balancer-network",
-            networks.load_balancers,
+            networks.load_balancer_addresses,
             "--cleanup-on-exit",
         ),
         "machine-controller-manager": _py(
@@ -135,16 +150,18 @@ def up_seed(
             "extensions.mcm.local.driver",
             "--provider",
             "local",
+            "--machine-network",
+            networks.machines,
         ),
     }
-    agent_ready = seed_dir / "node" / "metrics.port"  # written once the node agent serves
+    agent_ready = seed_dir / "node" / "metrics.port"  # written once the kubelet serves
     for name, args in seed_components.items():
         if processes.pid_of(name, run_dir=run_dir) is None:
-            if name == "node-agent":
+            if name == "kubelet":
                 agent_ready.unlink(missing_ok=True)
             processes.start(Managed(name, args), run_dir=run_dir, log_dir=log_dir)
-    # A node agent that cannot start (its data dir is in use, a bad flag) fails now, not as a shoot that never comes.
-    wait(agent_ready, component="node-agent", timeout=timeout)
+    # A kubelet that cannot start (its data dir is in use, a bad flag) fails now, not as a shoot that never comes.
+    wait(agent_ready, component="kubelet", timeout=timeout)
     gardenlet_dir = seed_dir / "gardenlet"
     config = gardenlet_dir / "gardenlet.yaml"
     if not (gardenlet_dir / "gardenlet.kubeconfig").exists() or not config.exists():

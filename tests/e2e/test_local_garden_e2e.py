@@ -234,7 +234,7 @@ def restart_gardenlet(garden: Garden, *, during: str) -> None:
     """SIGKILL the gardenlet, then `gardener local up` again, which starts only what is missing."""
     pid = garden.gardenlet_pid()
     assert pid is not None, "the gardenlet is not running"
-    others = {name: (garden.data / "run" / f"{name}.pid").read_text() for name in ("apiserver", "node-agent")}
+    others = {name: (garden.data / "run" / f"{name}.pid").read_text() for name in ("apiserver", "kubelet")}
     os.kill(pid, signal.SIGKILL)
     eventually(lambda: not _alive(pid), timeout=10, what=f"gardenlet killed {during}")
     _gardener("local", "up", "--data-dir", str(garden.data))

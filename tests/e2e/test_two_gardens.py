@@ -130,8 +130,8 @@ def test_two_gardens_each_with_a_shoot(gardens: list[Path]) -> None:
         try:
             eventually(lambda d=data, n=name: shoot_ready(d, n), timeout=180, interval=1, what=f"shoot {name} ready")  # type: ignore[misc]
         except AssertionError as exc:
-            log = (data / "logs" / "node-agent.log").read_text(errors="replace").splitlines()[-30:]
-            raise AssertionError(f"{exc}\nnode agent of {data}:\n" + "\n".join(log)) from None
+            log = (data / "logs" / "kubelet.log").read_text(errors="replace").splitlines()[-30:]
+            raise AssertionError(f"{exc}\nkubelet of {data}:\n" + "\n".join(log)) from None
 
     for data, name in names.items():
         ranges = networks.recorded(data)

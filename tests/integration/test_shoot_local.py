@@ -27,6 +27,7 @@ from gardener.apis.extensions.crds import extensions_crds
 from gardener.runtime.kube import Kube
 from tests.gardens import EXAMPLES, prepare_garden, seed_identity
 from tests.helpers import ServerProcess, eventually, kubectl
+from tests.kubecomponents import ComponentProcess, seed_node
 
 NODE_AGENT = "extensions.provider_local.nodeagent.main"
 TECHNICAL_ID = "shoot--dev--demo"
@@ -89,7 +90,7 @@ def _spawn(args: list[str], log: Path) -> Process:
 class Landscape:
     garden: ServerProcess
     seed: ServerProcess
-    agent: Process
+    agent: ComponentProcess
     gardenlet: Process
     dir: Path
 
@@ -101,7 +102,7 @@ class Landscape:
         return result
 
     def diagnose(self) -> str:
-        return f"gardenlet log:\n{self.gardenlet.tail()}\n\nnode agent log:\n{self.agent.tail(30)}"
+        return f"gardenlet log:\n{self.gardenlet.tail()}\n\nkubelet log:\n{self.agent.log_tail(30)}"
 
     def seed_deployment(self, name: str) -> dict[str, Any] | None:
         found = kubectl(
@@ -115,32 +116,18 @@ def landscape(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Landscape]:
     root = tmp_path_factory.mktemp("shoot-local")
     garden = ServerProcess(data_dir=root / "garden").start()
     seed = ServerProcess(data_dir=root / "seed", extra_args=["--service-cluster-ip-range", SERVICE_NETWORK]).start()
-    started: list[Process] = []
+    started: list[Process | ComponentProcess] = []
     try:
         prepare_garden(garden)
-        agent = _spawn(
-            [
-                sys.executable,
-                "-m",
-                NODE_AGENT,
-                "--workload-controllers",
-                "--kubeconfig",
-                str(seed.kubeconfig),
-                "--data-dir",
-                str(root / "node"),
-                "--metrics-port",
-                "0",
-                "--cleanup-on-exit",
-                "--pod-network",
-                POD_NETWORK,
-                "--service-network",
-                SERVICE_NETWORK,
-                "--load-balancer-network",
-                LB_NETWORK,
-            ],
-            root / "node-agent.log",
+        seed_parts = seed_node(
+            seed.kubeconfig,
+            root,
+            pod_network=POD_NETWORK,
+            service_network=SERVICE_NETWORK,
+            load_balancer_network=LB_NETWORK,
         )
-        started.append(agent)
+        started += seed_parts
+        agent = seed_parts[-1]
         gardenlet = _spawn(
             [sys.executable, "-c", CONTROLLER, str(seed_identity(garden)), str(seed.kubeconfig)],
             root / "gardenlet.log",

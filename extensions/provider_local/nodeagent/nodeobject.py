@@ -118,7 +118,7 @@ def node_status(identity: NodeIdentity, *, ready: bool, transitions: Mapping[str
             "operatingSystem": "linux",
             "osImage": "gardener local machine",
             "kernelVersion": platform.release(),
-            "containerRuntimeVersion": "local://1.0.0",
+            "containerRuntimeVersion": "provider-local://host-processes",
             "kubeletVersion": identity.kubelet_version,
             "kubeProxyVersion": identity.kubelet_version,
         },
