@@ -8,6 +8,7 @@ from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
 
 from extensions.mcm.deployment import MachineDeploymentController
+from extensions.mcm.drain import DEFAULT_DRAIN_TIMEOUT, DEFAULT_MAX_EVICT_RETRIES
 from extensions.mcm.driver import DriverOptions, build_drivers, load_driver_modules
 from extensions.mcm.machine import MachineController
 from extensions.mcm.machineset import MachineSetController
@@ -55,7 +56,9 @@ def build(kube: Kube, args: argparse.Namespace) -> tuple[Manager, ShootClients]:
     manager = Manager(kube, namespace=args.namespace or None)
     shoots = ShootClients(kube)
     load_driver_modules(args.driver_module)
-    options = DriverOptions(state_dir=Path(args.state_dir), node_heartbeat=args.node_heartbeat)
+    options = DriverOptions(
+        state_dir=Path(args.state_dir), node_heartbeat=args.node_heartbeat, machine_network=args.machine_network
+    )
     drivers = build_drivers(args.provider, options)
     deployments = manager.add(Controller("machinedeployments", MachineDeploymentController(kube), workers=2))
     sets = manager.add(Controller("machinesets", MachineSetController(kube), workers=2))
@@ -68,6 +71,8 @@ def build(kube: Kube, args: argparse.Namespace) -> tuple[Manager, ShootClients]:
                 shoots,
                 creation_timeout=args.machine_creation_timeout,
                 health_timeout=args.machine_health_timeout,
+                drain_timeout=args.machine_drain_timeout,
+                max_evict_retries=args.machine_max_evict_retries,
             ),
             workers=args.machine_workers,
         )
@@ -100,8 +105,25 @@ def main(argv: list[str] | None = None) -> None:
     )
     p.add_argument("--state-dir", default=str(default_state_dir()), help="where drivers keep their state")
     p.add_argument("--node-heartbeat", type=float, default=10.0, help="seconds between a local node's heartbeats")
+    p.add_argument(
+        "--machine-network",
+        default=DriverOptions.machine_network,
+        help="loopback range of local machines: each gets a /24 (node IP .1, pods .128/25)",
+    )
     p.add_argument("--machine-creation-timeout", type=float, default=1200.0, help="seconds a machine may take to join")
     p.add_argument("--machine-health-timeout", type=float, default=600.0, help="seconds a node may be not ready")
+    p.add_argument(
+        "--machine-drain-timeout",
+        type=float,
+        default=DEFAULT_DRAIN_TIMEOUT,
+        help="seconds a node may take to drain before its machine is deleted anyway (a Machine's drainTimeout wins)",
+    )
+    p.add_argument(
+        "--machine-max-evict-retries",
+        type=int,
+        default=DEFAULT_MAX_EVICT_RETRIES,
+        help="evictions tried on a pod before it is deleted without one (a Machine's maxEvictRetries wins)",
+    )
     p.add_argument("--machine-workers", type=int, default=5)
     p.add_argument("--metrics-port", type=int, default=0, help="serve /metrics and /healthz on 127.0.0.1:PORT")
     p.add_argument("--log-format", choices=("text", "json"), default="text")
