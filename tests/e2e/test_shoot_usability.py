@@ -133,6 +133,7 @@ def agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerProc
         assert processes_under(agent.data_dir) == [], "containers outlived the agent"
         assert [pid for pid in agent.pids if alive(pid)] == [], "containers outlived the agent"
     finally:
+        agent.stop_companions()
         if agent.proc is not None and agent.proc.poll() is None:
             agent.proc.kill()
         for pid in processes_under(agent.data_dir):

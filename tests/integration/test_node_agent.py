@@ -24,6 +24,7 @@ import pytest
 import yaml
 
 from tests.helpers import ServerProcess, create_namespace, eventually, kubectl
+from tests.kubecomponents import ComponentProcess, controller_manager, scheduler
 
 POD_NET, SVC_NET, LB_NET = "127.11.", "127.12.", "127.13."
 TIMEOUT = 30.0
@@ -49,15 +50,23 @@ class AgentProcess:
     data_dir: Path
     proc: subprocess.Popen[bytes] | None = None
     pids: set[int] = field(default_factory=set)
+    #: the controller manager and scheduler the kubelet works beside (started once, kept across agent restarts)
+    companions: list[ComponentProcess] = field(default_factory=list)
 
     def start(self) -> AgentProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        if not self.companions:
+            logs = self.data_dir.parent / f"{self.data_dir.name}-components"
+            logs.mkdir(exist_ok=True)
+            self.companions = [
+                controller_manager(self.kubeconfig, logs / "kcm.log"),
+                scheduler(self.kubeconfig, logs / "scheduler.log"),
+            ]
         (self.data_dir / "metrics.port").unlink(missing_ok=True)
         args = [
             sys.executable,
             "-m",
             "extensions.provider_local.nodeagent.main",
-            "--workload-controllers",
             "--kubeconfig",
             str(self.kubeconfig),
             "--data-dir",
@@ -96,6 +105,10 @@ class AgentProcess:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(sig)
             self.proc.wait(timeout=60)
+
+    def stop_companions(self) -> None:
+        for component in reversed(self.companions):
+            component.stop()
 
 
 def alive(pid: int) -> bool:
@@ -149,6 +162,7 @@ def agent(seed: ServerProcess, tmp_path_factory: pytest.TempPathFactory) -> Iter
         assert processes_under(agent.data_dir) == [], "containers outlived the agent"
         assert [pid for pid in agent.pids if alive(pid)] == [], "containers outlived the agent"
     finally:
+        agent.stop_companions()
         if agent.proc is not None and agent.proc.poll() is None:
             agent.proc.kill()
         for pid in processes_under(agent.data_dir):
@@ -244,7 +258,7 @@ def test_deployment_runs_ready_pods_behind_a_service(seed: ServerProcess, agent:
     assert len(ips) == 2 and all(ip.startswith(POD_NET) for ip in ips)
     for pod in pods:
         assert pod["metadata"]["name"].startswith("web-")
-        assert pod["metadata"]["ownerReferences"][0]["kind"] == "Deployment"
+        assert pod["metadata"]["ownerReferences"][0]["kind"] == "ReplicaSet"
         assert pod["status"]["phase"] == "Running" and pod["status"]["hostIP"] == "127.0.0.1"
         pid = pid_of(pod)
         agent.pids.add(pid)
@@ -492,9 +506,16 @@ def test_restarted_agent_adopts_running_containers(seed: ServerProcess, agent: A
     agent.stop(signal.SIGKILL)
     assert alive(pid) and alive(orphan_pid), "containers outlive an agent that dies"
     kubectl("delete", "deployment", "orphan", "-n", ns, kubeconfig=kc)
-    eventually(lambda: get(kc, "pods", ns, selector="app=orphan")["items"] == [], what="orphan pod deleted")
+
+    def terminating() -> bool:
+        # a bound pod is deleted gracefully: it stays Terminating until its kubelet has stopped it
+        items = get(kc, "pods", ns, selector="app=orphan")["items"]
+        return items == [] or all(p["metadata"].get("deletionTimestamp") for p in items)
+
+    eventually(terminating, what="orphan pod deleted")
     agent.start()
     eventually(lambda: not alive(orphan_pid), timeout=TIMEOUT, what="container of a pod deleted meanwhile stopped")
+    eventually(lambda: get(kc, "pods", ns, selector="app=orphan")["items"] == [], what="orphan pod object gone")
     cluster_ip = get(kc, "service", ns, "steady")["spec"]["clusterIP"]
     body = eventually(lambda: http_get(f"http://{cluster_ip}:80/"), timeout=TIMEOUT, what="proxy back")
     assert body == pod["metadata"]["name"]
