@@ -3,7 +3,9 @@
 The MCM (and, on a local seed, the machine processes it starts with the same credentials) registers the Nodes
 of its Machines, keeps their status and Leases fresh, and deletes a Node with its Machine. Its client
 certificate names the user `system:machine-controller-manager` and no group: this ClusterRole is all it may do
-in the shoot, instead of the `system:masters` superuser it used to carry. Gardener deploys the same kind of role
+in the shoot, instead of the `system:masters` superuser it used to carry. The machines' kubelets still share it,
+so it holds the kubelet's rights too (upstream's system:node rules) except reading Secrets, which only a kubelet
+identity of its own narrowed by the Node authorizer may do (TLS bootstrap, still to come). Gardener deploys the same kind of role
 into the shoot with the MCM's shoot chart.
 """
 
@@ -30,6 +32,24 @@ RULES: tuple[dict[str, Any], ...] = (
     {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch", "delete"]},
     {"apiGroups": [""], "resources": ["pods/eviction"], "verbs": ["create"]},
     {"apiGroups": ["", "events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch", "update"]},
+    # the drain reads budgets to tell a misconfigured one from a busy one
+    {"apiGroups": ["policy"], "resources": ["poddisruptionbudgets"], "verbs": ["get", "list", "watch"]},
+    # what a local machine's kubelet does with these credentials (upstream's system:node rules)
+    {"apiGroups": [""], "resources": ["pods/status"], "verbs": ["get", "patch", "update"]},
+    {
+        "apiGroups": [""],
+        "resources": ["services", "endpoints", "configmaps", "persistentvolumeclaims"],
+        "verbs": ["get", "list", "watch"],
+    },
+    {"apiGroups": [""], "resources": ["persistentvolumeclaims", "persistentvolumeclaims/status"], "verbs": ["patch"]},
+    {"apiGroups": [""], "resources": ["serviceaccounts/token"], "verbs": ["create"]},
+    {"apiGroups": ["authentication.k8s.io"], "resources": ["tokenreviews"], "verbs": ["create"]},
+    {"apiGroups": ["authorization.k8s.io"], "resources": ["subjectaccessreviews"], "verbs": ["create"]},
+    {
+        "apiGroups": ["certificates.k8s.io"],
+        "resources": ["certificatesigningrequests"],
+        "verbs": ["create", "get", "list", "watch"],
+    },
 )
 
 
