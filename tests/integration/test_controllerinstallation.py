@@ -1,15 +1,14 @@
 """ControllerRegistration -> ControllerInstallation -> an extension running on the seed, and back.
 
-Real servers and processes: a garden API server, a seed API server and provider-local's node agent, which runs
-the installed extension's Deployment as a host process. The controller-manager's decision loop and the
-gardenlet's installation controller run in the test process against them, one sync at a time.
+Real servers and processes: a garden API server, a seed API server with its controller manager, scheduler
+and kubelet, which run the installed extension's Deployment as a host process. The controller-manager's
+decision loop and the gardenlet's installation controller run in the test process against them, one sync at
+a time.
 """
 
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from gardener.local.garden import install_garden_api
 from gardener.runtime.kube import Kube
 from gardenlet.controllerinstallation import SEED_KUBECONFIG, ControllerInstallations, namespace_of
 from tests.helpers import ServerProcess, eventually
+from tests.kubecomponents import seed_node
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "hack" / "examples"
 CORE = "/apis/core.gardener.cloud/v1beta1"
@@ -56,21 +56,12 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     seed_server = ServerProcess(
         data_dir=root / "seed", extra_args=["--service-cluster-ip-range", f"127.{_BASE + 1}.0.0/16"]
     ).start()
-    log = open(root / "node-agent.log", "ab")  # noqa: SIM115 - open for the agent's lifetime
-    agent = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "extensions.provider_local.nodeagent.main",
-            "--workload-controllers",
-            *("--kubeconfig", str(seed_server.kubeconfig), "--data-dir", str(root / "node")),
-            *("--metrics-port", "0", "--cleanup-on-exit"),
-            *("--pod-network", f"127.{_BASE}.0.0/16", "--service-network", f"127.{_BASE + 1}.0.0/16"),
-            *("--load-balancer-network", f"127.{_BASE + 2}.0.0/16"),
-        ],
-        stdout=log,
-        stderr=log,
-        stdin=subprocess.DEVNULL,
+    parts = seed_node(
+        seed_server.kubeconfig,
+        root,
+        pod_network=f"127.{_BASE}.0.0/16",
+        service_network=f"127.{_BASE + 1}.0.0/16",
+        load_balancer_network=f"127.{_BASE + 2}.0.0/16",
     )
     garden = Kube.from_kubeconfig(garden_server.kubeconfig)
     seed = Kube.from_kubeconfig(seed_server.kubeconfig)
@@ -87,13 +78,8 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
             ),
         )
     finally:
-        agent.terminate()
-        try:
-            agent.wait(timeout=45)
-        except subprocess.TimeoutExpired:
-            agent.kill()
-            agent.wait(timeout=10)
-        log.close()
+        for part in reversed(parts):
+            part.stop()
         garden.close()
         seed.close()
         seed_server.stop()

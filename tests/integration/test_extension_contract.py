@@ -35,6 +35,7 @@ from gardener.runtime.kube import NODES, Kube
 from gardener.runtime.pki import KeyPair, issue_client_cert
 from gardenlet.controllerinstallation import SEED_KUBECONFIG
 from tests.helpers import ServerProcess, create_namespace, eventually, kubectl
+from tests.kubecomponents import ComponentProcess, seed_node
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "hack" / "examples"
@@ -211,7 +212,8 @@ def landscape(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Landscape]:
     garden = ServerProcess(data_dir=root / "garden").start()
     seed = ServerProcess(data_dir=root / "seed", extra_args=["--service-cluster-ip-range", SERVICE_NETWORK]).start()
     procs: list[subprocess.Popen[bytes]] = []
-    logs = [root / "node-agent.log", root / "controllers.log"]
+    parts: list[ComponentProcess] = []
+    logs = [root / "kubelet.log", root / "controllers.log"]
     try:
         install_garden_api(garden.kubeconfig, timeout=60)
         install_crds(seed.kubeconfig, crds=extensions_crds(), timeout=60)
@@ -219,20 +221,12 @@ def landscape(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Landscape]:
         kubectl("apply", "-f", str(EXAMPLES / "00-project.yaml"), kubeconfig=garden.kubeconfig)
         for obj in _garden_objects(root / "machines"):
             kubectl("apply", "-f", "-", input=json.dumps(obj), kubeconfig=garden.kubeconfig)
-        procs.append(
-            _spawn(
-                [
-                    sys.executable,
-                    "-m",
-                    NODE_AGENT,
-                    "--workload-controllers",
-                    *("--kubeconfig", str(seed.kubeconfig), "--data-dir", str(root / "node")),
-                    *("--metrics-port", "0", "--cleanup-on-exit"),
-                    *("--pod-network", POD_NETWORK, "--service-network", SERVICE_NETWORK),
-                    *("--load-balancer-network", LB_NETWORK),
-                ],
-                logs[0],
-            )
+        parts = seed_node(
+            seed.kubeconfig,
+            root,
+            pod_network=POD_NETWORK,
+            service_network=SERVICE_NETWORK,
+            load_balancer_network=LB_NETWORK,
         )
         procs.append(
             _spawn(
@@ -251,6 +245,8 @@ def landscape(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Landscape]:
     finally:
         for proc in reversed(procs):
             _stop(proc)
+        for part in reversed(parts):
+            part.stop()
         seed.stop()
         garden.stop()
 
