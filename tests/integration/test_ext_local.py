@@ -123,7 +123,13 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
         seed.create(f"{EXT}/clusters", _cluster())
         kubeconfig = str(seed_server.kubeconfig)
         procs.append(
-            _spawn("provider-local", "extensions.provider_local.controllers.main", ["--kubeconfig", kubeconfig], root)
+            # no kubelet runs in this seed: Terraform runs in the extension's process instead of a Terraformer pod
+            _spawn(
+                "provider-local",
+                "extensions.provider_local.controllers.main",
+                ["--kubeconfig", kubeconfig, "--terraformer-mode=process"],
+                root,
+            )
         )
         procs.append(
             _spawn(

@@ -3,6 +3,8 @@
 The node CIDR comes from `providerConfig.networks.nodes`, else from the shoot's `spec.networking.nodes` (in the
 Cluster resource), else 10.250.0.0/16; zones likewise from `providerConfig.networks.zones` or the shoot's
 worker pools. Credentials of `spec.secretRef` (key `token`) reach Terraform as `TF_VAR_credentials_token`.
+Terraform runs in a Terraformer pod in the shoot's namespace (`PodTerraformer`, Gardener's way), or in this
+process (`Terraformer`) where the seed has no kubelet to run pods.
 """
 
 from __future__ import annotations
@@ -10,11 +12,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from extensions.library.reconciler import BaseActuator, Context
 from extensions.provider_local.controllers import PROVIDER_API_VERSION
-from extensions.terraformer.terraformer import Config, Terraformer
+from extensions.terraformer.terraformer import Config
 from gardener.apis.extensions.v1alpha1 import InfrastructureSpec
 from gardener.runtime.errors import TemporaryError
 from gardener.runtime.kube import SECRETS, secret_data
@@ -58,8 +60,16 @@ def provider_status(outputs: Mapping[str, Any], zones: list[str]) -> dict[str, A
     }
 
 
+class TerraformRunner(Protocol):
+    """What the actuator needs of a Terraformer, in a pod or in this process."""
+
+    def apply(self, cfg: Config) -> dict[str, Any]: ...
+
+    def destroy(self, cfg: Config) -> None: ...
+
+
 class InfrastructureActuator(BaseActuator):
-    def __init__(self, terraformer: Terraformer, module: Path) -> None:
+    def __init__(self, terraformer: TerraformRunner, module: Path) -> None:
         self.terraformer = terraformer
         self.module = module
 

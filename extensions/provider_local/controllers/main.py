@@ -20,11 +20,12 @@ from extensions.library.reconciler import (
     register_all,
 )
 from extensions.provider_local.controllers import TYPE
-from extensions.provider_local.controllers.infrastructure import InfrastructureActuator
+from extensions.provider_local.controllers.infrastructure import InfrastructureActuator, TerraformRunner
 from extensions.provider_local.controllers.networking import DNSRecordActuator, NetworkActuator
 from extensions.provider_local.controllers.operatingsystem import OperatingSystemConfigActuator
 from extensions.provider_local.controllers.simple import NoOpActuator
 from extensions.provider_local.controllers.worker import LocalWorkerDelegate
+from extensions.terraformer.pod import DEFAULT_IMAGE, PodTerraformer
 from extensions.terraformer.terraformer import Terraformer
 from gardener.assets import terraform_dir
 from gardener.runtime import logs
@@ -40,7 +41,11 @@ def default_terraform_dir() -> Path:
 
 def build(kube: Kube, args: argparse.Namespace) -> Manager:
     manager = Manager(kube, namespace=args.namespace or None)
-    terraformer = Terraformer(kube, binary=args.terraform or None, timeout=args.terraform_timeout)
+    terraformer: TerraformRunner
+    if args.terraformer_mode == "pod":
+        terraformer = PodTerraformer(kube, image=args.terraformer_image, run_timeout=args.terraform_timeout)
+    else:
+        terraformer = Terraformer(kube, binary=args.terraform or None, timeout=args.terraform_timeout)
     actuators: dict[Resource, Actuator] = {
         INFRASTRUCTURES: InfrastructureActuator(terraformer, Path(args.terraform_dir) / "local"),
         CONTROLPLANES: NoOpActuator("ControlPlaneStatus"),
@@ -64,8 +69,18 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--kubeconfig", required=True, help="kubeconfig of the seed")
     p.add_argument("--namespace", default="", help="watch only this namespace (default: all)")
     p.add_argument("--terraform-dir", default=str(default_terraform_dir()), help="directory of the Terraform modules")
-    p.add_argument("--terraform", default="", help="terraform binary (default: /usr/local/bin/terraform or PATH)")
-    p.add_argument("--terraform-timeout", type=float, default=600.0, help="seconds one terraform command may take")
+    p.add_argument(
+        "--terraformer-mode",
+        choices=("pod", "process"),
+        default="pod",
+        help="run Terraform in Terraformer pods in the shoot namespaces (as Gardener), or in this process where the "
+        "seed has no kubelet",
+    )
+    p.add_argument("--terraformer-image", default=DEFAULT_IMAGE, help="image of the Terraformer pods")
+    p.add_argument("--terraform", default="", help="terraform binary in process mode (default: /usr/local/bin or PATH)")
+    p.add_argument(
+        "--terraform-timeout", type=float, default=600.0, help="seconds one terraform command (or pod) may take"
+    )
     p.add_argument(
         "--network-type",
         action="append",

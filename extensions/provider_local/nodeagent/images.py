@@ -187,6 +187,14 @@ def etcd_binary() -> str:
     return "/usr/bin/etcd" if os.path.exists("/usr/bin/etcd") else (shutil.which("etcd") or "/usr/bin/etcd")
 
 
+def terraform_path() -> str:
+    """This host's PATH with the directory of its Terraform first (/usr/local/bin where Terraform installs)."""
+    found = shutil.which("terraform") or "/usr/local/bin/terraform"
+    dirs = [os.path.dirname(found), *os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin").split(os.pathsep)]
+    # braces would read as template fields
+    return os.pathsep.join(d for d in dict.fromkeys(dirs) if d and "{" not in d and "}" not in d)
+
+
 def default_rules() -> tuple[ImageRule, ...]:
     python = {"python": ("{python}",), "python3": ("{python}",), "python3.*": ("{python}",)}
     return (
@@ -279,6 +287,19 @@ def default_rules() -> tuple[ImageRule, ...]:
             },
             unknown_flags="drop",
             extra_args=("--bind-address={pod_ip}",),
+        ),
+        ImageRule(
+            name="terraformer",
+            # gardener/terraformer and its provider variants (terraformer-aws ...), from any registry
+            match=tuple(
+                p
+                for image in ("terraformer", "terraformer-*")
+                for p in (image, f"{image}:*", f"{image}@*", f"*/{image}", f"*/{image}:*", f"*/{image}@*")
+            ),
+            entrypoint=("/terraformer",),
+            programs={"terraformer": ("{python}", "-m", "extensions.terraformer.main")},
+            # Terraform found on PATH; its work directories live (and go) with the pod
+            env={"PATH": terraform_path(), "TMPDIR": "{pod_dir}"},
         ),
         ImageRule(
             name="python",
