@@ -19,7 +19,6 @@ from pathlib import Path
 from extensions.provider_local.nodeagent import nodeobject
 from extensions.provider_local.nodeagent.addresses import AddressPool
 from extensions.provider_local.nodeagent.container import Backoff
-from extensions.provider_local.nodeagent.deployments import Deployments
 from extensions.provider_local.nodeagent.images import ImageTable
 from extensions.provider_local.nodeagent.kubelet import Kubelet
 from extensions.provider_local.nodeagent.metrics import Metrics, MetricsServer
@@ -27,19 +26,15 @@ from extensions.provider_local.nodeagent.proxy import ProxyTable
 from extensions.provider_local.nodeagent.pvc import ClaimBinder
 from extensions.provider_local.nodeagent.runtime import Node
 from extensions.provider_local.nodeagent.services import Services
-from extensions.provider_local.nodeagent.statefulsets import StatefulSets
-from extensions.provider_local.nodeagent.workloads import WorkloadContext
 from gardener.runtime.aiokube import AsyncKube as KubeClient
 from gardener.runtime.informer import AsyncInformer as Informer
 from gardener.runtime.kube import (
     CONFIGMAPS,
-    DEPLOYMENTS,
     ENDPOINTS,
     PODS,
     PVCS,
     SECRETS,
     SERVICES,
-    STATEFULSETS,
     Resource,
 )
 from gardener.runtime.process import PidFile
@@ -54,9 +49,6 @@ class AgentConfig:
     node_name: str
     #: the node's labels, taints, providerID and capacity (its name and host IP come from here, not from it)
     identity: nodeobject.NodeIdentity | None = None
-    #: the legacy seed mode: the agent is its own Deployment/StatefulSet controllers and scheduler and writes
-    #: Endpoints and cluster IPs; off, it is a kubelet beside kube-controller-manager and kube-scheduler
-    workload_controllers: bool = True
     #: give LoadBalancer Services an address (provider-local's load balancers; one agent per cluster does it)
     load_balancers: bool = True
     image_config: Path | None = None
@@ -121,8 +113,6 @@ class Agent:
         lock = lock_data_dir(cfg.data_dir)
         client = KubeClient.from_kubeconfig(cfg.kubeconfig)
         watched: tuple[Resource, ...] = (PODS, SERVICES, ENDPOINTS, SECRETS, CONFIGMAPS, PVCS)
-        if cfg.workload_controllers:
-            watched += (DEPLOYMENTS, STATEFULSETS)
         informers = {r.plural: Informer(client, r) for r in watched}
         tasks = [asyncio.create_task(i.run(), name=f"informer-{n}") for n, i in informers.items()]
         server = MetricsServer(self.metrics, healthy=lambda: all(i.synced.is_set() for i in informers.values()))
@@ -164,34 +154,21 @@ class Agent:
             metrics=self.metrics,
             pvc_dir=cfg.pvc_dir,
         )
-        kubelet = Kubelet(node, bind_unscheduled=cfg.workload_controllers)
+        kubelet = Kubelet(node)
         proxies = ProxyTable(on_connection=self.metrics.proxy_connections.inc)
         services = Services(
             client,
             services=informers["services"],
-            pods=informers["pods"],
             endpoints=informers["endpoints"],
-            cluster_ips=AddressPool(cfg.service_network, state_file=state / "cluster-ips.json"),
             lb_ips=AddressPool(cfg.load_balancer_network, state_file=state / "load-balancer-ips.json"),
             proxies=proxies,
-            endpoints_writer=cfg.workload_controllers,
             load_balancers=cfg.load_balancers,
         )
         binder = ClaimBinder(client, informers["persistentvolumeclaims"], informers["pods"], pvc_root=node.pvc_root)
         self.metrics.containers_running.set_function(kubelet.running_containers)
         self.metrics.services.set_function(proxies.count)
         informers["pods"].add_handler(kubelet.on_pod)
-        informers["pods"].add_handler(services.on_pod)
         controllers = [binder.queue]
-        if cfg.workload_controllers:
-            ctx = WorkloadContext(client=client, pods=informers["pods"], node_name=cfg.node_name, metrics=self.metrics)
-            deployments = Deployments(ctx, informers["deployments"])
-            statefulsets = StatefulSets(ctx, informers["statefulsets"], informers["persistentvolumeclaims"])
-            informers["pods"].add_handler(deployments.on_pod)
-            informers["pods"].add_handler(statefulsets.on_pod)
-            informers["deployments"].add_handler(deployments.on_deployment)
-            informers["statefulsets"].add_handler(statefulsets.on_statefulset)
-            controllers += [deployments.queue, statefulsets.queue]
         informers["services"].add_handler(services.on_service)
         informers["endpoints"].add_handler(services.on_endpoints)
         informers["secrets"].add_handler(kubelet.on_config)

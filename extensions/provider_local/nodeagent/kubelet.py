@@ -1,11 +1,10 @@
 """The kubelet part: keep one PodWorker per pod bound to this node, and nothing else running.
 
-Beside kube-scheduler, pods arrive bound; in the legacy seed mode (`bind_unscheduled`) pods without a node are
-bound here. A pod deleted gracefully (the API server sets its deletionTimestamp) is stopped within its grace
-period, then the kubelet deletes the object for good with grace 0, as upstream's status manager does; a pod
-replaced by a new one of the same name is stopped first too. In the legacy mode our finalizer keeps the Pod
-object until its processes are gone. On start, leftovers of pods that vanished while the kubelet was away are
-stopped; live ones are adopted.
+Pods arrive bound by kube-scheduler. A pod deleted gracefully (the API server sets its deletionTimestamp) is
+stopped within its grace period, then the kubelet deletes the object for good with grace 0, as upstream's
+status manager does; a pod replaced by a new one of the same name is stopped first too (pods of older agents
+may still carry the finalizer those used for the same purpose: it is dropped). On start, leftovers of pods that
+vanished while the kubelet was away are stopped; live ones are adopted.
 """
 
 from __future__ import annotations
@@ -31,9 +30,8 @@ RESYNC_SECONDS = 10.0
 
 
 class Kubelet:
-    def __init__(self, node: Node, *, resync: float = RESYNC_SECONDS, bind_unscheduled: bool = False) -> None:
+    def __init__(self, node: Node, *, resync: float = RESYNC_SECONDS) -> None:
         self.node = node
-        self.bind_unscheduled = bind_unscheduled
         self.workers: dict[Key, PodWorker] = {}
         self.queue: AsyncController[Key] = AsyncController("pods", self.reconcile, workers=8, backoff=RETRY)
         self._resync = resync
@@ -116,19 +114,7 @@ class Kubelet:
             self.node.pod_ips.release("/".join(key))
             return None
         spec = pod.get("spec") or {}
-        if not spec.get("nodeName"):
-            if not self.bind_unscheduled:
-                return None
-            # a pod's nodeName is set once, through its binding subresource (as a scheduler binds)
-            binding = {
-                "apiVersion": "v1",
-                "kind": "Binding",
-                "metadata": {"name": key[1], "namespace": key[0]},
-                "target": {"apiVersion": "v1", "kind": "Node", "name": self.node.name},
-            }
-            await self.node.client.create(PODS.path(key[0], key[1], "binding"), binding)
-            return None
-        if spec["nodeName"] != self.node.name:
+        if spec.get("nodeName") != self.node.name:
             return None
         if is_terminating(pod):
             leftovers = self.node.pods_dir / f"{key[0]}_{key[1]}_{pod['metadata'].get('uid')}"

@@ -36,12 +36,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--restart-backoff-max", type=float, default=60.0, help="longest restart delay")
     p.add_argument("--max-grace-period", type=float, default=30.0, help="cap on terminationGracePeriodSeconds")
     p.add_argument(
-        "--workload-controllers",
-        action=argparse.BooleanOptionalAction,
-        default=False,
-        help="legacy seed mode: run Deployments and StatefulSets, bind pods, write Endpoints and cluster IPs",
-    )
-    p.add_argument(
         "--load-balancers",
         action=argparse.BooleanOptionalAction,
         default=True,
@@ -94,7 +88,6 @@ async def run(args: argparse.Namespace) -> int:
     )
     config = AgentConfig(
         identity=identity,
-        workload_controllers=args.workload_controllers,
         load_balancers=args.load_balancers,
         host_ip=args.node_ip,
         heartbeat_seconds=args.node_status_update_frequency,

@@ -12,9 +12,7 @@ import pytest
 
 from extensions.provider_local.nodeagent.expand import ConfigError, PodFields
 from extensions.provider_local.nodeagent.objects import matches_selector, merge_patch, set_condition
-from extensions.provider_local.nodeagent.services import backends, endpoint_subsets
 from extensions.provider_local.nodeagent.volumes import Mount, prepare_volumes, rewriter, write_payload
-from extensions.provider_local.nodeagent.workloads import resolve_int_or_percent, template_hash
 
 
 def test_mount_paths_are_rewritten_at_path_boundaries() -> None:
@@ -89,52 +87,6 @@ def test_missing_secret_blocks_the_pod_unless_optional(tmp_path: Path) -> None:
         prepare_volumes(_pod([{"name": "s", "secret": {"secretName": "nope"}}]), **kwargs)
     paths = prepare_volumes(_pod([{"name": "s", "secret": {"secretName": "nope", "optional": True}}]), **kwargs)
     assert list(paths["s"].glob("[!.]*")) == []
-
-
-def test_template_hash_is_stable_and_sensitive() -> None:
-    template = {"metadata": {"labels": {"app": "x"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}}
-    same = {"spec": {"containers": [{"image": "i", "name": "c"}]}, "metadata": {"labels": {"app": "x"}}}
-    assert template_hash(template) == template_hash(same)
-    assert template_hash(template) != template_hash({**template, "spec": {"containers": []}})
-    assert template_hash(template) != template_hash(template, collisions=1)
-    assert set(template_hash(template)) <= set("bcdfghjklmnpqrstvwxz2456789")
-
-
-@pytest.mark.parametrize(
-    ("value", "total", "up", "expected"),
-    [(None, 4, True, 1), (None, 4, False, 1), ("25%", 3, True, 1), ("25%", 3, False, 0), (2, 10, True, 2)],
-)
-def test_int_or_percent(value: Any, total: int, up: bool, expected: int) -> None:
-    assert resolve_int_or_percent(value, total, round_up=up, default="25%") == expected
-
-
-def _ready_pod(name: str, ip: str, ready: bool, labels: dict[str, str]) -> dict[str, Any]:
-    return {
-        "metadata": {"name": name, "namespace": "ns", "uid": f"uid-{name}", "labels": labels},
-        "spec": {
-            "nodeName": "local",
-            "containers": [{"name": "c", "ports": [{"name": "http", "containerPort": 8080}]}],
-        },
-        "status": {"podIP": ip, "conditions": [{"type": "Ready", "status": "True" if ready else "False"}]},
-    }
-
-
-def test_endpoints_from_selected_pods() -> None:
-    svc: dict[str, Any] = {
-        "metadata": {"name": "web", "namespace": "ns"},
-        "spec": {"selector": {"app": "web"}, "ports": [{"name": "http", "port": 80, "targetPort": "http"}]},
-    }
-    pods = [
-        _ready_pod("a", "127.1.0.1", True, {"app": "web"}),
-        _ready_pod("b", "127.1.0.2", False, {"app": "web"}),
-        _ready_pod("c", "127.1.0.3", True, {"app": "other"}),
-    ]
-    subsets = endpoint_subsets(svc, pods)
-    assert len(subsets) == 1
-    assert [a["ip"] for a in subsets[0]["addresses"]] == ["127.1.0.1"]
-    assert [a["ip"] for a in subsets[0]["notReadyAddresses"]] == ["127.1.0.2"]
-    assert subsets[0]["ports"] == [{"name": "http", "port": 8080, "protocol": "TCP"}]
-    assert backends(svc["spec"]["ports"][0], subsets) == [("127.1.0.1", 8080)]
 
 
 def test_label_selectors() -> None:
