@@ -2,7 +2,9 @@
 
 The runner owns the container's process and reports a Kubernetes `ContainerStatus`. How the
 argv and environment are built is the pod's business (`Launcher`), so the runner only knows
-processes, probes and restart policy.
+processes, probes and restart policy. It also keeps the container's log readable as the kubelet
+API serves it (`logs`): the last instance's log is kept as the previous one at each start, and the
+running instance's log is indexed with timestamps.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any, Protocol
 
 from extensions.provider_local.nodeagent.expand import ConfigError
 from extensions.provider_local.nodeagent.images import ImageError
+from extensions.provider_local.nodeagent.logs import LOG, keep_index, keep_previous
 from extensions.provider_local.nodeagent.objects import now_rfc3339
 from extensions.provider_local.nodeagent.probes import ProbeTarget, run_probe
 from extensions.provider_local.nodeagent.process import HostProcess
@@ -92,6 +95,8 @@ class ContainerRunner:
         self._grace = 0.0
         self._kill_grace = grace
         self._kill: asyncio.Future[int | None] | None = None
+        #: the last start failed before a process ran, so `log` holds no instance's output
+        self._log_unused = False
 
     @property
     def pid_file(self) -> Path:
@@ -182,11 +187,20 @@ class ContainerRunner:
             await self._sleep(CONFIG_RETRY_SECONDS)
             return None
         self._target = launch.probe_target
+        if not self._log_unused:
+            try:
+                keep_previous(self.dir)
+            except OSError as exc:
+                log.warning("Cannot keep the previous container log", extra={**self._log, "error": str(exc)})
         try:
-            return HostProcess.spawn(
-                launch.argv, env=launch.env, cwd=launch.cwd, log_path=self.dir / "log", pid_file=self.pid_file
+            proc = HostProcess.spawn(
+                launch.argv, env=launch.env, cwd=launch.cwd, log_path=self.dir / LOG, pid_file=self.pid_file
             )
+            self._log_unused = False
+            return proc
         except OSError as exc:
+            # No instance ran: the (empty) log it opened is the next instance's, the previous one stays.
+            self._log_unused = True
             message = f"cannot execute {launch.argv[0]!r}: {exc.strerror or exc}"
             self._set(state={"waiting": {"reason": "RunContainerError", "message": message}})
             log.warning("Container cannot start", extra={**self._log, "error": message})
@@ -199,12 +213,14 @@ class ContainerRunner:
             with contextlib.suppress(ConfigError, ImageError):
                 self._target = self._launcher(self.spec).probe_target
         probes = asyncio.create_task(self._probe(proc, skip_startup=skip_startup))
+        index = asyncio.create_task(keep_index(self.dir / LOG))
         try:
             return await proc.wait()
         finally:
-            probes.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await probes
+            for task in (probes, index):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
     async def _probe(self, proc: HostProcess, *, skip_startup: bool) -> None:
         target = self._target
