@@ -240,6 +240,7 @@ def seed_node(
     sched = scheduler(kubeconfig, root / "kube-scheduler.log")
     flags = [
         *("--data-dir", str(root / "node"), "--node-name", node_name, "--metrics-port", "0", "--cleanup-on-exit"),
+        *("--port", "0"),
         *("--pod-network", pod_network, "--service-network", service_network),
         *("--load-balancer-network", load_balancer_network),
     ]

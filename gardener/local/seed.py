@@ -126,6 +126,9 @@ def up_seed(
         "kube-scheduler": _py("gardener.kube_scheduler.main", *kubeconfig, "--secure-port=0"),
         "kubelet": _py(
             "extensions.provider_local.nodeagent.main",
+            # several gardens share 127.0.0.1: the seed's kubelet API takes a free port and shows it on its Node
+            "--port",
+            "0",
             "--kubeconfig",
             str(seed_kubeconfig),
             "--data-dir",

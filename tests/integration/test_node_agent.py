@@ -67,6 +67,8 @@ class AgentProcess:
             sys.executable,
             "-m",
             "extensions.provider_local.nodeagent.main",
+            "--port",
+            "0",
             "--kubeconfig",
             str(self.kubeconfig),
             "--data-dir",

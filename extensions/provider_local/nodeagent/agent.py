@@ -21,6 +21,7 @@ from extensions.provider_local.nodeagent.addresses import AddressPool
 from extensions.provider_local.nodeagent.container import Backoff
 from extensions.provider_local.nodeagent.images import ImageTable
 from extensions.provider_local.nodeagent.kubelet import Kubelet
+from extensions.provider_local.nodeagent.kubeletserving import KubeletServing, start_kubelet_api
 from extensions.provider_local.nodeagent.metrics import Metrics, MetricsServer
 from extensions.provider_local.nodeagent.proxy import ProxyTable
 from extensions.provider_local.nodeagent.pvc import ClaimBinder
@@ -64,6 +65,8 @@ class AgentConfig:
     load_balancer_network: str = "127.3.0.0/16"
     heartbeat_seconds: float = nodeobject.HEARTBEAT_SECONDS
     pvc_dir: Path | None = None
+    #: the kubelet API (logs, exec, attach, port-forward); None serves none
+    serving: KubeletServing | None = None
     #: a machine's kubelet exits when its machine's pid file is gone or names another process
     pid_file: Path | None = None
 
@@ -184,6 +187,19 @@ class Agent:
         stopped.cancel()
         registration = nodeobject.NodeRegistration(client, self.identity())
         await registration.register()
+        api = None
+        if cfg.serving is not None:
+            # after the Node exists: a kubelet-serving CSR is approved for the addresses the Node shows
+            api = await start_kubelet_api(
+                kubelet=kubelet,
+                client=client,
+                kubeconfig=cfg.kubeconfig,
+                node_name=cfg.node_name,
+                data_dir=cfg.data_dir,
+                serving=cfg.serving,
+            )
+            registration.identity = dataclasses.replace(registration.identity, kubelet_port=api.port)
+            await registration.heartbeat(ready=True)
         await kubelet.start()
         services.start()
         for queue in controllers:
@@ -200,5 +216,7 @@ class Agent:
         for queue in controllers:
             await queue.stop()
         await services.queue.stop()
+        if api is not None:
+            await api.stop()
         await kubelet.stop(cleanup=cfg.cleanup_on_exit)
         await proxies.close()

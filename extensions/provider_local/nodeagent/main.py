@@ -12,6 +12,7 @@ from pathlib import Path
 
 from extensions.provider_local.nodeagent.agent import Agent, AgentConfig, DataDirBusy
 from extensions.provider_local.nodeagent.container import Backoff
+from extensions.provider_local.nodeagent.kubeletserving import KubeletServing
 from extensions.provider_local.nodeagent.nodeobject import NodeIdentity
 from gardener.runtime import logs
 
@@ -49,6 +50,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--kubelet-version", default="v1.32.0", help="status.nodeInfo.kubeletVersion")
     p.add_argument("--node-status-update-frequency", type=float, default=10.0, metavar="SECONDS")
     p.add_argument("--pvc-dir", type=Path, help="where claims' data lives (default <data-dir>/pvc)")
+    p.add_argument("--port", type=int, default=10250, help="the kubelet API's port on --node-ip (0 picks a free one)")
+    p.add_argument(
+        "--rotate-server-certificates",
+        action="store_true",
+        help="serve a certificate from a kubelet-serving CSR (else a self-signed one)",
+    )
+    p.add_argument("--client-ca-file", type=Path, help="CA of clients of the kubelet API (default: the kubeconfig's)")
+    p.add_argument("--no-kubelet-api", dest="kubelet_api", action="store_false", help="serve no kubelet API")
     p.add_argument("--pid-file", type=Path, help="exit when this file is gone or names another process")
     p.add_argument("--log-format", choices=["text", "json"], default="text")
     p.add_argument("-v", "--verbose", action="store_true")
@@ -93,6 +102,14 @@ async def run(args: argparse.Namespace) -> int:
         heartbeat_seconds=args.node_status_update_frequency,
         pvc_dir=args.pvc_dir.resolve() if args.pvc_dir else None,
         pid_file=args.pid_file,
+        serving=KubeletServing(
+            host=args.node_ip,
+            port=args.port,
+            rotate_server_certificates=args.rotate_server_certificates,
+            client_ca_file=args.client_ca_file,
+        )
+        if args.kubelet_api
+        else None,
         kubeconfig=args.kubeconfig,
         data_dir=args.data_dir.resolve(),
         node_name=args.node_name,

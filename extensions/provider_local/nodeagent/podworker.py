@@ -199,6 +199,10 @@ class PodWorker:
     def _fields(self) -> PodFields:
         return PodFields.of(self.pod, pod_ip=self.ip, host_ip=self.node.host_ip)
 
+    def launch(self, container: Obj) -> Launch:
+        """The host command of one of this pod's containers (an exec runs beside it with the same environment)."""
+        return self._launch(container)
+
     def _launch(self, container: Obj) -> Launch:
         """The host command of a container: environment, volume paths, `$(VAR)` expansion, image table."""
         spec = self.pod.get("spec") or {}
