@@ -36,6 +36,7 @@ sys.path.insert(0, str(REPO))
 
 from gardener.runtime.aiokube import AsyncKube  # noqa: E402
 from gardener.runtime.kube import PODS  # noqa: E402
+from hack.bench.common import percentile, rss_kib  # noqa: E402
 from tests.helpers import ServerProcess  # noqa: E402
 from tests.kubecomponents import ComponentProcess, kubelet, scheduler  # noqa: E402
 
@@ -44,23 +45,6 @@ SLEEP = "import time; time.sleep(100000)"
 
 def progress(message: str) -> None:
     print(f"[pods bench] {message}", file=sys.stderr, flush=True)
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return 0.0
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
-def rss_kib(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
 
 
 def baseline(count: int) -> dict[str, float]:

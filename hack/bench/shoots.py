@@ -46,6 +46,7 @@ EXAMPLES = REPO / "hack" / "examples"
 sys.path.insert(0, str(REPO))
 
 from gardener.runtime.kube import Kube  # noqa: E402
+from hack.bench.common import percentile, rss_kib  # noqa: E402
 from tests.helpers import kubectl  # noqa: E402
 
 NAMESPACE = "garden-dev"
@@ -147,16 +148,6 @@ def delete_shoots(garden: Kube, names: Sequence[str], *, timeout: float) -> None
     wait(lambda: not set(names) & set(list_shoots(garden)), timeout=timeout, what="shoots deleted", interval=0.5)
 
 
-def rss_kib(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
 def control_plane_rss(technical_ids: Sequence[str]) -> dict[str, dict[str, int]]:
     """Per technical ID: VmRSS (KiB) of each of its processes, keyed `<program>[pid]`."""
     patterns = {tid: re.compile(re.escape(tid).encode() + rb"(?=[/_\s\0]|$)") for tid in technical_ids}
@@ -176,14 +167,6 @@ def control_plane_rss(technical_ids: Sequence[str]) -> dict[str, dict[str, int]]
                     program = "kube-apiserver"
                 found[tid][f"{program}[{entry.name}]"] = rss_kib(int(entry.name))
     return found
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return math.nan
-    rank = max(0, math.ceil(q * len(ordered)) - 1)
-    return ordered[rank]
 
 
 def main() -> None:
