@@ -21,7 +21,8 @@ from tests.kubecomponents import ComponentProcess, controller_manager, kubelet, 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="service proxies listen on port 80 of loopback addresses")
 
 _BASE = 160 + (os.getpid() % 40)
-SERVICE_RANGE = f"127.{_BASE}.250.0/24"
+#: a shoot's service network is not on this host's loopback: each kubelet serves a Service at an alias of its own
+SERVICE_RANGE = "10.96.0.0/24"
 server = module_server("kubelet-cluster", extra_args=("--service-cluster-ip-range", SERVICE_RANGE))
 
 
@@ -131,6 +132,7 @@ def test_a_deployment_runs_on_both_nodes_and_a_client_reaches_its_service(cluste
     )
     client = cluster.get("pod", "client")
     assert client["status"]["phase"] == "Succeeded", client["status"]
+    assert cluster.get("service", "web")["spec"]["clusterIP"].startswith("10.96.0.")
     state = client["status"]["containerStatuses"][0]["state"]["terminated"]
     assert state["exitCode"] == 0 and state["reason"] == "Completed"
 

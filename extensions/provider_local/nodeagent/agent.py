@@ -141,6 +141,8 @@ class Agent:
         cfg = self.config
         state = cfg.data_dir / "state"
         state.mkdir(mode=0o700, exist_ok=True)
+        aliases = AddressPool(cfg.service_network, state_file=state / "service-aliases.json")
+        aliases.reserve("node", cfg.host_ip)
         node = Node(
             client=client,
             name=cfg.node_name,
@@ -156,6 +158,7 @@ class Agent:
             max_grace=cfg.max_grace,
             metrics=self.metrics,
             pvc_dir=cfg.pvc_dir,
+            service_aliases=aliases,
         )
         kubelet = Kubelet(node)
         proxies = ProxyTable(on_connection=self.metrics.proxy_connections.inc)
@@ -166,6 +169,7 @@ class Agent:
             lb_ips=AddressPool(cfg.load_balancer_network, state_file=state / "load-balancer-ips.json"),
             proxies=proxies,
             load_balancers=cfg.load_balancers,
+            aliases=aliases,
         )
         binder = ClaimBinder(client, informers["persistentvolumeclaims"], informers["pods"], pvc_root=node.pvc_root)
         self.metrics.containers_running.set_function(kubelet.running_containers)

@@ -57,8 +57,9 @@ def _env_name(name: str) -> str:
     return name.upper().replace("-", "_")
 
 
-def service_env(services: Iterable[Obj]) -> dict[str, str]:
-    """`<SVC>_SERVICE_HOST`/`_PORT` and the Docker-link variables for every Service with a cluster IP."""
+def service_env(services: Iterable[Obj], *, address: Callable[[str], str] = str) -> dict[str, str]:
+    """`<SVC>_SERVICE_HOST`/`_PORT` and the Docker-link variables for every Service with a cluster IP; `address`
+    maps a cluster IP to where this node serves it."""
     env: dict[str, str] = {}
     for svc in sorted(services, key=lambda s: str(s["metadata"]["name"])):
         spec = svc.get("spec") or {}
@@ -67,6 +68,7 @@ def service_env(services: Iterable[Obj]) -> dict[str, str]:
         if not ip or ip == "None" or spec.get("type") == "ExternalName" or not ports:
             continue
         name = _env_name(str(svc["metadata"]["name"]))
+        ip = address(str(ip))
         env[f"{name}_SERVICE_HOST"] = ip
         env[f"{name}_SERVICE_PORT"] = str(ports[0]["port"])
         for port in ports:

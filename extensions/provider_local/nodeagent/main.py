@@ -30,7 +30,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--metrics-address", default="127.0.0.1", help="address of /metrics and /healthz")
     p.add_argument("--metrics-port", type=int, default=10248, help="0 picks a free port (see <data-dir>/metrics.port)")
     p.add_argument("--pod-network", default="127.1.0.0/16", help="loopback range of pod addresses")
-    p.add_argument("--service-network", default="127.2.0.0/16", help="loopback range of cluster IPs")
+    p.add_argument(
+        "--service-network",
+        default="127.2.0.0/16",
+        help="loopback range where this node serves Services whose cluster IP is not on loopback",
+    )
     p.add_argument("--load-balancer-network", default="127.3.0.0/16", help="loopback range of load balancer IPs")
     p.add_argument("--cleanup-on-exit", action="store_true", help="stop every container when the agent stops")
     p.add_argument("--restart-backoff", type=float, default=1.0, help="first restart delay of a crashed container")

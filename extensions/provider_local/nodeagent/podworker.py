@@ -214,7 +214,11 @@ class PodWorker:
             configmap=lambda name: self.node.configmaps.get(self.namespace, name),
             services={
                 **self.node.api_service_env(),
-                **(service_env(self.node.services.items(self.namespace)) if links else {}),
+                **(
+                    service_env(self.node.services.items(self.namespace), address=self.node.service_address)
+                    if links
+                    else {}
+                ),
             },
         )
         rewrite = rewriter(container_mounts(container, self.volumes, env))

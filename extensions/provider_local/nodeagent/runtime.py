@@ -38,6 +38,16 @@ class Node:
     metrics: Metrics
     #: where claims' data lives; None: `<data-dir>/pvc` (a machine's kubelet gets one its shoot's machines share)
     pvc_dir: Path | None = None
+    #: node-local loopback addresses for Services whose cluster IP is not on loopback (a shoot's service network
+    #: needs the machines' own network namespaces; until then a pod reaches such a Service at this address, which
+    #: its `<SVC>_SERVICE_HOST` variables name)
+    service_aliases: AddressPool | None = None
+
+    def service_address(self, cluster_ip: str) -> str:
+        """Where pods on this node reach the Service with this cluster IP."""
+        if cluster_ip.startswith("127.") or self.service_aliases is None:
+            return cluster_ip
+        return self.service_aliases.allocate(cluster_ip)
 
     def api_service_env(self) -> dict[str, str]:
         """`KUBERNETES_SERVICE_HOST` and friends, which every pod gets: the seed's API server itself."""

@@ -47,7 +47,9 @@ class Services:
         lb_ips: AddressPool,
         proxies: ProxyTable,
         load_balancers: bool = True,
+        aliases: AddressPool | None = None,
     ) -> None:
+        self.aliases = aliases
         self.client = client
         self.services = services
         self.endpoints = endpoints
@@ -55,6 +57,7 @@ class Services:
         self.proxies = proxies
         self.load_balancers = load_balancers
         self.queue: AsyncController[Key] = AsyncController("services", self.reconcile, backoff=RETRY)
+        self._alias_keys: dict[str, str] = {}
 
     def on_service(self, _: str, svc: Obj) -> None:
         self.queue.add(key_of(svc))
@@ -76,6 +79,18 @@ class Services:
         for svc in self.services.items():
             self.queue.add(key_of(svc))
 
+    def _local_address(self, key: str, cluster_ip: str) -> str:
+        """The cluster IP itself on loopback, else this node's alias for it (see `runtime.Node.service_aliases`)."""
+        if cluster_ip.startswith("127.") or self.aliases is None:
+            return cluster_ip
+        self._alias_keys[key] = cluster_ip
+        return self.aliases.allocate(cluster_ip)
+
+    def _release_alias(self, key: str) -> None:
+        cluster_ip = self._alias_keys.pop(key, None)
+        if cluster_ip is not None and self.aliases is not None:
+            self.aliases.release(cluster_ip)
+
     async def reconcile(self, key: Key) -> Result:
         return Result(await self._reconcile(key))
 
@@ -87,11 +102,12 @@ class Services:
             await self.proxies.remove(flat)
             if self.load_balancers:
                 self.lb_ips.release(flat)
+            self._release_alias(flat)
             return None
         spec = svc.get("spec") or {}
         ip = str(spec.get("clusterIP") or "")
         subsets = list((self.endpoints.get(namespace, name) or {}).get("subsets") or [])
-        addresses = [ip] if ip.startswith("127.") else []
+        addresses = [self._local_address(flat, ip)] if ip and ip != "None" else []
         balanced = spec.get("type") == "LoadBalancer"
         if balanced and self.load_balancers:
             current = (((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress") or [{}])[0].get("ip")
