@@ -328,6 +328,8 @@ STRATEGIES: dict[tuple[str, str], Strategy] = {
     ("", "ConfigMap"): Strategy(shape=_configmap_shape),
     ("", "Namespace"): Strategy(prepare=_namespace, name_rule="label", shape=_namespace_shape),
     ("", "Service"): Strategy(prepare=_service, name_rule="dns1035", shape=_service_shape),
+    # kube validates no CSR name beyond the path rule: kubelets name theirs node-csr-<base64url hash>
+    ("certificates.k8s.io", "CertificateSigningRequest"): Strategy(name_rule="path"),
     ("", "Pod"): Strategy(prepare=_pod, shape=_pod_shape),
     ("", "ReplicationController"): _KEEPS_GENERATION,
     ("", "PodTemplate"): _KEEPS_GENERATION,

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from gardener.kube_controller_manager import (
     cronjob,
+    csrapproving,
     daemonset,
     deployment,
     disruption,
@@ -50,8 +51,8 @@ class UnknownController(ValueError):
 
 
 #: kube-controller-manager 1.32's other controllers (canonical names and aliases), which this one leaves out:
-#: the API server does their work itself (garbage collection, namespaces, CSR signing and approval, cluster role
-#: aggregation, bootstrap tokens), or they concern clouds, volumes and alpha features it does not serve
+#: the API server does their work itself (garbage collection, namespaces, CSR signing, cluster role aggregation,
+#: bootstrap tokens), or they concern clouds, volumes and alpha features it does not serve
 UPSTREAM_ONLY = frozenset(
     {
         *("serviceaccount-token-controller", "serviceaccount-token"),
@@ -60,7 +61,6 @@ UPSTREAM_ONLY = frozenset(
         *("namespace-controller", "namespace"),
         *("garbage-collector-controller", "garbagecollector"),
         *("certificatesigningrequest-signing-controller", "csrsigning"),
-        *("certificatesigningrequest-approving-controller", "csrapproving"),
         *("certificatesigningrequest-cleaner-controller", "csrcleaner"),
         *("ttl-controller", "ttl"),
         *("bootstrap-signer-controller", "bootstrapsigner"),
@@ -144,4 +144,5 @@ KNOWN: tuple[Descriptor, ...] = (
     Descriptor("resourcequota-controller", resourcequota.setup, ("resourcequota",)),
     Descriptor("disruption-controller", disruption.setup, ("disruption",)),
     Descriptor("horizontal-pod-autoscaler-controller", hpa.setup, ("horizontalpodautoscaling",)),
+    Descriptor("certificatesigningrequest-approving-controller", csrapproving.setup, ("csrapproving",)),
 )
