@@ -36,6 +36,7 @@ from gardener.apiserver.controllers.aggregation import ClusterRoleAggregator
 from gardener.apiserver.controllers.crds import CRDController
 from gardener.apiserver.controllers.csrsigning import CSRSigner
 from gardener.apiserver.controllers.gc import GarbageCollector
+from gardener.apiserver.controllers.kubeletcsrapprover import KubeletCSRApprover
 from gardener.apiserver.controllers.kubernetesservice import SYSTEM_PRIORITY_CLASSES, KubernetesServiceController
 from gardener.apiserver.controllers.namespaces import NamespaceController
 from gardener.apiserver.controllers.rbacindex import RBACIndex
@@ -46,6 +47,7 @@ from gardener.apiserver.errors import StatusError
 from gardener.apiserver.gardenadmission import GardenAdmission
 from gardener.apiserver.handlers import ResourceHandler
 from gardener.apiserver.housekeeping import Housekeeping
+from gardener.apiserver.kubeletclient import KUBELET_CLIENT, KubeletClient, KubeletClientConfig
 from gardener.apiserver.rbac import RequestAttributes, UserInfo
 from gardener.apiserver.requestinfo import RequestInfo, parse_request_info
 from gardener.apiserver.resources import Registry
@@ -87,6 +89,9 @@ class ServerConfig:
     #: kube-apiserver's --service-cluster-ip-range (its default) and --service-node-port-range
     service_cluster_ip_range: str = "10.0.0.0/24"
     service_node_port_range: tuple[int, int] = (30000, 32767)
+    #: kube-apiserver's --kubelet-preferred-address-types, --kubelet-certificate-authority and
+    #: --kubelet-client-certificate/-key: how pods/log, exec, attach, port-forward and nodes/proxy reach kubelets
+    kubelet: KubeletClientConfig = field(default_factory=KubeletClientConfig)
 
 
 class _Metrics:
@@ -132,6 +137,7 @@ class APIServer:
             objects=StoreObjects(store=self.store, registry=self.registry), rbac_source=self.rbac
         )
         self.handler = ResourceHandler(store=self.store, registry=self.registry, signer=self.signer)
+        self.kubelet = KubeletClient(config=config.kubelet, ca=self.pki.ca)
         self.controllers: list[Any] = [
             CRDController(store=self.store, registry=self.registry),
             NamespaceController(store=self.store, registry=self.registry),
@@ -140,6 +146,7 @@ class APIServer:
             Housekeeping(events=backend.events),
             self.bootstrap_tokens,
             CSRSigner(store=self.store, registry=self.registry, ca=self.pki.ca),
+            KubeletCSRApprover(store=self.store, registry=self.registry),
         ]
         webhooks = WebhookAdmission(store=self.store, registry=self.registry)
         self.controllers.append(webhooks)
@@ -193,6 +200,7 @@ class APIServer:
         self._supervise(_workers([self.backend, self.rbac, *self.controllers]))
         app = web.Application(middlewares=[self._middleware], client_max_size=self.config.max_request_bytes)
         app[httputil.MAX_BODY_BYTES_KEY] = self.config.max_request_bytes
+        app[KUBELET_CLIENT] = self.kubelet
         app.router.add_route("*", "/{tail:(?s:.*)}", self._dispatch, expect_handler=httputil.expect_continue)
         self._runner = transport.LimitedRunner(
             app, limits=self.config.limits, access_log=None, handler_cancellation=True, shutdown_timeout=5.0
@@ -282,6 +290,7 @@ class APIServer:
             self._runner = None
         for controller in self.controllers:
             await controller.stop()
+        await self.kubelet.close()
         await self.rbac.stop()
         await self.backend.close()
 

@@ -5,7 +5,9 @@ testdata/cluster-roles.yaml, cluster-role-bindings.yaml) with the default featur
 can-i` and tools that bind `edit`, `view` or a `system:` role get kube's answers; the `system:controller:<account>`
 roles (controller_policy.go) give each kube-controller-manager controller running with
 `--use-service-account-credentials` the rights of its ServiceAccount `kube-system/<account>`. `system:node-bootstrapper`
-lives with the bootstrap tokens that use it (`bootstraptokens`). Only the API server's startup imports this module.
+lives with the bootstrap tokens that use it (`bootstraptokens`). One pair is Gardener's, not kube's: the ClusterRole
+and binding with which Gardener lets a shoot's kube-apiserver (user `system:kube-apiserver:kubelet`, its kubelet
+client certificate) use the kubelets' API. Only the API server's startup imports this module.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from gardener.apiserver.kubeletclient import CLIENT_USER as KUBELET_CLIENT_USER
 from gardener.apiserver.rbac import (
     AGGREGATE_TO_ADMIN,
     AGGREGATE_TO_EDIT,
@@ -689,6 +692,35 @@ def _cluster_roles() -> list[dict[str, Any]]:
     ]
 
 
+def kubelet_client_policy() -> list[dict[str, Any]]:
+    """Gardener's `system:apiserver:kubelet` ClusterRole and its binding to the API server's kubelet client user
+    (kube-apiserver's ManagedResource `shoot-core-kube-apiserver`): what kubelets' authorization checks of
+    `kubectl logs`, `exec` and `nodes/proxy` requests the API server relays to them."""
+    verbs = ["create", "get", "update", "patch", "delete"]
+    name = "system:apiserver:kubelet"
+    role = {
+        "apiVersion": RBAC_API_VERSION,
+        "kind": "ClusterRole",
+        "metadata": {"name": name},
+        "rules": [
+            {
+                "apiGroups": [CORE],
+                "resources": ["nodes/proxy", "nodes/stats", "nodes/log", "nodes/spec", "nodes/metrics"],
+                "verbs": verbs,
+            },
+            {"nonResourceURLs": ["*"], "verbs": verbs},
+        ],
+    }
+    binding = {
+        "apiVersion": RBAC_API_VERSION,
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": name},
+        "roleRef": {"apiGroup": RBAC_GROUP, "kind": "ClusterRole", "name": name},
+        "subjects": [{"apiGroup": RBAC_GROUP, "kind": "User", "name": KUBELET_CLIENT_USER}],
+    }
+    return [role, binding]
+
+
 def bootstrap_policy() -> list[dict[str, Any]]:
     """The ClusterRoles (aggregated rules already filled in) and ClusterRoleBindings a fresh server creates."""
     roles = resolve_aggregation(_cluster_roles())
@@ -707,4 +739,4 @@ def bootstrap_policy() -> list[dict[str, Any]]:
         _binding("system:node"),
         _binding("system:service-account-issuer-discovery", groups=[SERVICE_ACCOUNTS_GROUP]),
     ]
-    return roles + bindings + controller_policy()
+    return roles + bindings + controller_policy() + kubelet_client_policy()

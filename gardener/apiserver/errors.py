@@ -52,6 +52,8 @@ class StatusError(Exception):
             "reason": self.reason,
             "code": self.code,
         }
+        if not self.reason:  # StatusReasonUnknown: kube's JSON omits the empty field
+            del status["reason"]
         details = dict(self.details or {})
         if self.causes:
             details["causes"] = [c.to_dict() for c in self.causes]

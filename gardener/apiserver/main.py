@@ -11,6 +11,7 @@ from pathlib import Path
 
 from gardener.apiserver.app import APIServer, ServerConfig
 from gardener.apiserver.httputil import MAX_BODY_BYTES
+from gardener.apiserver.kubeletclient import DEFAULT_PREFERRED_ADDRESS_TYPES, KubeletClientConfig
 from gardener.apiserver.storage.cache import CachedBackend
 from gardener.apiserver.storage.interface import Backend, ValueTransformer
 from gardener.apiserver.storage.sqlite import SQLiteBackend
@@ -97,6 +98,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=limits.max_connections_per_client,
         help="open connections one client IP may hold; more get 429 and are closed (0: no limit)",
     )
+    kubelets = p.add_argument_group("kubelets (pods/log, exec, attach, port-forward, nodes/proxy)")
+    kubelets.add_argument(
+        "--kubelet-preferred-address-types",
+        type=_address_types,
+        default=DEFAULT_PREFERRED_ADDRESS_TYPES,
+        metavar="TYPES",
+        help="the Node address types to reach kubelets at, in order (Gardener's InternalIP,Hostname,ExternalIP)",
+    )
+    kubelets.add_argument(
+        "--kubelet-certificate-authority",
+        type=Path,
+        help="CA of kubelets' serving certificates (default: this server's CA, which signs kubelet-serving CSRs)",
+    )
+    kubelets.add_argument(
+        "--kubelet-client-certificate",
+        type=Path,
+        help="client certificate for kubelets (default: one for system:kube-apiserver:kubelet, issued at startup)",
+    )
+    kubelets.add_argument("--kubelet-client-key", type=Path, help="key of --kubelet-client-certificate")
     p.add_argument(
         "--service-cluster-ip-range", default="10.0.0.0/24", help="CIDR that Services' cluster IPs come from"
     )
@@ -117,6 +137,18 @@ def _port_range(value: str) -> tuple[int, int]:
     if not 0 < low <= high <= 65535:
         raise argparse.ArgumentTypeError(f"{value!r} is not a port range within 1-65535")
     return low, high
+
+
+#: kube's NodeAddressType values
+_ADDRESS_TYPES = ("Hostname", "InternalIP", "ExternalIP", "InternalDNS", "ExternalDNS")
+
+
+def _address_types(value: str) -> tuple[str, ...]:
+    types = tuple(t.strip() for t in value.split(",") if t.strip())
+    unknown = [t for t in types if t not in _ADDRESS_TYPES]
+    if not types or unknown:
+        raise argparse.ArgumentTypeError(f"{value!r}: each type must be one of {', '.join(_ADDRESS_TYPES)}")
+    return types
 
 
 def build_backend(args: argparse.Namespace) -> Backend:
@@ -184,6 +216,12 @@ async def run(args: argparse.Namespace) -> int:
             max_request_bytes=args.max_request_body_bytes,
             service_cluster_ip_range=args.service_cluster_ip_range,
             service_node_port_range=args.service_node_port_range,
+            kubelet=KubeletClientConfig(
+                preferred_address_types=args.kubelet_preferred_address_types,
+                certificate_authority=args.kubelet_certificate_authority,
+                client_certificate=args.kubelet_client_certificate,
+                client_key=args.kubelet_client_key,
+            ),
             limits=ConnectionLimits(
                 header_timeout=args.request_header_timeout,
                 idle_timeout=args.idle_connection_timeout,

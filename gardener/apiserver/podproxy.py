@@ -1,25 +1,41 @@
 """Connect subresources: pods/log, exec, attach, portforward and proxy; services/proxy; nodes/proxy.
 
-kube-apiserver answers these by reaching a kubelet (or the pod network) on the client's behalf. This
-server has no kubelet connection yet, so after the checks kube makes before it dials (the object exists,
-the pod has a node, the container name is valid) it answers one Status that says why it cannot go on,
-with a code kubectl prints once and stops on. Only `handlers.ResourceHandler` imports this module.
+kube-apiserver answers these by reaching a kubelet (or the pod network) on the client's behalf, and so does
+this module, after the checks kube makes before it dials (the object exists, the pod has a node, the container
+name is valid, the options parse): it finds the kubelet from the Node (`kubeletclient`), translates the request
+into the kubelet's API as kube's pod registry does (`/containerLogs`, `/exec`, `/attach`, `/portForward`, the
+node proxy's path) and relays the answer (`streamproxy`); pods/proxy and services/proxy go to the pod's
+address or a service endpoint's, over plain HTTP unless asked for https. Only `handlers.ResourceHandler` imports
+this module.
 """
 
 from __future__ import annotations
 
 import datetime
 import ipaddress
+import random
 import re
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 from aiohttp import web
 
 from gardener.apiserver import errors
 from gardener.apiserver.errors import FieldCause, StatusError, go_quote
+from gardener.apiserver.kubeletclient import KUBELET_CLIENT, Endpoint, KubeletClient, Unreachable, request_target
+from gardener.apiserver.requestinfo import is_true
 from gardener.apiserver.resources import Registry, ResourceInfo
 from gardener.apiserver.rest import ObjectStore
+from gardener.apiserver.streamproxy import (
+    generic_server_response,
+    is_upgrade,
+    is_websocket,
+    proxy_http,
+    relay_upgrade,
+    relay_websocket,
+    stream_response,
+)
 
 #: the HTTP methods kube routes for each connect subresource (anything else is 405)
 _STREAM_METHODS = frozenset({"GET", "POST"})
@@ -33,6 +49,8 @@ METHODS: dict[tuple[str, str], frozenset[str]] = {
     ("services", "proxy"): _PROXY_METHODS,
     ("nodes", "proxy"): _PROXY_METHODS,
 }
+#: how much of a kubelet's error answer kube reads (GenericHttpResponseChecker)
+_MAX_ERROR_BODY = 50000
 #: PodLogOptions' integer query parameters and the smallest value kube's validation accepts
 _LOG_INTS = {"tailLines": 0, "limitBytes": 1, "sinceSeconds": 1}
 _INT = re.compile(r"[+-]?[0-9]+", re.ASCII)
@@ -71,25 +89,9 @@ def split_target(value: str) -> Target | None:
     return Target(scheme=scheme, name=name, port=port)
 
 
-def no_kubelet(node: str) -> StatusError:
-    """The answer for a pod or node whose kubelet this server would have to reach.
-
-    400, as kube answers a pod without a node, rather than kube's 5xx for an unreachable kubelet: nothing here
-    is temporary (no kubelet registers with this server), so no client should retry it. `kubectl logs`, `exec`
-    and `attach` print it once; `kubectl logs -f` (1.37) polls for up to --pod-running-timeout (20 s) on any
-    error code, 4xx and 5xx alike, as it would against kube.
-    """
-    return errors.bad_request(
-        f'no kubelet serves node "{node}": this API server cannot reach pod logs, exec, attach, port-forward or '
-        "proxy on it"
-    )
-
-
-def no_service_network(name: str) -> StatusError:
-    """The answer for services/proxy: kube would dial an endpoint of the service, which this server cannot reach."""
-    return errors.bad_request(
-        f'no endpoints available for service "{name}": this API server does not reach the cluster network'
-    )
+def unavailable(message: str) -> StatusError:
+    """kube's NewServiceUnavailable: 503 without details."""
+    return StatusError(503, "ServiceUnavailable", message)
 
 
 async def serve(
@@ -102,57 +104,241 @@ async def serve(
     name: str,
     subresource: str,
 ) -> web.StreamResponse:
-    """Answer a connect request the way kube-apiserver does up to the point where it would dial out."""
+    """Answer a connect request the way kube-apiserver does: check it, find the backend, relay."""
     if request.method not in METHODS[(info.plural, subresource)]:
         raise errors.method_not_allowed("the server does not allow this method on the requested resource")
+    kubelet = request.app[KUBELET_CLIENT]
     if subresource == "proxy":
-        return await _proxy(store=store, info=info, namespace=namespace, name=name)
+        return await _proxy(
+            request, store=store, registry=registry, kubelet=kubelet, info=info, namespace=namespace, name=name
+        )
+    query = "" if subresource == "log" else _stream_query(request, subresource)
     pod = await store.get(info, namespace, name)
     if subresource == "log":
-        return await _log(request, store=store, registry=registry, pod=pod, name=name)
-    container = request.query.get("container", "")
-    if subresource != "portforward":
-        _container(pod, container)
+        return await _log(request, store=store, registry=registry, kubelet=kubelet, pod=pod, name=name)
+    if subresource == "portforward":
+        path = f"/portForward/{namespace}/{name}"
+    else:
+        path = f"/{subresource}/{namespace}/{name}/{_container(pod, request.query.get('container', ''))}"
     node = _node_name(pod)
     if not node:
         raise errors.bad_request(f"pod {name} does not have a host assigned")
-    await _node(store=store, registry=registry, name=node)
-    raise no_kubelet(node)
+    endpoint = kubelet.endpoint(await _node(store=store, registry=registry, name=node))
+    if not is_upgrade(request):
+        raise errors.bad_request("Upgrade request required")
+    if is_websocket(request):
+        return await relay_websocket(request, kubelet=kubelet, endpoint=endpoint, url=endpoint.url(path, query))
+    return await relay_upgrade(request, kubelet=kubelet, endpoint=endpoint, target=request_target(path, query))
 
 
 async def _log(
-    request: web.Request, *, store: ObjectStore, registry: Registry, pod: dict[str, Any], name: str
+    request: web.Request,
+    *,
+    store: ObjectStore,
+    registry: Registry,
+    kubelet: KubeletClient,
+    pod: dict[str, Any],
+    name: str,
 ) -> web.StreamResponse:
+    """kube's LogLocation and LocationStreamer: the kubelet's /containerLogs, streamed as it comes."""
     _check_log_options(request, name=name)
-    _container(pod, request.query.get("container", ""))
+    container = _container(pod, request.query.get("container", ""))
     node = _node_name(pod)
     if not node:
         # kube has no location to stream from for a pod no node runs, and answers 204 No Content
         return web.Response(status=204)
-    await _node(store=store, registry=registry, name=node)
-    raise no_kubelet(node)
+    endpoint = kubelet.endpoint(await _node(store=store, registry=registry, name=node))
+    namespace = pod["metadata"].get("namespace", "")
+    url = endpoint.url(f"/containerLogs/{namespace}/{name}/{container}", _log_query(request))
+    verify = not is_true(request.query.get("insecureSkipTLSVerifyBackend", "false"))
+    try:
+        backend = await kubelet.request("GET", endpoint, url, tls=kubelet.tls(verify=verify))
+    except Unreachable as exc:
+        raise StatusError(500, "", f"Get {go_quote(url)}: {exc}") from None  # Go's url.Error, as kube passes it on
+    if not 200 <= backend.status <= 206:
+        body = b""
+        try:
+            while len(body) < _MAX_ERROR_BODY and (chunk := await backend.content.read(_MAX_ERROR_BODY - len(body))):
+                body += chunk
+        finally:
+            backend.release()
+        raise _log_refused(backend.status, body.decode("utf-8", "replace"), name=name)
+    return await stream_response(request, backend, content_type="text/plain")
 
 
-async def _proxy(*, store: ObjectStore, info: ResourceInfo, namespace: str, name: str) -> web.StreamResponse:
+def _log_query(request: web.Request) -> str:
+    """PodLogOptions as kube's LogLocation hands them to the kubelet (sorted, as Go's url.Values encodes)."""
+    query = request.query
+    params = [(flag, "true") for flag in ("follow", "previous", "timestamps") if is_true(query.get(flag, "false"))]
+    for param in _LOG_INTS:
+        if param in query:
+            params.append((param, str(_parse_int64(query[param]))))
+    if "sinceTime" in query:
+        since = _since_time(query["sinceTime"]).astimezone(datetime.UTC)
+        params.append(("sinceTime", since.strftime("%Y-%m-%dT%H:%M:%SZ")))
+    return urlencode(sorted(params))
+
+
+def _log_refused(code: int, body: str, *, name: str) -> StatusError:
+    """kube's GenericHttpResponseChecker for pods/log: the kubelet's answer, worded by its code."""
+    if code == 500:
+        return StatusError(500, "InternalError", f"Internal error occurred: {body}", {"causes": [{"message": body}]})
+    if code == 400:
+        return errors.bad_request(body)
+    return generic_server_response(code, body, resource="pods/log", name=name)
+
+
+def _stream_query(request: web.Request, subresource: str) -> str:
+    """kube's streamParams: PodExecOptions, PodAttachOptions and PodPortForwardOptions as the kubelet reads them."""
+    query = request.query
+    params: list[tuple[str, str]] = []
+    if subresource == "portforward":
+        ports = [str(_parse_int64(p)) for value in query.getall("ports", []) for p in value.split(",") if p]
+        if ports:
+            params.append(("port", ",".join(ports)))
+        return urlencode(params)
+    for option, param in (("stdin", "input"), ("stdout", "output"), ("stderr", "error"), ("tty", "tty")):
+        if is_true(query.get(option, "false")):
+            params.append((param, "1"))
+    if subresource == "exec":
+        params += [("command", c) for c in query.getall("command", [])]
+    return urlencode(sorted(params, key=lambda p: p[0]))
+
+
+async def _proxy(
+    request: web.Request,
+    *,
+    store: ObjectStore,
+    registry: Registry,
+    kubelet: KubeletClient,
+    info: ResourceInfo,
+    namespace: str,
+    name: str,
+) -> web.StreamResponse:
     target = split_target(name)
     if target is None:
         raise errors.bad_request(f"invalid {_singular(info)} request {go_quote(name)}")
+    path = _proxy_path(request.path, info=info, name=name)
+    if info.plural == "services":
+        endpoint = await _service_endpoint(store, registry, info=info, namespace=namespace, target=target, name=name)
+        return await _relay(request, kubelet=kubelet, endpoint=endpoint, path=path, scheme=target.scheme, tls=False)
     obj = await store.get(info, namespace, target.name)
     if info.plural == "nodes":
-        raise no_kubelet(target.name)
-    if info.plural == "services":
-        raise no_service_network(target.name)
-    if not _global_unicast(_pod_ip(obj)):
+        endpoint = kubelet.endpoint(obj)
+        _check_proxyable(endpoint.host)
+        if not target.port or target.port == str(endpoint.port):
+            # the kubelet's own port: its API, with the API server's client certificate
+            return await _relay(
+                request, kubelet=kubelet, endpoint=endpoint, path=path, scheme="https", tls=kubelet.tls()
+            )
+        endpoint = Endpoint(host=endpoint.host, port=_port(target.port))
+        return await _relay(request, kubelet=kubelet, endpoint=endpoint, path=path, scheme=target.scheme, tls=False)
+    address = _pod_ip(obj)
+    if not _proxyable(address):
         raise errors.bad_request("address not allowed")
-    node = _node_name(obj)
-    raise no_kubelet(node) if node else errors.bad_request(f"pod {target.name} does not have a host assigned")
+    port = target.port or _first_container_port(obj)
+    endpoint = Endpoint(host=address, port=_port(port) if port else 0)
+    return await _relay(request, kubelet=kubelet, endpoint=endpoint, path=path, scheme=target.scheme, tls=False)
+
+
+async def _relay(
+    request: web.Request, *, kubelet: KubeletClient, endpoint: Endpoint, path: str, scheme: str, tls: Any
+) -> web.StreamResponse:
+    """A proxy request to its backend: upgrades relayed as such, everything else through the proxy transport."""
+    scheme = scheme or "http"
+    if endpoint.port == 0:  # a pod without a named or declared port: the scheme's own
+        endpoint = Endpoint(host=endpoint.host, port=443 if scheme == "https" else 80)
+    if is_upgrade(request) and scheme == "https" and tls is not False:
+        return await relay_upgrade(
+            request, kubelet=kubelet, endpoint=endpoint, target=request_target(path, request.query_string)
+        )
+    url = endpoint.url(path, request.query_string, scheme=scheme)
+    return await proxy_http(request, kubelet=kubelet, endpoint=endpoint, url=url, tls=tls)
+
+
+async def _service_endpoint(
+    store: ObjectStore, registry: Registry, *, info: ResourceInfo, namespace: str, target: Target, name: str
+) -> Endpoint:
+    """kube's service ResourceLocation: a ready address of the service's Endpoints that is its pod's IP."""
+    port_name = target.port
+    if _INT.fullmatch(port_name):
+        service = await store.get(info, namespace, target.name)
+        ports = [p for p in (service.get("spec") or {}).get("ports") or [] if isinstance(p, dict)]
+        match = next((p for p in ports if str(p.get("port")) == str(int(port_name))), None)
+        if match is None:
+            raise unavailable(f"no service port {int(port_name)} found for service {go_quote(target.name)}")
+        port_name = str(match.get("name") or "")
+    endpoints_info, pods_info = registry.get("", "v1", "endpoints"), registry.get("", "v1", "pods")
+    assert endpoints_info is not None and pods_info is not None  # the core group serves both
+    endpoints = await store.get(endpoints_info, namespace, target.name)
+    subsets = [s for s in endpoints.get("subsets") or [] if isinstance(s, dict)]
+    if not subsets:
+        raise unavailable(f"no endpoints available for service {go_quote(target.name)}")
+    start = random.randrange(len(subsets))
+    for subset in subsets[start:] + subsets[:start]:
+        addresses = [a for a in subset.get("addresses") or [] if isinstance(a, dict)]
+        for port in subset.get("ports") or []:
+            if not addresses or str(port.get("name") or "") != port_name:
+                continue
+            first = random.randrange(len(addresses))
+            for address in addresses[first:] + addresses[:first]:
+                if await _is_pod_address(store, pods_info, namespace=namespace, address=address):
+                    return Endpoint(host=str(address["ip"]), port=int(port.get("port", 0)))
+    raise unavailable(f"no endpoints available for service {go_quote(name)}")
+
+
+async def _is_pod_address(store: ObjectStore, pods: ResourceInfo, *, namespace: str, address: dict[str, Any]) -> bool:
+    """kube proxies only to endpoint addresses that are IPs of the pods they name."""
+    ref = address.get("targetRef") or {}
+    if ref.get("namespace") != namespace or not ref.get("name"):
+        return False
+    try:
+        pod = await store.get(pods, namespace, str(ref["name"]))
+    except StatusError:
+        return False
+    return any(
+        isinstance(ip, dict) and ip.get("ip") == address.get("ip")
+        for ip in (pod.get("status") or {}).get("podIPs") or []
+    )
+
+
+def _proxy_path(path: str, *, info: ResourceInfo, name: str) -> str:
+    """What follows `<resource>/<name>/proxy` in the request path, its trailing slash kept."""
+    marker = f"/{info.plural}/{name}/proxy"
+    index = path.find(marker)
+    rest = path[index + len(marker) :] if index >= 0 else ""
+    return rest if rest.startswith("/") else "/" + rest
+
+
+def _port(value: str) -> int:
+    if not value.isdigit() or not 0 < int(value) < 65536:
+        raise errors.bad_request(f"invalid port {go_quote(value)}")
+    return int(value)
+
+
+def _first_container_port(pod: dict[str, Any]) -> str:
+    """kube's pod proxy without a port: the first port any container declares."""
+    for container in (pod.get("spec") or {}).get("containers") or []:
+        ports = container.get("ports") if isinstance(container, dict) else None
+        if isinstance(ports, list) and ports and isinstance(ports[0], dict):
+            return str(ports[0].get("containerPort", ""))
+    return ""
+
+
+def _check_proxyable(host: str) -> None:
+    """kube's isProxyableHostname for nodes/proxy, bar loopback: here every node listens on 127.0.0.0/8."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return  # a name: kube resolves it and checks each address; local nodes are reached by address
+    if not _proxyable(host):
+        raise errors.bad_request("address not allowed")
 
 
 async def _node(*, store: ObjectStore, registry: Registry, name: str) -> dict[str, Any]:
     """The pod's Node; kube's connection lookup fails with the Node's NotFound when it is gone."""
     nodes = registry.get("", "v1", "nodes")
-    if nodes is None:  # pragma: no cover - the core group always serves nodes
-        raise no_kubelet(name)
+    assert nodes is not None  # the core group always serves nodes
     return await store.get(nodes, "", name)
 
 
@@ -167,7 +353,7 @@ def _names(containers: Any) -> list[str]:
     return [str(c.get("name", "")) for c in containers if isinstance(c, dict)]
 
 
-def _container(pod: dict[str, Any], container: str) -> None:
+def _container(pod: dict[str, Any], container: str) -> str:
     """kube's validateContainer: a named container must exist; an unnamed one is the pod's only container."""
     spec = pod.get("spec") or {}
     name = pod["metadata"]["name"]
@@ -177,9 +363,9 @@ def _container(pod: dict[str, Any], container: str) -> None:
     if container:
         if container not in every:
             raise errors.bad_request(f"container {container} is not valid for pod {name}")
-        return
+        return container
     if len(containers) == 1:
-        return
+        return containers[0]
     if not containers:
         raise errors.bad_request(f"a container name must be specified for pod {name}")
     raise errors.bad_request(f"a container name must be specified for pod {name}, choose one of: [{' '.join(every)}]")
@@ -194,7 +380,7 @@ def _check_log_options(request: web.Request, *, name: str) -> None:
             continue
         values[param] = _parse_int64(raw)
     if request.query.get("sinceTime") is not None:
-        _check_since_time(request.query["sinceTime"])
+        _since_time(request.query["sinceTime"])
     causes = [
         _too_small(param, values[param], minimum)
         for param, minimum in _LOG_INTS.items()
@@ -219,17 +405,15 @@ def _parse_int64(raw: str) -> int:
     return value
 
 
-def _check_since_time(raw: str) -> None:
+def _since_time(raw: str) -> datetime.datetime:
     """sinceTime is an RFC 3339 time (metav1.Time); kube answers 400 for one that does not parse."""
-    valid = _RFC3339.fullmatch(raw) is not None
-    if valid:
+    if _RFC3339.fullmatch(raw) is not None:
         plain = re.sub(r"\.[0-9]+", "", raw.upper().replace("Z", "+00:00"))
         try:
-            datetime.datetime.fromisoformat(plain)
+            return datetime.datetime.fromisoformat(plain)
         except ValueError:
-            valid = False
-    if not valid:
-        raise errors.bad_request(f"parsing time {go_quote(raw)} as RFC 3339: cannot parse")
+            pass
+    raise errors.bad_request(f"parsing time {go_quote(raw)} as RFC 3339: cannot parse")
 
 
 def _too_small(param: str, value: int, minimum: int) -> FieldCause:
@@ -248,14 +432,15 @@ def _pod_ip(pod: dict[str, Any]) -> str:
     return ip if isinstance(ip, str) else ""
 
 
-def _global_unicast(address: str) -> bool:
-    """Go's net.IP.IsGlobalUnicast, which kube's pod proxy requires of the pod's address (private ranges pass)."""
+def _proxyable(address: str) -> bool:
+    """Go's net.IP.IsGlobalUnicast, which kube's pod proxy requires of the pod's address (private ranges pass),
+    except that loopback passes too: here every pod and node has an address in 127.0.0.0/8."""
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
         return False
     broadcast = ip == ipaddress.IPv4Address("255.255.255.255")
-    return not (ip.is_loopback or ip.is_link_local or ip.is_multicast or ip.is_unspecified or broadcast)
+    return not (ip.is_link_local or ip.is_multicast or ip.is_unspecified or broadcast)
 
 
 def _singular(info: ResourceInfo) -> str:

@@ -8,6 +8,7 @@ pruning and validation, and admission. HTTP handlers and in-process controllers 
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from gardener.apiserver import conversion, errors, fieldmanager, meta, patch, schema, strategies
+from gardener.apiserver import conversion, errors, fieldmanager, graceful, meta, patch, schema, strategies
 from gardener.apiserver.builtin import defaulting
 from gardener.apiserver.builtin import schemas as builtin_schemas
 from gardener.apiserver.builtin import validation as builtin_validation
@@ -762,6 +763,11 @@ class ObjectStore:
                 raise errors.forbidden_object(
                     resource="namespaces", group="", name=name, why="this namespace may not be deleted"
                 )
+            plan = None
+            if info.group == "" and info.kind == "Pod" and not _custom(info):
+                plan = graceful.pod_grace(obj, options, now=dt.datetime.now(dt.UTC))
+                if plan is not None and plan.pending:
+                    return self.present(info, obj), False  # kube changes nothing, finalizers included
             gone = False
             try:
                 await self._admit(self.validating, info, None, obj, ctx=ctx, operation="DELETE", subresource="")
@@ -778,11 +784,13 @@ class ObjectStore:
                     # kube's CRD registry: the CRD stays until its custom resources are gone.
                     finalizers.append("customresourcecleanup.apiextensions.k8s.io")
                 key = info.key(namespace, name)
-                graceful = bool(finalizers) or _spec_finalizers(info, obj)
-                if graceful:
+                lingers = bool(finalizers) or _spec_finalizers(info, obj) or (plan is not None and plan.grace > 0)
+                if lingers:
                     changed = copy.deepcopy(obj)
                     cm = changed["metadata"]
-                    if not cm.get("deletionTimestamp"):
+                    if plan is not None:
+                        plan.mark(cm)
+                    elif not cm.get("deletionTimestamp"):
                         cm["deletionTimestamp"] = meta.now_rfc3339()
                         cm["deletionGracePeriodSeconds"] = 0
                     cm["finalizers"] = finalizers
@@ -797,6 +805,10 @@ class ObjectStore:
                     except KeyNotFound:
                         raise errors.not_found(resource=info.plural, group=info.group, name=name) from None
                     return self.present(info, self.decode(written)), False
+                if plan is not None:
+                    # kube first writes the zero grace period, then deletes: the last state carries it
+                    obj = copy.deepcopy(obj)
+                    plan.mark(obj["metadata"])
                 if ctx.dry_run:
                     return self.present(info, obj), True
                 try:

@@ -32,7 +32,12 @@ ROOT = Path(__file__).resolve().parents[2]
 TABLE = ROOT / "docs" / "kubectl-compatibility.md"
 NS = "battery"
 NODE = "battery-node"
-NO_KUBELET = f'no kubelet serves node "{NODE}"'
+#: the node's kubelet address is a closed loopback port: the API server dials it and says why it could not
+NO_KUBELET = "dial tcp 127.0.0.1:1: connect: connection refused"
+NODE_STATUS = (
+    '{{"status": {{"addresses": [{{"type": "InternalIP", "address": "127.0.0.1"}}],'
+    ' "daemonEndpoints": {{"kubeletEndpoint": {{"Port": 1}}}}}}}}'
+)
 
 
 @dataclass(frozen=True)
@@ -414,6 +419,7 @@ ENTRIES: tuple[Entry, ...] = (
     E("wait --for=jsonpath={{.spec.replicas}}=3 deployment/web -n {ns} --timeout=5s", shows="condition met"),
     # pods, nodes and streams
     E("apply -f {dir}/node.yaml", shows=f"node/{NODE} created"),
+    E(f"patch node {{node}} --subresource=status --type=merge -p '{NODE_STATUS}'", shows="patched"),
     E("get nodes", shows=NODE),
     E("describe node {node}", shows="Name:"),
     E("cordon {node}", shows="cordoned"),
@@ -427,7 +433,7 @@ ENTRIES: tuple[Entry, ...] = (
     E("get pods -n {ns} -o wide", shows="NOMINATED NODE"),
     E("describe pod pod1 -n {ns}", shows="Containers:"),
     E("logs pod1 -n {ns}", note="a pod no node runs has no log: empty, exit 0"),
-    E("logs placed -n {ns}", ok=False, shows=NO_KUBELET, note="kube: the kubelet is unreachable"),
+    E("logs placed -n {ns}", ok=False, shows=NO_KUBELET, note="the node's kubelet is unreachable"),
     E(
         "logs -f placed -n {ns} --pod-running-timeout=2s",
         ok=False,
@@ -471,6 +477,11 @@ ENTRIES: tuple[Entry, ...] = (
     E("delete job j1 -n {ns} --dry-run=server", shows="(server dry run)"),
     E("delete secret --all -n {ns}", shows="deleted"),
     E("delete pod pod1 -n {ns} --grace-period=0 --force", shows="deleted", timeout=60),
+    E(
+        "delete pods --all -n {ns} --grace-period=0 --force",
+        shows="deleted",
+        note="bound pods (placed, node debugger) wait for a kubelet to stop them; without one they must be forced",
+    ),
     E("delete clusterrolebinding battery-crb", shows="deleted"),
     E("delete namespace {ns} --timeout=60s", shows='namespace "battery" deleted', timeout=90),
 )

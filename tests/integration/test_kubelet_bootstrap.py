@@ -8,11 +8,9 @@ node client certificate's, are left pending.
 from __future__ import annotations
 
 import base64
-import contextlib
 import datetime as dt
 import json
 import stat
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -33,9 +31,8 @@ from extensions.provider_local.nodeagent.bootstrap import (
 )
 from gardener.apis.kubeconfig import build_kubeconfig, write_kubeconfig
 from gardener.apiserver.controllers import csrsigning
-from gardener.runtime.errors import ApiError
 from gardener.runtime.kube import Kube
-from gardener.runtime.pki import KeyPair, sign_csr
+from gardener.runtime.pki import KeyPair
 from tests.helpers import ServerProcess, aeventually, eventually, kubectl, module_server
 from tests.kubecomponents import ComponentProcess, controller_manager, user_kubeconfig
 
@@ -52,39 +49,6 @@ def _ca(server: ServerProcess) -> KeyPair:
 
 def _conditions(csr: dict[str, Any]) -> list[dict[str, Any]]:
     return list((csr.get("status") or {}).get("conditions") or [])
-
-
-class StandInSigner:
-    """Signs approved kubelet client requests with the server's CA, for as long as the API server's own csrsigning
-    controller does not serve `kubernetes.io/kube-apiserver-client-kubelet` (kube's csrsigning does)."""
-
-    def __init__(self, kube: Kube, ca: KeyPair) -> None:
-        self.kube, self.ca = kube, ca
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="test-signer", daemon=True)
-
-    def start(self) -> StandInSigner:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.1):
-            for csr in self.kube.list(CSRS):
-                types = {c.get("type") for c in _conditions(csr)}
-                if csr["spec"].get("signerName") != SIGNER or types != {"Approved"}:
-                    continue
-                if (csr.get("status") or {}).get("certificate"):
-                    continue
-                pem = sign_csr(
-                    self.ca, base64.b64decode(csr["spec"]["request"]), usages=csr["spec"]["usages"], valid_seconds=86400
-                )
-                csr["status"]["certificate"] = base64.b64encode(pem).decode()
-                with contextlib.suppress(ApiError):  # changed meanwhile: the next round sees it again
-                    self.kube.replace(f"{CSRS}/{csr['metadata']['name']}/status", csr)
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +69,7 @@ def kcm(server: ServerProcess, kube: Kube) -> Iterator[ComponentProcess]:
     ):
         binding = f"{user}-{role.rsplit(':', 1)[-1]}"
         kubectl("create", "clusterrolebinding", binding, f"--clusterrole={role}", f"--user={user}", kubeconfig=admin)
-    signer = None if SIGNER in csrsigning.SIGNERS else StandInSigner(kube, _ca(server)).start()
+    assert SIGNER in csrsigning.SIGNERS, "the API server signs kubelet client certificates itself"
     process = controller_manager(
         user_kubeconfig(server, "system:kube-controller-manager"),
         server.data_dir / "kcm.log",
@@ -114,8 +78,6 @@ def kcm(server: ServerProcess, kube: Kube) -> Iterator[ComponentProcess]:
     )
     yield process
     process.stop()
-    if signer is not None:
-        signer.stop()
 
 
 def _whoami(kubeconfig: Path) -> dict[str, Any]:

@@ -1,16 +1,22 @@
-"""CSR signing for `kubernetes.io/kube-apiserver-client`, as kube-controller-manager's csrsigning controller.
+"""CSR signing for `kubernetes.io/kube-apiserver-client`, `kube-apiserver-client-kubelet` and `kubelet-serving`,
+as kube-controller-manager's csrsigning controller.
 
 An approved request (Approved, neither Denied nor Failed, no certificate yet) gets `status.certificate`,
 signed by the server's CA for `spec.expirationSeconds` (capped at `max_duration` and at the CA's own expiry).
-A request this signer must refuse gets a `Failed` condition instead, like kube's.
+A request this signer must refuse (kube's checks per signer: a client certificate's usages; a kubelet's serving
+certificate's subject, subjectAltNames and usages) gets a `Failed` condition instead, like kube's.
 """
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
+import ipaddress
 import logging
+from dataclasses import dataclass
 from typing import Any
+
+from cryptography import x509
 
 from gardener.apiserver import certificates, meta
 from gardener.apiserver.controllers.informer import LocalInformer
@@ -18,7 +24,7 @@ from gardener.apiserver.errors import StatusError
 from gardener.apiserver.resources import Registry, ResourceInfo
 from gardener.apiserver.rest import Context, ObjectStore
 from gardener.apiserver.storage.events import DELETED
-from gardener.runtime.pki import KeyPair, sign_csr
+from gardener.runtime.pki import KeyPair, csr_identity, sign_csr
 
 log = logging.getLogger("gardener.apiserver.csrsigning")
 
@@ -27,11 +33,96 @@ PREFIX = f"/registry/{certificates.GROUP}/{certificates.PLURAL}/"
 DEFAULT_MAX_DURATION = dt.timedelta(days=365)
 #: what a kube-apiserver-client certificate may be used for (kube's signer refuses anything else)
 CLIENT_USAGES = frozenset({"digital signature", "key encipherment", "client auth"})
+KUBELET_SERVING_SIGNER = "kubernetes.io/kubelet-serving"
+NODES_GROUP = "system:nodes"
+NODE_USER_PREFIX = "system:node:"
+#: the usages of a kubelet's serving certificate, with and without RSA key encipherment (kube's exact sets)
+_SERVING_USAGES = (
+    frozenset({"digital signature", "key encipherment", "server auth"}),
+    frozenset({"digital signature", "server auth"}),
+)
+KUBELET_CLIENT_SIGNER = "kubernetes.io/kube-apiserver-client-kubelet"
+#: the usages of a kubelet's client certificate, with and without RSA key encipherment (kube's exact sets)
+_KUBELET_CLIENT_USAGES = (
+    frozenset({"digital signature", "key encipherment", "client auth"}),
+    frozenset({"digital signature", "client auth"}),
+)
+SIGNERS = frozenset({certificates.KUBE_APISERVER_CLIENT_SIGNER, KUBELET_SERVING_SIGNER, KUBELET_CLIENT_SIGNER})
+
+
+@dataclass(frozen=True)
+class Requested:
+    """What a certificate request asks for: its subject and subjectAltNames."""
+
+    common_name: str
+    organizations: tuple[str, ...]
+    dns_names: tuple[str, ...] = ()
+    ip_addresses: tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, ...] = ()
+    emails: tuple[str, ...] = ()
+    uris: tuple[str, ...] = ()
+
+
+def requested(csr: dict[str, Any]) -> Requested:
+    """The subject and subjectAltNames of a CSR object's request; ValueError when it does not parse."""
+    pem = certificates.request_pem(csr)
+    common_name, organizations = csr_identity(pem)
+    try:
+        names = x509.load_pem_x509_csr(pem).extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return Requested(common_name, organizations)
+    return Requested(
+        common_name,
+        organizations,
+        dns_names=tuple(names.get_values_for_type(x509.DNSName)),
+        ip_addresses=tuple(
+            ip
+            for ip in names.get_values_for_type(x509.IPAddress)
+            if isinstance(ip, ipaddress.IPv4Address | ipaddress.IPv6Address)
+        ),
+        emails=tuple(names.get_values_for_type(x509.RFC822Name)),
+        uris=tuple(names.get_values_for_type(x509.UniformResourceIdentifier)),
+    )
+
+
+def kubelet_serving_problem(request: Requested, usages: list[str]) -> str | None:
+    """kube's ValidateKubeletServingCSR, with its messages and in its order."""
+    if request.organizations != (NODES_GROUP,):
+        return "subject organization is not system:nodes"
+    if not request.dns_names and not request.ip_addresses:
+        return "DNS or IP subjectAltName is required"
+    if request.emails:
+        return "Email subjectAltNames are not allowed"
+    if request.uris:
+        return "URI subjectAltNames are not allowed"
+    if frozenset(usages) not in _SERVING_USAGES:
+        return f"usages did not match [{' '.join(sorted(_SERVING_USAGES[0]))}]"
+    if not request.common_name.startswith(NODE_USER_PREFIX):
+        return "subject common name does not begin with system:node:"
+    return None
+
+
+def kubelet_client_problem(request: Requested, usages: list[str]) -> str | None:
+    """kube's ValidateKubeletClientCSR, with its messages and in its order."""
+    if request.organizations != (NODES_GROUP,):
+        return "subject organization is not system:nodes"
+    for present, kind in (
+        (request.dns_names, "DNS"),
+        (request.emails, "Email"),
+        (request.ip_addresses, "IP"),
+        (request.uris, "URI"),
+    ):
+        if present:
+            return f"{kind} subjectAltNames are not allowed"
+    if not request.common_name.startswith(NODE_USER_PREFIX):
+        return "subject common name does not begin with system:node:"
+    if frozenset(usages) not in _KUBELET_CLIENT_USAGES:
+        return f"usages did not match [{' '.join(sorted(_KUBELET_CLIENT_USAGES[0]))}]"
+    return None
 
 
 def needs_signing(csr: dict[str, Any]) -> bool:
     return (
-        (csr.get("spec") or {}).get("signerName") == certificates.KUBE_APISERVER_CLIENT_SIGNER
+        (csr.get("spec") or {}).get("signerName") in SIGNERS
         and certificates.has_condition(csr, certificates.APPROVED)
         and not certificates.has_condition(csr, certificates.DENIED)
         and not certificates.has_condition(csr, certificates.FAILED)
@@ -89,7 +180,15 @@ class CSRSigner:
         name = csr["metadata"]["name"]
         spec = csr.get("spec") or {}
         usages = [str(u) for u in spec.get("usages") or []]
-        problem = client_usage_problem(usages)
+        try:
+            if spec.get("signerName") == KUBELET_SERVING_SIGNER:
+                problem = kubelet_serving_problem(requested(csr), usages)
+            elif spec.get("signerName") == KUBELET_CLIENT_SIGNER:
+                problem = kubelet_client_problem(requested(csr), usages)
+            else:
+                problem = client_usage_problem(usages)
+        except ValueError as exc:
+            problem = str(exc)
         certificate = b""
         if problem is None:
             try:
