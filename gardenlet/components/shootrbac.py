@@ -3,10 +3,10 @@
 The MCM (and, on a local seed, the machine processes it starts with the same credentials) registers the Nodes
 of its Machines, keeps their status and Leases fresh, and deletes a Node with its Machine. Its client
 certificate names the user `system:machine-controller-manager` and no group: this ClusterRole is all it may do
-in the shoot, instead of the `system:masters` superuser it used to carry. The machines' kubelets still share it,
-so it holds the kubelet's rights too (upstream's system:node rules) except reading Secrets, which only a kubelet
-identity of its own narrowed by the Node authorizer may do (TLS bootstrap, still to come). Gardener deploys the same kind of role
-into the shoot with the MCM's shoot chart.
+in the shoot, instead of the `system:masters` superuser it used to carry. The machines' kubelets use it
+only to bootstrap a node identity of their own (a kubelet client certificate through a CSR, approved by the
+shoot's kube-controller-manager); what they do afterwards they do as `system:node:<machine>`. Gardener deploys
+the same kind of role into the shoot with the MCM's shoot chart.
 """
 
 from __future__ import annotations
@@ -34,22 +34,31 @@ RULES: tuple[dict[str, Any], ...] = (
     {"apiGroups": ["", "events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch", "update"]},
     # the drain reads budgets to tell a misconfigured one from a busy one
     {"apiGroups": ["policy"], "resources": ["poddisruptionbudgets"], "verbs": ["get", "list", "watch"]},
-    # what a local machine's kubelet does with these credentials (upstream's system:node rules)
-    {"apiGroups": [""], "resources": ["pods/status"], "verbs": ["get", "patch", "update"]},
-    {
-        "apiGroups": [""],
-        "resources": ["services", "endpoints", "configmaps", "persistentvolumeclaims"],
-        "verbs": ["get", "list", "watch"],
-    },
-    {"apiGroups": [""], "resources": ["persistentvolumeclaims", "persistentvolumeclaims/status"], "verbs": ["patch"]},
-    {"apiGroups": [""], "resources": ["serviceaccounts/token"], "verbs": ["create"]},
-    {"apiGroups": ["authentication.k8s.io"], "resources": ["tokenreviews"], "verbs": ["create"]},
-    {"apiGroups": ["authorization.k8s.io"], "resources": ["subjectaccessreviews"], "verbs": ["create"]},
     {
         "apiGroups": ["certificates.k8s.io"],
         "resources": ["certificatesigningrequests"],
         "verbs": ["create", "get", "list", "watch"],
     },
+    # the machines' kubelets bootstrap their own node client certificates with these credentials
+    {"apiGroups": ["certificates.k8s.io"], "resources": ["certificatesigningrequests/nodeclient"], "verbs": ["create"]},
+)
+#: what nodes (group system:nodes) are bound to in the shoot: renewing their own client certificates, and upstream's
+#: system:node rules, which this API server grants by binding because it has no Node authorizer to narrow them
+PROVISIONER = "gardener.cloud:system:local-volume-provisioner"
+#: the local machines' kubelets bind claims to directories (provider-local's volume provisioner runs in them)
+PROVISIONER_RULES: tuple[dict[str, Any], ...] = (
+    {"apiGroups": [""], "resources": ["persistentvolumeclaims"], "verbs": ["get", "list", "watch", "patch"]},
+    {"apiGroups": [""], "resources": ["persistentvolumeclaims/status"], "verbs": ["patch"]},
+)
+NODE_BINDINGS = (
+    ("gardener.cloud:system:nodes", "system:node"),
+    # the local kubelets are their machines' kube-proxy as well
+    ("gardener.cloud:system:node-proxiers", "system:node-proxier"),
+    (PROVISIONER, PROVISIONER),
+    (
+        "system:certificates.k8s.io:certificatesigningrequests:selfnodeclient",
+        "system:certificates.k8s.io:certificatesigningrequests:selfnodeclient",
+    ),
 )
 
 
@@ -70,11 +79,27 @@ def manifests(values: ShootRBACValues) -> list[dict[str, Any]]:
         },
         {
             "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "metadata": {"name": PROVISIONER, "labels": labels},
+            "rules": [dict(r) for r in PROVISIONER_RULES],
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
             "kind": "ClusterRoleBinding",
             "metadata": {"name": NAME, "labels": labels},
             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": NAME},
             "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": values.user}],
         },
+        *(
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "ClusterRoleBinding",
+                "metadata": {"name": name, "labels": labels},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+                "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "system:nodes"}],
+            }
+            for name, role in NODE_BINDINGS
+        ),
     ]
 
 

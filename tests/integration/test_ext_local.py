@@ -8,6 +8,7 @@ in the shoot; scaling, a rolling update and deletion follow through to processes
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import os
@@ -29,6 +30,7 @@ from gardener.apis.extensions.crds import extensions_crds
 from gardener.apis.extensions.machine import SHOOT_ACCESS_SECRET
 from gardener.runtime.kube import NODES, SECRETS, Kube
 from gardener.runtime.process import PidFile, start_ticks
+from gardenlet.components.shootrbac import MachineControllerManagerRBAC, ShootRBACValues
 from tests.helpers import ServerProcess, eventually
 
 NS = "shoot--dev--apps"
@@ -121,6 +123,20 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
         _secret(seed, SHOOT_ACCESS_SECRET, {"kubeconfig": shoot_server.kubeconfig.read_bytes()})
         _secret(seed, "cloudprovider", {"token": b"not-a-real-token"})
         seed.create(f"{EXT}/clusters", _cluster())
+        # what a shoot's control plane gives machines: the MCM's and the nodes' RBAC, and a controller manager
+        # approving the kubelets' client certificates (the shoot's API server signs them itself)
+        asyncio.run(MachineControllerManagerRBAC(shoot, ShootRBACValues()).deploy())
+        procs.append(
+            _spawn(
+                "shoot-kcm",
+                "gardener.kube_controller_manager.main",
+                [
+                    *("--kubeconfig", str(shoot_server.kubeconfig)),
+                    *("--leader-elect=false", "--secure-port=0", "--controllers=csrapproving"),
+                ],
+                root,
+            )
+        )
         kubeconfig = str(seed_server.kubeconfig)
         procs.append(
             # no kubelet runs in this seed: Terraform runs in the extension's process instead of a Terraformer pod

@@ -1,13 +1,14 @@
 """The `local` driver: every Machine is a kubelet process on this host (provider-local's node agent).
 
 A machine gets a /24 of the machine network: its node IP is `.1` (the kubelet's API and NodePorts listen there)
-and its pods take addresses from `.128/25`. The kubelet reads the shoot's kubeconfig from a file only it and
-root can read (`<state dir>/<namespace>/<machine>/kubeconfig`, as a VM keeps `/var/lib/kubelet/kubeconfig`),
-registers a Node named after the Machine with the labels, taints and capacity of the machine's node template,
-and runs the pods bound to it. Claims of a shoot live in `<state dir>/<namespace>/volumes`, which its machines
-share like a network disk, so data outlives machines (rolling updates, hibernation). A kubelet outlives the MCM
-like a VM would and is adopted by the next one; deleting a machine stops its kubelet and every container it
-started, also when the kubelet itself was already dead.
+and its pods take addresses from `.128/25`. The kubelet bootstraps its node identity with the machine class's
+shoot credentials, kept in a file only root can read (`<state dir>/<namespace>/<machine>/bootstrap-kubeconfig`,
+as a VM keeps `/var/lib/kubelet/bootstrap-kubeconfig`), registers a Node named after the Machine with the
+labels, taints and capacity of the machine's node template, and runs the pods bound to it. Claims of a shoot
+live in `<state dir>/<namespace>/volumes`, which its machines share like a network disk, so data outlives
+machines (rolling updates, hibernation). A kubelet outlives the MCM like a VM would and is adopted by the next
+one; deleting a machine stops its kubelet and every container it started, also when the kubelet itself was
+already dead.
 """
 
 from __future__ import annotations
@@ -127,7 +128,7 @@ class LocalDriver:
             block = self._block_index(directory)
             doc = {"uid": req.machine["metadata"].get("uid"), "block": block}
             (directory / "machine.json").write_text(json.dumps(doc))
-        for name, data in (("kubeconfig", kubeconfig), ("user-data", req.secret.get("userData") or b"")):
+        for name, data in (("bootstrap-kubeconfig", kubeconfig), ("user-data", req.secret.get("userData") or b"")):
             # what a VM would boot with: readable by root only
             path = directory / name
             path.touch(mode=0o600)
@@ -163,8 +164,11 @@ class LocalDriver:
         capacity = {k: str(v) for k, v in (class_template.get("capacity") or {}).items() if k != "gpu"}
         subnets = list(block.subnets(new_prefix=25))
         args = [
-            *("--kubeconfig", str(directory / "kubeconfig")),
+            # the MCM's credentials only bootstrap the node's own identity, as a bootstrap token would
+            *("--bootstrap-kubeconfig", str(directory / "bootstrap-kubeconfig")),
+            *("--kubeconfig", str(directory / "kubelet" / "kubeconfig")),
             *("--data-dir", str(directory / "kubelet")),
+            "--rotate-server-certificates",
             *("--node-name", req.name),
             *("--provider-id", provider_id(req.namespace, req.name)),
             *("--node-ip", str(block.network_address + 1)),

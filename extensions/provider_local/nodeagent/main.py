@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from extensions.provider_local.nodeagent.agent import Agent, AgentConfig, DataDirBusy
+from extensions.provider_local.nodeagent.bootstrap import BootstrapError, ensure_client_certificate
 from extensions.provider_local.nodeagent.container import Backoff
 from extensions.provider_local.nodeagent.kubeletserving import KubeletServing
 from extensions.provider_local.nodeagent.nodeobject import NodeIdentity
@@ -54,6 +55,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--kubelet-version", default="v1.32.0", help="status.nodeInfo.kubeletVersion")
     p.add_argument("--node-status-update-frequency", type=float, default=10.0, metavar="SECONDS")
     p.add_argument("--pvc-dir", type=Path, help="where claims' data lives (default <data-dir>/pvc)")
+    p.add_argument(
+        "--bootstrap-kubeconfig",
+        type=Path,
+        help="credentials to request this node's client certificate with when --kubeconfig has none (written there)",
+    )
+    p.add_argument("--bootstrap-timeout", type=float, default=300.0, metavar="SECONDS")
     p.add_argument("--port", type=int, default=10250, help="the kubelet API's port on --node-ip (0 picks a free one)")
     p.add_argument(
         "--rotate-server-certificates",
@@ -127,6 +134,15 @@ async def run(args: argparse.Namespace) -> int:
         service_network=args.service_network,
         load_balancer_network=args.load_balancer_network,
     )
+    if args.bootstrap_kubeconfig is not None:
+        # upstream's TLS bootstrap: the node's own client certificate through a CSR the cluster approves
+        await ensure_client_certificate(
+            bootstrap_kubeconfig=args.bootstrap_kubeconfig,
+            kubeconfig=args.kubeconfig,
+            node_name=args.node_name,
+            pki_dir=config.data_dir / "pki",
+            timeout=args.bootstrap_timeout,
+        )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -140,7 +156,7 @@ def main(argv: list[str] | None = None) -> None:
     logs.setup(json_format=args.log_format == "json", verbose=args.verbose)
     try:
         code = asyncio.run(run(args))
-    except (DataDirBusy, OSError, ValueError) as exc:
+    except (DataDirBusy, BootstrapError, OSError, ValueError) as exc:
         print(f"provider-local-node-agent: {exc}", file=sys.stderr)
         code = 1
     sys.exit(code)
