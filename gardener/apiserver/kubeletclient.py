@@ -184,7 +184,9 @@ class KubeletClient:
         return node_endpoint(node, preferred=self.config.preferred_address_types)
 
     def tls(self, *, verify: bool = True) -> ssl.SSLContext:
-        return self._contexts[verify]
+        """As kube-apiserver: kubelets' serving certificates are verified only against a given
+        --kubelet-certificate-authority (kubelets without serving-certificate rotation sign their own)."""
+        return self._contexts[verify and self.config.certificate_authority is not None]
 
     @property
     def session(self) -> aiohttp.ClientSession:

@@ -109,7 +109,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     kubelets.add_argument(
         "--kubelet-certificate-authority",
         type=Path,
-        help="CA of kubelets' serving certificates (default: this server's CA, which signs kubelet-serving CSRs)",
+        help="CA to verify kubelets' serving certificates with (default: not verified, as kube-apiserver)",
     )
     kubelets.add_argument(
         "--kubelet-client-certificate",

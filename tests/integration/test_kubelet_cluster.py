@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +17,7 @@ from typing import Any
 import pytest
 
 from gardener.runtime.process import PidFile
-from tests.helpers import ServerProcess, eventually, kubectl, module_server
+from tests.helpers import KUBECTL, ServerProcess, eventually, kubectl, module_server
 from tests.kubecomponents import ComponentProcess, controller_manager, kubelet, scheduler
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="service proxies listen on port 80 of loopback addresses")
@@ -194,6 +196,110 @@ def test_probes_crash_loops_and_foreign_images_as_upstream_reports_them(cluster:
     # the kubelets keep serving everything else
     assert all(k.alive() for k in cluster.kubelets.values()), cluster.logs()
     kubectl("delete", "pod", "probed", "crasher", "foreign", "--wait=false", kubeconfig=cluster.kubeconfig)
+
+
+def test_logs_exec_cp_and_port_forward_reach_pods_through_the_api_server(cluster: Cluster, tmp_path: Path) -> None:
+    kc = cluster.kubeconfig
+    pod = cluster.pods("app=web")[0]["metadata"]["name"]
+    # http.server logs each request on stderr: the client's fetch may have reached any of them, so make one here
+    out = kubectl("exec", pod, "--", "python3", "-c", "print(6*7)", kubeconfig=kc)
+    assert out.stdout == "42\n"
+    echoed = kubectl(
+        "exec",
+        "-i",
+        pod,
+        "--",
+        "python3",
+        "-c",
+        "import sys; print(sys.stdin.read().upper())",
+        input="hi",
+        kubeconfig=kc,
+    )
+    assert echoed.stdout == "HI\n"
+    failed = kubectl("exec", pod, "--", "python3", "-c", "raise SystemExit(3)", kubeconfig=kc, check=False)
+    assert failed.returncode == 3
+    # kubectl cp both ways (tar through exec)
+    (tmp_path / "up.txt").write_text("uploaded\n")
+    kubectl("cp", str(tmp_path / "up.txt"), f"default/{pod}:up.txt", kubeconfig=kc)
+    assert kubectl("exec", pod, "--", "cat", "up.txt", kubeconfig=kc).stdout == "uploaded\n"
+    kubectl("cp", f"default/{pod}:up.txt", str(tmp_path / "down.txt"), kubeconfig=kc)
+    assert (tmp_path / "down.txt").read_text() == "uploaded\n"
+    # port-forward to the Service: kubectl picks a pod behind it and tunnels through the API server
+    forward = subprocess.Popen(
+        [KUBECTL, "port-forward", "svc/web", "18080:80"],
+        env={**os.environ, "KUBECONFIG": str(kc), "HOME": str(tmp_path)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        body = wait(lambda: urllib.request.urlopen("http://127.0.0.1:18080/", timeout=5).read(), timeout=30)
+        assert b"Directory listing" in body
+    finally:
+        forward.terminate()
+        forward.communicate(timeout=10)
+    # the forwarded request reached one of the pods, whose http.server logged it
+    logs = {
+        p["metadata"]["name"]: kubectl("logs", p["metadata"]["name"], kubeconfig=kc).stdout
+        for p in cluster.pods("app=web")
+    }
+    served = [name for name, text in logs.items() if '"GET / HTTP/1.1" 200' in text]
+    assert served, logs
+    assert kubectl("logs", served[0], "--tail=1", kubeconfig=kc).stdout.count("\n") == 1
+
+
+def test_logs_follow_and_previous(cluster: Cluster) -> None:
+    kc = cluster.kubeconfig
+    ticker = (
+        "import sys, time, os\n"
+        "n = int(open('count').read()) if os.path.exists('count') else 0\n"
+        "open('count', 'w').write(str(n + 1))\n"
+        "for i in range(4):\n"
+        "    print(f'run {n} line {i}', flush=True); time.sleep(0.5)\n"
+        "raise SystemExit(1)\n"
+    )
+    kubectl("run", "ticker", "--image=python:3.12", "--", "python3", "-c", ticker, kubeconfig=kc)
+    follow = subprocess.Popen(
+        [KUBECTL, "logs", "-f", "ticker", "--pod-running-timeout=60s"],
+        env={**os.environ, "KUBECONFIG": str(kc), "HOME": str(kc.parent)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert follow.stdout is not None
+        seen = [follow.stdout.readline() for _ in range(3)]
+        assert [line.split(" line ")[-1] for line in seen] == ["0\n", "1\n", "2\n"], seen
+    finally:
+        follow.kill()
+        follow.communicate(timeout=10)
+    wait(lambda: int(_container(cluster, "ticker").get("restartCount") or 0) >= 1, timeout=60)
+    previous = kubectl("logs", "ticker", "--previous", kubeconfig=kc).stdout
+    assert "run 0 line 3" in previous and "run 1" not in previous, previous
+    kubectl("delete", "pod", "ticker", "--wait=false", kubeconfig=kc)
+
+
+def test_drain_evicts_honours_a_budget_and_pods_move(cluster: Cluster) -> None:
+    kc = cluster.kubeconfig
+    kubectl("create", "poddisruptionbudget", "web", "--selector=app=web", "--min-available=2", kubeconfig=kc)
+    wait(lambda: (cluster.get("pdb", "web").get("status") or {}).get("disruptionsAllowed") == 1, timeout=30)
+    pods = cluster.pods("app=web")
+    busiest = max(("node-a", "node-b"), key=lambda n: sum(p["spec"]["nodeName"] == n for p in pods))
+    on_busiest = sum(p["spec"]["nodeName"] == busiest for p in pods)
+    result = kubectl("drain", busiest, "--ignore-daemonsets", "--timeout=120s", kubeconfig=kc, timeout=150)
+    assert "drained" in result.stdout, result.stdout + result.stderr
+    if on_busiest >= 2:
+        # kubectl evicts them at once: the budget lets one go and refuses the other until a replacement is Ready
+        assert "would violate the pod's disruption budget" in result.stdout + result.stderr, result
+    other = "node-b" if busiest == "node-a" else "node-a"
+    assert cluster.get("node", busiest)["spec"].get("unschedulable") is True
+
+    def moved() -> bool:
+        running = [p for p in cluster.pods("app=web") if _running(p) and not p["metadata"].get("deletionTimestamp")]
+        return len(running) == 3 and all(p["spec"]["nodeName"] == other for p in running)
+
+    wait(moved, timeout=90)
+    kubectl("uncordon", busiest, kubeconfig=kc)
+    kubectl("delete", "pdb", "web", kubeconfig=kc)
 
 
 def test_deleting_a_pod_stops_its_processes_and_the_object_goes(cluster: Cluster) -> None:
