@@ -1,0 +1,200 @@
+"""A shoot with workers, end to end, as a user meets it: `gardener local up`, the two-pool example shoot, and the
+real kubectl against the shoot. Its machines are kubelets (bootstrapped node identities) that run the pods bound
+to them; logs, exec and the Service reach them through the shoot's API server; hibernation stops every pod and
+waking brings them back with their claims' data.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from gardener.runtime.kube import Kube
+from tests.e2e.test_local_garden_e2e import (
+    EXAMPLES,
+    NAMESPACE,
+    SHOOTS,
+    Garden,
+    _cmdlines,
+    _gardener,
+    conditions,
+    last_operation,
+)
+from tests.helpers import eventually, kubectl
+
+pytestmark = [
+    pytest.mark.skipif(not Path("/usr/bin/etcd").exists(), reason="etcd is not installed (Debian package etcd-server)"),
+    pytest.mark.skipif(os.geteuid() != 0, reason="load balancers listen on port 443 of loopback addresses"),
+]
+
+NAME = "apps"
+TECHNICAL_ID = f"shoot--dev--{NAME}"
+
+
+@pytest.fixture(scope="module")
+def garden(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Garden]:
+    data = tmp_path_factory.mktemp("workers-e2e") / "garden"
+    kube: Kube | None = None
+    try:
+        _gardener("local", "up", "--data-dir", str(data))
+        kube = Kube.from_kubeconfig(data / "garden.kubeconfig")
+        for example in ("00-project.yaml", "30-secretbinding-local.yaml"):
+            kubectl("apply", "-f", str(EXAMPLES / example), kubeconfig=data / "garden.kubeconfig")
+        yield Garden(data, kube)
+    finally:
+        if kube is not None:
+            kube.close()
+        _gardener("local", "down", "--data-dir", str(data))
+
+
+def _ready(garden: Garden) -> dict[str, Any]:
+    shoot = garden.shoot(NAME)
+    last = last_operation(shoot)
+    assert last.get("state") == "Succeeded" and last.get("progress") == 100, (
+        last,
+        ((shoot or {}).get("status") or {}).get("lastErrors"),
+    )
+    found = conditions(shoot)
+    assert found.get("EveryNodeReady") == "True" and found.get("APIServerAvailable") == "True", found
+    return shoot or {}
+
+
+def _wait(garden: Garden, check: Any, *, timeout: float, what: str) -> Any:
+    try:
+        return eventually(check, timeout=timeout, interval=1.0, what=what)
+    except AssertionError as exc:
+        tails = "\n".join(f"--- {c}\n{garden.log_tail(c, 25)}" for c in ("gardenlet", "machine-controller-manager"))
+        raise AssertionError(f"{exc}\n{tails}") from None
+
+
+def _shoot_kubeconfig(garden: Garden) -> Path:
+    secret = json.loads(
+        kubectl(
+            "get", "secret", f"{NAME}.kubeconfig", "-n", NAMESPACE, "-o", "json", kubeconfig=garden.kubeconfig
+        ).stdout
+    )
+    path = garden.data / f"{NAME}.kubeconfig"
+    path.write_bytes(base64.b64decode(secret["data"]["kubeconfig"]))
+    return path
+
+
+def _get(kc: Path, *args: str) -> Any:
+    return json.loads(kubectl("get", *args, "-o", "json", kubeconfig=kc).stdout)
+
+
+def _running(kc: Path, selector: str) -> list[dict[str, Any]]:
+    pods = _get(kc, "pods", "-l", selector)["items"]
+    return [
+        p
+        for p in pods
+        if (p.get("status") or {}).get("phase") == "Running"
+        and not p["metadata"].get("deletionTimestamp")
+        and any(c["type"] == "Ready" and c["status"] == "True" for c in p["status"].get("conditions") or [])
+    ]
+
+
+def _machine_pod_processes(garden: Garden) -> list[int]:
+    """Processes of pods the shoot's machines run (their pod directories are on their command lines or cwd)."""
+    machines = str(garden.data / "seed" / "machines" / TECHNICAL_ID).encode()
+    found = []
+    for pid, cmdline in _cmdlines():
+        try:
+            cwd = os.readlink(f"/proc/{pid}/cwd").encode()
+        except OSError:
+            continue
+        if (b"/pods/" in cwd and cwd.startswith(machines)) or (machines + b"/" in cmdline and b"/pods/" in cmdline):
+            found.append(pid)
+    return found
+
+
+CLAIMED = """
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: notes}
+spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: writer}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: writer}}
+  template:
+    metadata: {labels: {app: writer}}
+    spec:
+      containers:
+      - name: main
+        image: python:3.12
+        command: [python3, -c, "import time; time.sleep(100000)"]
+        volumeMounts: [{name: notes, mountPath: /data}]
+      volumes: [{name: notes, persistentVolumeClaim: {claimName: notes}}]
+"""
+
+
+def test_a_two_pool_shoot_runs_workloads_and_keeps_claims_across_hibernation(garden: Garden) -> None:
+    manifest = yaml.safe_load((EXAMPLES / "50-shoot-workers.yaml").read_text())
+    manifest["spec"].pop("hibernation", None)  # its schedule would hibernate the shoot at night
+    garden.kube.raw("POST", SHOOTS, manifest)
+    _wait(garden, lambda: _ready(garden), timeout=420, what="shoot with workers Ready")
+    kc = _shoot_kubeconfig(garden)
+
+    nodes = _get(kc, "nodes")["items"]
+    assert len(nodes) == 3, [n["metadata"]["name"] for n in nodes]
+    zones = {n["metadata"]["labels"].get("topology.kubernetes.io/zone") for n in nodes}
+    assert zones <= {"local-a", "local-b"} and len(zones) == 2, zones
+
+    kubectl(
+        *("create", "deployment", "web", "--image=python:3.12", "--replicas=3"),
+        *("--", "python3", "-m", "http.server", "8080"),
+        kubeconfig=kc,
+    )
+    _wait(garden, lambda: len(_running(kc, "app=web")) == 3, timeout=120, what="three web pods Running")
+    assert len({p["spec"]["nodeName"] for p in _running(kc, "app=web")}) >= 2
+    kubectl("expose", "deployment", "web", "--port=80", "--target-port=8080", kubeconfig=kc)
+    fetch = (
+        "import os, urllib.request; print(urllib.request.urlopen('http://' + os.environ['WEB_SERVICE_HOST']).status)"
+    )
+    kubectl("run", "client", "--image=python:3.12", "--restart=Never", "--", "python3", "-c", fetch, kubeconfig=kc)
+    _wait(
+        garden,
+        lambda: _get(kc, "pod", "client")["status"].get("phase") == "Succeeded",
+        timeout=120,
+        what="client pod Succeeded",
+    )
+    assert kubectl("logs", "client", kubeconfig=kc).stdout == "200\n"
+    pod = _running(kc, "app=web")[0]["metadata"]["name"]
+    assert kubectl("exec", pod, "--", "python3", "-c", "print(6*7)", kubeconfig=kc).stdout == "42\n"
+
+    kubectl("apply", "-f", "-", input=CLAIMED, kubeconfig=kc)
+    _wait(garden, lambda: len(_running(kc, "app=writer")) == 1, timeout=120, what="writer Running")
+    writer = _running(kc, "app=writer")[0]["metadata"]["name"]
+    kubectl("exec", writer, "--", "python3", "-c", "open('/data/note', 'w').write('kept')", kubeconfig=kc)
+
+    # hibernation: the machines go, and with them every pod process
+    patch = json.dumps({"spec": {"hibernation": {"enabled": True}}})
+    kubectl("patch", "shoot", NAME, "-n", NAMESPACE, "--type=merge", "-p", patch, kubeconfig=garden.kubeconfig)
+
+    def hibernated() -> bool:
+        shoot = garden.shoot(NAME) or {}
+        assert (shoot.get("status") or {}).get("hibernated") is True, last_operation(shoot)
+        assert last_operation(shoot).get("state") == "Succeeded", last_operation(shoot)
+        return True
+
+    _wait(garden, hibernated, timeout=300, what="shoot hibernated")
+    _wait(garden, lambda: _machine_pod_processes(garden) == [], timeout=60, what="no pod process left")
+
+    patch = json.dumps({"spec": {"hibernation": {"enabled": False}}})
+    kubectl("patch", "shoot", NAME, "-n", NAMESPACE, "--type=merge", "-p", patch, kubeconfig=garden.kubeconfig)
+    _wait(garden, lambda: _ready(garden), timeout=420, what="shoot woken up")
+    _wait(garden, lambda: len(_running(kc, "app=web")) == 3, timeout=180, what="web pods Running again")
+    _wait(garden, lambda: len(_running(kc, "app=writer")) == 1, timeout=180, what="writer Running again")
+    writer = _running(kc, "app=writer")[0]["metadata"]["name"]
+    read = kubectl("exec", writer, "--", "python3", "-c", "print(open('/data/note').read())", kubeconfig=kc)
+    assert read.stdout == "kept\n"
