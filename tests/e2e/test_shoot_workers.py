@@ -145,6 +145,19 @@ def test_a_two_pool_shoot_runs_workloads_and_keeps_claims_across_hibernation(gar
     _wait(garden, lambda: _ready(garden), timeout=420, what="shoot with workers Ready")
     kc = _shoot_kubeconfig(garden)
 
+    # on the seed the control plane is Pods its scheduler bound to its node and its kubelet runs
+    seed_pods = _get(garden.seed_kubeconfig, "pods", "-n", TECHNICAL_ID)["items"]
+    running = {
+        p["metadata"]["name"]: p["spec"].get("nodeName")
+        for p in seed_pods
+        if (p.get("status") or {}).get("phase") == "Running"
+    }
+    for prefix in ("etcd-main-0", "kube-apiserver-", "kube-controller-manager-", "kube-scheduler-"):
+        assert any(name.startswith(prefix) and node for name, node in running.items()), (prefix, running)
+    # the Terraformer ran as a Pod there and left its state in the state ConfigMap
+    state = _get(garden.seed_kubeconfig, "configmap", f"{NAME}.infra.tf-state", "-n", TECHNICAL_ID)
+    assert '"resources"' in state["data"]["terraform.tfstate"]
+
     nodes = _get(kc, "nodes")["items"]
     assert len(nodes) == 3, [n["metadata"]["name"] for n in nodes]
     zones = {n["metadata"]["labels"].get("topology.kubernetes.io/zone") for n in nodes}
