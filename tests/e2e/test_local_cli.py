@@ -126,10 +126,12 @@ def test_a_second_up_at_the_same_time_is_refused(garden: Path) -> None:
 def test_status_is_a_table(garden: Path) -> None:
     out = gardener("local", "status", "--data-dir", str(garden)).stdout.splitlines()
     assert out[0].split() == ["NAME", "RUNNING", "PID"]
-    rows = {line.split()[0]: line.split()[1:] for line in out[1:8]}
+    blank = out.index("")
+    rows = {line.split()[0]: line.split()[1:] for line in out[1:blank]}
     assert rows["apiserver"] == ["true", str(pid(garden, "apiserver"))]
     assert rows["gardenlet"] == ["false", "-"]
-    assert out[8:] == [
+    assert rows["kubelet"] == ["false", "-"]
+    assert out[blank:] == [
         "",
         f"data dir     {garden}",
         f"API server   {server(garden)}",
