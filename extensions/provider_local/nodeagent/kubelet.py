@@ -99,6 +99,8 @@ class Kubelet:
             if not replaced and pod is not None and not is_terminating(pod):
                 worker.update(pod)
                 return self._resync
+            if not replaced and pod is not None:
+                worker.pod = pod  # the deletion's grace period counts
             worker.begin_termination(remove_dir=True)
             if not worker.finished.is_set():
                 waiter = asyncio.get_running_loop().create_task(self._requeue_when_finished(worker))

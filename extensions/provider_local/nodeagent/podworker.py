@@ -25,6 +25,7 @@ from extensions.provider_local.nodeagent.probes import ProbeTarget
 from extensions.provider_local.nodeagent.process import stop_recorded
 from extensions.provider_local.nodeagent.runtime import Node
 from extensions.provider_local.nodeagent.volumes import container_mounts, prepare_volumes, rewriter
+from gardener.runtime.events import EventRecorder
 
 log = logging.getLogger("provider_local.nodeagent.pod")
 
@@ -44,7 +45,11 @@ def pod_dir_name(namespace: str, name: str, uid: str) -> str:
 
 
 def grace_of(pod: Obj, cap: float) -> float:
-    value = (pod.get("spec") or {}).get("terminationGracePeriodSeconds")
+    """The grace a deletion gave (`deletionGracePeriodSeconds`, e.g. `kubectl delete --grace-period`), else the
+    pod's `terminationGracePeriodSeconds`, as upstream's kubelet; capped by the node's `--max-grace-period`."""
+    value = (pod.get("metadata") or {}).get("deletionGracePeriodSeconds")
+    if value is None:
+        value = (pod.get("spec") or {}).get("terminationGracePeriodSeconds")
     return float(min(30 if value is None else max(int(value), 0), cap))
 
 
@@ -70,6 +75,8 @@ class PodWorker:
         self._stopping = False
         self._tasks: list[asyncio.Task[None]] = []
         self._terminate_task: asyncio.Task[None] | None = None
+        #: made at the first event: most pods never have one to post
+        self._recorder: EventRecorder | None = None
         previous = pod.get("status") or {}
         self._start_time = str(previous.get("startTime") or now_rfc3339())
         self._conditions: list[Obj] = list(previous.get("conditions") or [])
@@ -180,7 +187,16 @@ class PodWorker:
             on_restart=self.node.metrics.container_restarts.inc,
             grace=self.grace,
             pod=f"{self.namespace}/{self.name}",
+            pod_desc=f"{self.name}_{self.namespace}({self.uid})",
+            on_event=self._event,
         )
+
+    def _event(self, type_: str, reason: str, message: str) -> None:
+        """Post an event about this pod as upstream's kubelet does (source `kubelet`, host this node)."""
+        if self._recorder is None:
+            self._recorder = EventRecorder(self.node.client, component="kubelet", host=self.node.name)
+        pod = {"apiVersion": "v1", "kind": "Pod", "metadata": self.pod.get("metadata") or {}}
+        self._recorder.emit(pod, type_, reason, message)
 
     @property
     def grace(self) -> float:
