@@ -151,10 +151,12 @@ class PodGC:
         log.info("PodGC is force deleting Pod", extra={"pod": f"{namespace}/{name}", "reason": reason})
         try:
             if _phase(pod) not in ("Succeeded", "Failed"):
-                status = {**(pod.get("status") or {}), "phase": "Failed"}
+                # a patch, as upstream's apply of the status: the controller's role may patch pods/status only
+                status: Obj = {"phase": "Failed"}
                 if condition is not None:
-                    status["conditions"], _ = with_pod_condition(list(status.get("conditions") or []), condition)
-                await self.client.replace(PODS.path(namespace, name, "status"), {**pod, "status": status})
+                    current = list((pod.get("status") or {}).get("conditions") or [])
+                    status["conditions"], _ = with_pod_condition(current, condition)
+                await self.client.patch(PODS.path(namespace, name, "status"), {"status": status})
             await self.client.request(
                 "DELETE",
                 PODS.path(namespace, name),
