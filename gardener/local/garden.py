@@ -20,7 +20,7 @@ from gardener.apis.crds import all_crds
 from gardener.local import cloudprofile, networks, processes
 from gardener.local.networks import Networks, NoFreeNetworks
 from gardener.local.processes import Managed
-from gardener.local.seed import SEED_COMPONENTS, provider_local_registration, up_seed
+from gardener.local.seed import SEED_COMPONENTS, extra_kubelets, provider_local_registration, up_seed
 from gardener.scheduler import rbac as scheduler_rbac
 
 #: in start order; `down` stops them in reverse
@@ -112,7 +112,9 @@ def _server(kubeconfig: Path) -> str:
     return str(yaml.safe_load(kubeconfig.read_text())["clusters"][0]["cluster"]["server"])
 
 
-def up(layout: Layout, *, port: int = 0, timeout: float = 60.0, with_seed: bool = True) -> UpResult:
+def up(
+    layout: Layout, *, port: int = 0, timeout: float = 60.0, with_seed: bool = True, seed_nodes: int = 1
+) -> UpResult:
     with _one_up_at_a_time(layout):
         before = running(layout)
         nets: Networks | None = None
@@ -121,7 +123,7 @@ def up(layout: Layout, *, port: int = 0, timeout: float = 60.0, with_seed: bool 
                 nets = networks.claim(layout.data_dir)
             except NoFreeNetworks as exc:
                 raise BringUpError(str(exc)) from None
-        created = _up(layout, port=port, timeout=timeout, nets=nets)
+        created = _up(layout, port=port, timeout=timeout, nets=nets, seed_nodes=seed_nodes)
         after = running(layout)
     return UpResult(
         data_dir=layout.data_dir,
@@ -134,7 +136,7 @@ def up(layout: Layout, *, port: int = 0, timeout: float = 60.0, with_seed: bool 
     )
 
 
-def _up(layout: Layout, *, port: int, timeout: float, nets: Networks | None) -> bool:
+def _up(layout: Layout, *, port: int, timeout: float, nets: Networks | None, seed_nodes: int = 1) -> bool:
     if processes.pid_of("apiserver", run_dir=layout.run_dir) is None:
         admin = layout.apiserver_dir / "admin.kubeconfig"
         port = port or previous_port(layout.garden_kubeconfig)
@@ -194,6 +196,7 @@ def _up(layout: Layout, *, port: int, timeout: float, nets: Networks | None) -> 
             install_crds=install_crds,
             previous_port=previous_port,
             timeout=timeout,
+            nodes=seed_nodes,
         )
     return created
 
@@ -277,7 +280,7 @@ def _established(crd: dict[str, Any] | None) -> bool:
 
 def down(layout: Layout) -> list[str]:
     stopped = []
-    for name in reversed(COMPONENTS):
+    for name in reversed((*COMPONENTS, *extra_kubelets(layout.run_dir))):
         if processes.stop(name, run_dir=layout.run_dir):
             stopped.append(name)
     # What the components started (control planes of shoots, local machines) goes too.
@@ -289,7 +292,7 @@ def down(layout: Layout) -> list[str]:
 
 def status(layout: Layout) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for name in COMPONENTS:
+    for name in (*COMPONENTS, *extra_kubelets(layout.run_dir)):
         pid = processes.pid_of(name, run_dir=layout.run_dir)
         out[name] = {"running": pid is not None, "pid": pid}
     if layout.garden_kubeconfig.exists():

@@ -40,6 +40,14 @@ def _parser() -> argparse.ArgumentParser:
                 help="garden API server port (default: 0, the port of the last start if free, else a free one)",
             )
             v.add_argument("--no-seed", action="store_true", help="start only the garden, without the local seed")
+            v.add_argument(
+                "--seed-nodes",
+                type=int,
+                choices=range(1, 17),
+                default=1,
+                metavar="N",
+                help="kubelets (nodes) of the local seed, 1 to 16 (default: 1)",
+            )
         if verb == "status":
             v.add_argument("-o", "--output", choices=["table", "json"], default="table", help="(default: table)")
     return p
@@ -50,7 +58,7 @@ def main(argv: list[str] | None = None) -> None:
     layout = Layout(args.data_dir.resolve())
     try:
         if args.verb == "up":
-            print(up_message(up(layout, port=args.port, with_seed=not args.no_seed)))
+            print(up_message(up(layout, port=args.port, with_seed=not args.no_seed, seed_nodes=args.seed_nodes)))
         elif args.verb == "down":
             stopped = down(layout)
             print(

@@ -9,6 +9,8 @@ the seed's kubelet runs as a host process), the way any extension gets onto any 
 
 from __future__ import annotations
 
+import ipaddress
+import socket
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -82,6 +84,48 @@ def _py(*args: str) -> tuple[str, ...]:
     return (sys.executable, "-m", *args)
 
 
+def extra_kubelets(run_dir: Path) -> list[str]:
+    """The names of the seed's kubelets beyond the first (`--seed-nodes`), as their pid files show them."""
+    return sorted(p.stem for p in run_dir.glob("kubelet-*.pid"))
+
+
+def _kubelets(
+    seed_kubeconfig: Path, *, seed_dir: Path, networks: Networks, nodes: int
+) -> dict[str, tuple[str, tuple[str, ...]]]:
+    """name -> (data dir under the seed's, argv) of each seed kubelet. One node takes the whole pod range; several
+    split it into /20s. The first hands out load balancer addresses; every one proxies them."""
+    host = socket.gethostname().split(".")[0].lower()
+    pod_ranges = (
+        [networks.pods] if nodes == 1 else [str(n) for n in ipaddress.ip_network(networks.pods).subnets(new_prefix=20)]
+    )
+    out = {}
+    for index in range(nodes):
+        name, node_dir, node_name = (
+            ("kubelet", "node", host)
+            if index == 0
+            else (
+                f"kubelet-{index + 1}",
+                f"node-{index + 1}",
+                f"{host}-{index + 1}",
+            )
+        )
+        args = _py(
+            "extensions.provider_local.nodeagent.main",
+            *("--kubeconfig", str(seed_kubeconfig), "--data-dir", str(seed_dir / node_dir)),
+            *("--node-name", node_name),
+            # several gardens share 127.0.0.1: the seed's kubelet API takes a free port and shows it on its Node
+            *("--port", "0", "--metrics-port", "0"),
+            *("--pod-network", pod_ranges[index], "--service-network", networks.services),
+            *("--load-balancer-network", networks.load_balancer_addresses),
+            *(() if index == 0 else ("--no-load-balancers",)),
+            # claims' data is shared, as on a network disk: a pod keeps its data on whichever node it lands
+            *("--pvc-dir", str(seed_dir / "node" / "pvc")),
+            "--cleanup-on-exit",
+        )
+        out[name] = (node_dir, args)
+    return out
+
+
 def up_seed(
     *,
     data_dir: Path,
@@ -93,6 +137,7 @@ def up_seed(
     install_crds: Callable[..., None],
     previous_port: Callable[[Path], int],
     timeout: float,
+    nodes: int = 1,
 ) -> None:
     wait, install = wait_for_file, install_crds
     seed_dir = data_dir / "seed"
@@ -124,25 +169,6 @@ def up_seed(
             *("--secure-port=0", "--service-cluster-ip-range", networks.services),
         ),
         "kube-scheduler": _py("gardener.kube_scheduler.main", *kubeconfig, "--secure-port=0"),
-        "kubelet": _py(
-            "extensions.provider_local.nodeagent.main",
-            # several gardens share 127.0.0.1: the seed's kubelet API takes a free port and shows it on its Node
-            "--port",
-            "0",
-            "--kubeconfig",
-            str(seed_kubeconfig),
-            "--data-dir",
-            str(seed_dir / "node"),
-            "--metrics-port",
-            "0",
-            "--pod-network",
-            networks.pods,
-            "--service-network",
-            networks.services,
-            "--load-balancer-network",
-            networks.load_balancer_addresses,
-            "--cleanup-on-exit",
-        ),
         "machine-controller-manager": _py(
             "extensions.mcm.main",
             "--kubeconfig",
@@ -157,14 +183,17 @@ def up_seed(
             networks.machines,
         ),
     }
-    agent_ready = seed_dir / "node" / "metrics.port"  # written once the kubelet serves
+    kubelets = _kubelets(seed_kubeconfig, seed_dir=seed_dir, networks=networks, nodes=nodes)
+    ready = {name: seed_dir / node_dir / "metrics.port" for name, (node_dir, _) in kubelets.items()}
+    seed_components |= {name: args for name, (_, args) in kubelets.items()}
     for name, args in seed_components.items():
         if processes.pid_of(name, run_dir=run_dir) is None:
-            if name == "kubelet":
-                agent_ready.unlink(missing_ok=True)
+            if name in ready:
+                ready[name].unlink(missing_ok=True)  # written once the kubelet serves
             processes.start(Managed(name, args), run_dir=run_dir, log_dir=log_dir)
     # A kubelet that cannot start (its data dir is in use, a bad flag) fails now, not as a shoot that never comes.
-    wait(agent_ready, component="kubelet", timeout=timeout)
+    for name, path in ready.items():
+        wait(path, component=name, timeout=timeout)
     gardenlet_dir = seed_dir / "gardenlet"
     config = gardenlet_dir / "gardenlet.yaml"
     if not (gardenlet_dir / "gardenlet.kubeconfig").exists() or not config.exists():
