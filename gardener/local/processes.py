@@ -62,7 +62,8 @@ def stop(name: str, *, run_dir: Path, timeout: float = 15.0) -> bool:
 
 
 def strays(data_dir: Path) -> list[int]:
-    """Processes left from a local garden: they carry its marker or name its data dir on their command line.
+    """Processes left from a local garden: they carry its marker or name its data dir on their command line or in
+    their environment (a pod's processes: their HOME is the pod's directory).
 
     The data dir must end there (a `/` or the end of an argument follows), so that the garden in `/tmp/garden`
     leaves the one in `/tmp/garden2` alone.
@@ -79,7 +80,8 @@ def strays(data_dir: Path) -> list[int]:
             environ = (entry / "environ").read_bytes()
         except OSError:
             continue
-        if needle.search(cmdline) or marker in environ.split(b"\0"):
+        # a pod's processes name the data dir only in their environment (HOME is the pod's directory)
+        if needle.search(cmdline) or marker in environ.split(b"\0") or needle.search(environ):
             found.append(int(entry.name))
     return found
 

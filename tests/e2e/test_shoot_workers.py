@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -43,7 +44,8 @@ def garden(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Garden]:
     data = tmp_path_factory.mktemp("workers-e2e") / "garden"
     kube: Kube | None = None
     try:
-        _gardener("local", "up", "--data-dir", str(data))
+        # two seed nodes: the control plane's pods spread over two kubelets sharing the claims' directory
+        _gardener("local", "up", "--data-dir", str(data), "--seed-nodes", "2")
         kube = Kube.from_kubeconfig(data / "garden.kubeconfig")
         for example in ("00-project.yaml", "30-secretbinding-local.yaml"):
             kubectl("apply", "-f", str(EXAMPLES / example), kubeconfig=data / "garden.kubeconfig")
@@ -52,6 +54,15 @@ def garden(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Garden]:
         if kube is not None:
             kube.close()
         _gardener("local", "down", "--data-dir", str(data))
+        left = [pid for pid, _ in _cmdlines() if _cwd_under(pid, data)]
+        assert not left, f"processes outlived `gardener local down`: {left}"
+
+
+def _cwd_under(pid: int, directory: Path) -> bool:
+    try:
+        return os.readlink(f"/proc/{pid}/cwd").startswith(f"{directory}/")
+    except OSError:
+        return False
 
 
 def _ready(garden: Garden) -> dict[str, Any]:
@@ -100,7 +111,7 @@ def _running(kc: Path, selector: str) -> list[dict[str, Any]]:
     ]
 
 
-def _machine_pod_processes(garden: Garden) -> list[int]:
+def _machine_pod_processes(garden: Garden) -> list[tuple[int, str]]:
     """Processes of pods the shoot's machines run (their pod directories are on their command lines or cwd)."""
     machines = str(garden.data / "seed" / "machines" / TECHNICAL_ID).encode()
     found = []
@@ -110,7 +121,7 @@ def _machine_pod_processes(garden: Garden) -> list[int]:
         except OSError:
             continue
         if (b"/pods/" in cwd and cwd.startswith(machines)) or (machines + b"/" in cmdline and b"/pods/" in cmdline):
-            found.append(pid)
+            found.append((pid, cmdline.replace(b"\0", b" ").decode(errors="replace")[:300]))
     return found
 
 
@@ -154,6 +165,7 @@ def test_a_two_pool_shoot_runs_workloads_and_keeps_claims_across_hibernation(gar
     }
     for prefix in ("etcd-main-0", "kube-apiserver-", "kube-controller-manager-", "kube-scheduler-"):
         assert any(name.startswith(prefix) and node for name, node in running.items()), (prefix, running)
+    assert len(_get(garden.seed_kubeconfig, "nodes")["items"]) == 2
     # the Terraformer ran as a Pod there and left its state in the state ConfigMap
     state = _get(garden.seed_kubeconfig, "configmap", f"{NAME}.infra.tf-state", "-n", TECHNICAL_ID)
     assert '"resources"' in state["data"]["terraform.tfstate"]
@@ -201,7 +213,13 @@ def test_a_two_pool_shoot_runs_workloads_and_keeps_claims_across_hibernation(gar
         return True
 
     _wait(garden, hibernated, timeout=300, what="shoot hibernated")
-    _wait(garden, lambda: _machine_pod_processes(garden) == [], timeout=60, what="no pod process left")
+
+    def no_pod_process() -> bool:
+        left = _machine_pod_processes(garden)
+        assert left == [], left
+        return True
+
+    _wait(garden, no_pod_process, timeout=60, what="no pod process left")
 
     patch = json.dumps({"spec": {"hibernation": {"enabled": False}}})
     kubectl("patch", "shoot", NAME, "-n", NAMESPACE, "--type=merge", "-p", patch, kubeconfig=garden.kubeconfig)
@@ -211,3 +229,31 @@ def test_a_two_pool_shoot_runs_workloads_and_keeps_claims_across_hibernation(gar
     writer = _running(kc, "app=writer")[0]["metadata"]["name"]
     read = kubectl("exec", writer, "--", "python3", "-c", "print(open('/data/note').read())", kubeconfig=kc)
     assert read.stdout == "kept\n"
+
+
+def test_a_machine_whose_kubelet_dies_is_replaced_and_its_pods_run_elsewhere(garden: Garden) -> None:
+    kc = garden.data / f"{NAME}.kubeconfig"
+    before = {n["metadata"]["name"] for n in _get(kc, "nodes")["items"]}
+    victim = _running(kc, "app=web")[0]["spec"]["nodeName"]
+    pid_file = garden.data / "seed" / "machines" / TECHNICAL_ID / victim / "pid"
+    os.kill(int(json.loads(pid_file.read_text())["pid"]), signal.SIGKILL)
+
+    def replaced() -> bool:
+        nodes = {n["metadata"]["name"]: n for n in _get(kc, "nodes")["items"]}
+        assert victim not in nodes, sorted(nodes)
+        ready = [
+            name
+            for name, node in nodes.items()
+            if any(c["type"] == "Ready" and c["status"] == "True" for c in node["status"].get("conditions") or [])
+        ]
+        assert len(ready) == 3 and set(ready) != before, ready
+        return True
+
+    _wait(garden, replaced, timeout=240, what="the machine replaced")
+
+    def moved() -> bool:
+        # the pod garbage collector removes pods of the deleted Node, their ReplicaSet replaces them elsewhere
+        pods = _running(kc, "app=web")
+        return len(pods) == 3 and victim not in {p["spec"]["nodeName"] for p in pods}
+
+    _wait(garden, moved, timeout=180, what="web pods Running elsewhere")

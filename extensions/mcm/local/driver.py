@@ -13,10 +13,13 @@ already dead.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import logging
+import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -50,6 +53,23 @@ def _taint_flags(taints: list[dict[str, Any]]) -> str:
         value = taint.get("value")
         out.append(f"{key}={value}:{taint.get('effect')}" if value else f"{key}:{taint.get('effect')}")
     return ",".join(out)
+
+
+def _power_off(directory: Path) -> None:
+    """SIGKILL whatever still runs in the machine's directory (a container the kubelet started while it was being
+    stopped, an exec'd process): nothing survives a VM's deletion."""
+    prefix = f"{directory}/"
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cwd = os.readlink(entry / "cwd")
+        except OSError:
+            continue
+        if cwd.startswith(prefix) or cwd == str(directory):
+            log.info("Killing a process left on a deleted machine", extra={"pid": int(entry.name), "cwd": cwd})
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(int(entry.name), signal.SIGKILL)
 
 
 class LocalDriver:
@@ -204,6 +224,7 @@ class LocalDriver:
             container = PidFile.read(pid_file)
             if container is not None and container.alive():
                 container.stop(2.0)
+        _power_off(directory)
         shutil.rmtree(directory, ignore_errors=True)
 
     def delete_machine(self, req: MachineRequest) -> None:
