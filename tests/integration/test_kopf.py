@@ -325,8 +325,10 @@ def test_kopf_operator_lifecycle(
 
 @pytest.mark.parametrize(
     ("stop_signal", "freeze_kopf"),
-    [(signal.SIGTERM, True), (signal.SIGKILL, True), (signal.SIGTERM, False)],
-    ids=["sigterm-kopf-frozen", "sigkill-kopf-frozen", "sigterm-kopf-live"],
+    # a frozen operator sees the server die hard; a live one sees it stop cleanly (the two other pairings add
+    # nothing these two do not cover, and each costs a server restart)
+    [(signal.SIGKILL, True), (signal.SIGTERM, False)],
+    ids=["sigkill-kopf-frozen", "sigterm-kopf-live"],
 )
 def test_kopf_recovers_after_server_restart(
     fresh_apiserver: ServerProcess,
