@@ -10,6 +10,8 @@ import base64
 import json
 import os
 import signal
+import subprocess
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,7 +30,7 @@ from tests.e2e.test_local_garden_e2e import (
     conditions,
     last_operation,
 )
-from tests.helpers import eventually, kubectl
+from tests.helpers import KUBECTL, eventually, kubectl
 
 pytestmark = [
     pytest.mark.skipif(not Path("/usr/bin/etcd").exists(), reason="etcd is not installed (Debian package etcd-server)"),
@@ -125,6 +127,59 @@ def _machine_pod_processes(garden: Garden) -> list[tuple[int, str]]:
     return found
 
 
+TICKER = (
+    "import os, time\n"
+    "n = int(open('count').read()) if os.path.exists('count') else 0\n"
+    "open('count', 'w').write(str(n + 1))\n"
+    "for i in range(4):\n"
+    "    print(f'run {n} line {i}', flush=True); time.sleep(0.5)\n"
+    "raise SystemExit(1)\n"
+)
+
+
+def _streams(garden: Garden, kc: Path, pod: str) -> None:
+    """exec -i, cp both ways, port-forward, logs -f and --previous through the shoot's API server."""
+    env = {**os.environ, "KUBECONFIG": str(kc), "HOME": str(kc.parent)}
+    upper = "import sys; print(sys.stdin.read().upper())"
+    assert kubectl("exec", "-i", pod, "--", "python3", "-c", upper, input="hi", kubeconfig=kc).stdout == "HI\n"
+    upload = garden.data / "up.txt"
+    upload.write_text("uploaded\n")
+    kubectl("cp", str(upload), f"default/{pod}:up.txt", kubeconfig=kc)
+    kubectl("cp", f"default/{pod}:up.txt", str(garden.data / "down.txt"), kubeconfig=kc)
+    assert (garden.data / "down.txt").read_text() == "uploaded\n"
+    with subprocess.Popen(
+        [KUBECTL, "port-forward", "svc/web", "18080:80"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    ) as forward:
+        try:
+            body = eventually(lambda: urllib.request.urlopen("http://127.0.0.1:18080/", timeout=5).read(), timeout=30)
+            assert b"Directory listing" in body
+        finally:
+            forward.terminate()
+    kubectl("run", "ticker", "--image=python:3.12", "--", "python3", "-c", TICKER, kubeconfig=kc)
+    with subprocess.Popen(
+        [KUBECTL, "logs", "-f", "ticker", "--pod-running-timeout=60s"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    ) as follow:
+        try:
+            assert follow.stdout is not None
+            lines = [follow.stdout.readline() for _ in range(3)]
+            assert [line.rsplit(" ", 1)[-1] for line in lines] == ["0\n", "1\n", "2\n"], lines
+        finally:
+            follow.kill()
+
+    def restarted() -> bool:
+        statuses = (_get(kc, "pod", "ticker").get("status") or {}).get("containerStatuses") or [{}]
+        return int(statuses[0].get("restartCount") or 0) >= 1
+
+    eventually(restarted, timeout=60)
+    previous = kubectl("logs", "ticker", "--previous", kubeconfig=kc).stdout
+    assert "run 0 line 3" in previous and "run 1" not in previous, previous
+    kubectl("delete", "pod", "ticker", "--wait=false", kubeconfig=kc)
+
+
 CLAIMED = """
 apiVersion: v1
 kind: PersistentVolumeClaim
@@ -196,6 +251,7 @@ def test_a_two_pool_shoot_runs_workloads_and_keeps_claims_across_hibernation(gar
     assert kubectl("logs", "client", kubeconfig=kc).stdout == "200\n"
     pod = _running(kc, "app=web")[0]["metadata"]["name"]
     assert kubectl("exec", pod, "--", "python3", "-c", "print(6*7)", kubeconfig=kc).stdout == "42\n"
+    _streams(garden, kc, pod)
 
     kubectl("apply", "-f", "-", input=CLAIMED, kubeconfig=kc)
     _wait(garden, lambda: len(_running(kc, "app=writer")) == 1, timeout=120, what="writer Running")

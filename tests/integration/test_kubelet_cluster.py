@@ -137,6 +137,21 @@ def test_a_deployment_runs_on_both_nodes_and_a_client_reaches_its_service(cluste
     assert cluster.get("service", "web")["spec"]["clusterIP"].startswith("10.96.0.")
     state = client["status"]["containerStatuses"][0]["state"]["terminated"]
     assert state["exitCode"] == 0 and state["reason"] == "Completed"
+    # a NodePort answers on every node's own address
+    kubectl(
+        "expose",
+        "deployment",
+        "web",
+        "--name=web-np",
+        "--type=NodePort",
+        "--port=80",
+        "--target-port=8080",
+        kubeconfig=kc,
+    )
+    node_port = cluster.get("service", "web-np")["spec"]["ports"][0]["nodePort"]
+    for index in (1, 2):
+        url = f"http://127.{_BASE}.{index}.1:{node_port}/"
+        assert wait(lambda u=url: urllib.request.urlopen(u, timeout=5).status, timeout=30) == 200
 
 
 PROBED = """

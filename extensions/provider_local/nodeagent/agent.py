@@ -170,6 +170,8 @@ class Agent:
             proxies=proxies,
             load_balancers=cfg.load_balancers,
             aliases=aliases,
+            # NodePorts need an address of the node's own: 127.0.0.1 is every garden's, their ports would mix
+            node_ip=cfg.host_ip if cfg.host_ip != "127.0.0.1" else None,
         )
         binder = ClaimBinder(client, informers["persistentvolumeclaims"], informers["pods"], pvc_root=node.pvc_root)
         self.metrics.containers_running.set_function(kubelet.running_containers)

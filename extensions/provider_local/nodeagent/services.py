@@ -1,4 +1,4 @@
-"""Services on this node: proxies on their loopback cluster IPs and load balancer addresses, as kube-proxy.
+"""Services on this node: proxies on their loopback cluster IPs, load balancer addresses and NodePorts, as kube-proxy.
 
 A LoadBalancer Service gets `status.loadBalancer.ingress[0].ip` from the load balancer network when this node
 hands them out (provider-local's load balancers; one node per cluster does it). Every address forwards each
@@ -48,8 +48,11 @@ class Services:
         proxies: ProxyTable,
         load_balancers: bool = True,
         aliases: AddressPool | None = None,
+        node_ip: str | None = None,
     ) -> None:
         self.aliases = aliases
+        #: where this node serves NodePorts; None serves none (a node on the 127.0.0.1 every garden shares)
+        self.node_ip = node_ip
         self.client = client
         self.services = services
         self.endpoints = endpoints
@@ -127,6 +130,9 @@ class Services:
             if port.get("protocol", "TCP") == "TCP" and isinstance(port.get("port"), int):
                 for address in addresses:
                     wanted[(address, int(port["port"]))] = backends(port, subsets)
+                node_port = port.get("nodePort")
+                if self.node_ip and spec.get("type") in ("NodePort", "LoadBalancer") and isinstance(node_port, int):
+                    wanted[(self.node_ip, node_port)] = backends(port, subsets)
         failed = await self.proxies.set(flat, wanted)
         if failed:
             log.warning("Cannot listen for a service", extra={"service": flat, "addresses": ", ".join(failed)})
