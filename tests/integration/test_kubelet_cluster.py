@@ -262,6 +262,36 @@ def test_logs_exec_cp_and_port_forward_reach_pods_through_the_api_server(cluster
     assert kubectl("logs", served[0], "--tail=1", kubeconfig=kc).stdout.count("\n") == 1
 
 
+CALLS_THE_API = """
+import os, ssl, urllib.error, urllib.request
+d = '/var/run/secrets/kubernetes.io/serviceaccount'
+token = open(d + '/token').read()
+ctx = ssl.create_default_context(cafile=d + '/ca.crt')
+host = os.environ['KUBERNETES_SERVICE_HOST'] + ':' + os.environ['KUBERNETES_SERVICE_PORT']
+ns = open(d + '/namespace').read()
+auth = {'Authorization': 'Bearer ' + token}
+req = urllib.request.Request(f'https://{host}/api/v1/namespaces/{ns}/pods', headers=auth)
+try:
+    urllib.request.urlopen(req, context=ctx)
+except urllib.error.HTTPError as exc:
+    print(exc.code, token.count('.'))
+"""
+
+
+def test_a_pod_calls_the_api_with_its_projected_service_account_token(cluster: Cluster) -> None:
+    kc = cluster.kubeconfig
+    kubectl(
+        "run", "caller", "--image=python:3.12", "--restart=Never", "--", "python3", "-c", CALLS_THE_API, kubeconfig=kc
+    )
+    wait(lambda: (cluster.get("pod", "caller").get("status") or {}).get("phase") in ("Succeeded", "Failed"), timeout=60)
+    pod = cluster.get("pod", "caller")
+    projected = [v for v in pod["spec"]["volumes"] if "projected" in v]
+    assert projected and any("serviceAccountToken" in s for s in projected[0]["projected"]["sources"])
+    # the token authenticates (a JWT: two dots) as the pod's ServiceAccount, which may not list pods: 403, not 401
+    assert kubectl("logs", "caller", kubeconfig=kc).stdout == "403 2\n"
+    assert pod["status"]["phase"] == "Succeeded"
+
+
 def test_logs_follow_and_previous(cluster: Cluster) -> None:
     kc = cluster.kubeconfig
     ticker = (

@@ -27,6 +27,7 @@ from extensions.provider_local.nodeagent.proxy import ProxyTable
 from extensions.provider_local.nodeagent.pvc import ClaimBinder
 from extensions.provider_local.nodeagent.runtime import Node
 from extensions.provider_local.nodeagent.services import Services
+from extensions.provider_local.nodeagent.tokens import TokenCache
 from gardener.runtime.aiokube import AsyncKube as KubeClient
 from gardener.runtime.informer import AsyncInformer as Informer
 from gardener.runtime.kube import (
@@ -159,6 +160,7 @@ class Agent:
             metrics=self.metrics,
             pvc_dir=cfg.pvc_dir,
             service_aliases=aliases,
+            tokens=TokenCache(client),
         )
         kubelet = Kubelet(node)
         proxies = ProxyTable(on_connection=self.metrics.proxy_connections.inc)

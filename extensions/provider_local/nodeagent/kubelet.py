@@ -97,6 +97,7 @@ class Kubelet:
         if worker is not None:
             replaced = pod is None or pod["metadata"].get("uid") != worker.uid
             if not replaced and pod is not None and not is_terminating(pod):
+                await self._refresh_tokens(pod)
                 worker.update(pod)
                 return self._resync
             if not replaced and pod is not None:
@@ -114,6 +115,8 @@ class Kubelet:
                 return None
         if pod is None:
             self.node.pod_ips.release("/".join(key))
+            if worker is not None and self.node.tokens is not None:
+                self.node.tokens.forget(worker.uid)
             return None
         spec = pod.get("spec") or {}
         if spec.get("nodeName") != self.node.name:
@@ -127,11 +130,17 @@ class Kubelet:
         phase = (pod.get("status") or {}).get("phase")
         if phase in ("Succeeded", "Failed") and spec.get("restartPolicy", "Always") != "Always":
             return None
+        await self._refresh_tokens(pod)
         worker = PodWorker(self.node, pod)
         self.workers[key] = worker
         self.node.metrics.pods.set(len(self.workers))
         worker.start()
         return self._resync
+
+    async def _refresh_tokens(self, pod: Obj) -> None:
+        """The pod's projected service-account tokens, fetched or renewed before its volumes are written."""
+        if self.node.tokens is not None:
+            await self.node.tokens.ensure(pod)
 
     async def _requeue_when_finished(self, worker: PodWorker) -> None:
         await worker.finished.wait()

@@ -24,6 +24,7 @@ from extensions.provider_local.nodeagent.objects import merge_patch, now_rfc3339
 from extensions.provider_local.nodeagent.probes import ProbeTarget
 from extensions.provider_local.nodeagent.process import stop_recorded
 from extensions.provider_local.nodeagent.runtime import Node
+from extensions.provider_local.nodeagent.tokens import key_for
 from extensions.provider_local.nodeagent.volumes import container_mounts, prepare_volumes, rewriter
 from gardener.runtime.events import EventRecorder
 
@@ -210,7 +211,12 @@ class PodWorker:
             fields=self._fields(),
             secret=lambda name: self.node.secrets.get(self.namespace, name),
             configmap=lambda name: self.node.configmaps.get(self.namespace, name),
+            token=self._token,
         )
+
+    def _token(self, audience: str, expiration: int) -> str | None:
+        tokens = self.node.tokens
+        return None if tokens is None else tokens.get(key_for(self.pod, audience, expiration))
 
     def _fields(self) -> PodFields:
         return PodFields.of(self.pod, pod_ip=self.ip, host_ip=self.node.host_ip)
@@ -229,12 +235,14 @@ class PodWorker:
             secret=lambda name: self.node.secrets.get(self.namespace, name),
             configmap=lambda name: self.node.configmaps.get(self.namespace, name),
             services={
-                **self.node.api_service_env(),
                 **(
                     service_env(self.node.services.items(self.namespace), address=self.node.service_address)
                     if links
                     else {}
                 ),
+                # the API server at its own address (which its certificate names), also in `default`, where the
+                # `kubernetes` Service's variables would name a node-local alias
+                **self.node.api_service_env(),
             },
         )
         rewrite = rewriter(container_mounts(container, self.volumes, env))

@@ -13,6 +13,7 @@ from extensions.provider_local.nodeagent.container import Backoff
 from extensions.provider_local.nodeagent.expand import service_env
 from extensions.provider_local.nodeagent.images import ImageTable
 from extensions.provider_local.nodeagent.metrics import Metrics
+from extensions.provider_local.nodeagent.tokens import TokenCache
 from gardener.runtime.aiokube import AsyncKube
 from gardener.runtime.errors import ApiError
 from gardener.runtime.informer import AsyncInformer
@@ -42,6 +43,8 @@ class Node:
     #: needs the machines' own network namespaces; until then a pod reaches such a Service at this address, which
     #: its `<SVC>_SERVICE_HOST` variables name)
     service_aliases: AddressPool | None = None
+    #: projected service-account tokens of this node's pods
+    tokens: TokenCache | None = None
 
     def service_address(self, cluster_ip: str) -> str:
         """Where pods on this node reach the Service with this cluster IP."""

@@ -77,8 +77,16 @@ def _downward_payload(source: Mapping[str, Any], pod: PodFields) -> Payload:
     return payload
 
 
-def volume_payload(volume: Mapping[str, Any], *, pod: PodFields, secret: Lookup, configmap: Lookup) -> Payload | None:
-    """Files of a Secret, ConfigMap, downwardAPI or projected volume; None for other kinds."""
+def volume_payload(
+    volume: Mapping[str, Any],
+    *,
+    pod: PodFields,
+    secret: Lookup,
+    configmap: Lookup,
+    token: Callable[[str, int], str | None] = lambda audience, expiration: None,
+) -> Payload | None:
+    """Files of a Secret, ConfigMap, downwardAPI or projected volume; None for other kinds. `token` gives the
+    service-account token for a projected source's (audience, expirationSeconds), None while there is none."""
     if "secret" in volume:
         src = volume["secret"] or {}
         return _source_payload(src, secret(str(src.get("secretName", ""))), secret=True, what="secret")
@@ -100,6 +108,13 @@ def volume_payload(volume: Mapping[str, Any], *, pod: PodFields, secret: Lookup,
                 payload |= _source_payload(c, configmap(str(c.get("name", ""))), secret=False, what="configmap")
             elif "downwardAPI" in src:
                 payload |= _downward_payload({"defaultMode": mode, **src["downwardAPI"]}, pod)
+            elif "serviceAccountToken" in src:
+                spec = src["serviceAccountToken"] or {}
+                audience = str(spec.get("audience") or "")
+                value = token(audience, int(spec.get("expirationSeconds") or 3600))
+                if value is None:
+                    raise ConfigError("service account token is not available yet")
+                payload[str(spec.get("path") or "token")] = (value.encode(), mode)
         return payload
     return None
 
@@ -161,13 +176,14 @@ def prepare_volumes(
     fields: PodFields,
     secret: Lookup,
     configmap: Lookup,
+    token: Callable[[str, int], str | None] = lambda audience, expiration: None,
 ) -> dict[str, Path]:
     """Create or refresh every volume of the pod; volume name -> host path."""
     namespace = str(pod["metadata"].get("namespace", ""))
     paths: dict[str, Path] = {}
     for volume in (pod.get("spec") or {}).get("volumes") or []:
         name = str(volume.get("name", ""))
-        payload = volume_payload(volume, pod=fields, secret=secret, configmap=configmap)
+        payload = volume_payload(volume, pod=fields, secret=secret, configmap=configmap, token=token)
         if payload is not None:
             target = pod_dir / "volumes" / name
             write_payload(target, payload)
