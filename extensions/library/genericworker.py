@@ -337,6 +337,14 @@ class GenericWorkerActuator(BaseActuator):
         kube, ns = ctx.kube, ctx.namespace
         selector = f"{WORKER_LABEL}={ctx.name}"
         deployments = kube.list(MACHINE_DEPLOYMENTS.path(ns), label_selector=selector)
+        # as Gardener's worker deletion: the shoot goes, so its machines go without waiting for their drains
+        for machine in kube.list(MACHINES.path(ns)):
+            labels = machine["metadata"].get("labels") or {}
+            if labels.get(mcm.FORCE_DELETION_LABEL) != "True" and not machine["metadata"].get("deletionTimestamp"):
+                kube.merge_patch(
+                    MACHINES.path(ns, machine["metadata"]["name"]),
+                    {"metadata": {"labels": {mcm.FORCE_DELETION_LABEL: "True"}}},
+                )
         for md in deployments:
             if not md["metadata"].get("deletionTimestamp"):
                 kube.delete(MACHINE_DEPLOYMENTS.path(ns, md["metadata"]["name"]))

@@ -52,7 +52,7 @@ INITIATE_VM_DELETION = "Initiate VM deletion"
 INITIATE_NODE_DELETION = "Initiate node object deletion"
 INITIATE_FINALIZER_REMOVAL = "Initiate machine object finalizer removal"
 #: a Machine label that skips the patience of a drain (Gardener sets it on every machine of a deleted Worker)
-FORCE_DELETION_LABEL = "force-deletion"
+FORCE_DELETION_LABEL = api.FORCE_DELETION_LABEL
 #: MCM's ShortRetry and LongRetry
 STEP_RETRY = 5.0
 LONG_RETRY = 600.0

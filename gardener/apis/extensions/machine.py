@@ -23,6 +23,8 @@ NODE_LABEL = "node"
 TEMPLATE_HASH_LABEL = "machine-template-hash"
 #: finalizer the MCM keeps on the objects it manages
 FINALIZER = "machine.sapcloud.io/machine-controller-manager"
+#: a Machine labelled so is deleted without waiting for its drain (Gardener sets it when a Worker is deleted)
+FORCE_DELETION_LABEL = "force-deletion"
 #: annotation ranking which Machines a MachineSet removes first (lower first; default 3)
 PRIORITY_ANNOTATION = "machinepriority.machine.sapcloud.io"
 
