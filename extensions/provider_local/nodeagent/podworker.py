@@ -179,7 +179,7 @@ class PodWorker:
         return ContainerRunner(
             container,
             directory=self._container_dir(name),
-            launcher=self._launch,
+            launcher=self.launch,
             restart=restart,
             backoff=self.node.backoff,
             on_change=self.changed,
@@ -222,11 +222,8 @@ class PodWorker:
         return PodFields.of(self.pod, pod_ip=self.ip, host_ip=self.node.host_ip)
 
     def launch(self, container: Obj) -> Launch:
-        """The host command of one of this pod's containers (an exec runs beside it with the same environment)."""
-        return self._launch(container)
-
-    def _launch(self, container: Obj) -> Launch:
-        """The host command of a container: environment, volume paths, `$(VAR)` expansion, image table."""
+        """The host command of a container: environment, volume paths, `$(VAR)` expansion, image table (an exec
+        runs beside it with the same environment)."""
         spec = self.pod.get("spec") or {}
         links = spec.get("enableServiceLinks", True) is not False
         env = container_env(
